@@ -1,0 +1,20 @@
+//! matihnet's shared vocabulary: every other crate speaks in these types, and this crate knows
+//! nothing of clouds, state files, the engine or the terminal.
+
+pub mod address;
+pub mod diag;
+pub mod expr;
+pub mod provider;
+pub mod resource;
+pub mod schema;
+pub mod value;
+
+pub use address::{Address, AddressParseError};
+pub use diag::{Diagnostic, Location, Severity};
+pub use expr::Expr;
+pub use provider::{
+    ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure, ProviderResult,
+};
+pub use resource::DesiredResource;
+pub use schema::{AttributeKind, AttributeSchema, ResourceSchema};
+pub use value::{Attrs, Value};

@@ -1,0 +1,125 @@
+//! The Provider trait: the only way the engine reaches a cloud.
+//!
+//! A provider crate offers a constructor that validates its settings and returns a configured
+//! provider, so nothing can plan against an unconfigured one. Each call takes one resource and
+//! returns the attributes to record; a failure carries what was created before it, so the engine
+//! never forgets an object that exists.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::{Address, Attrs, DesiredResource, ResourceSchema};
+
+/// Who is asking: providers tag cloud objects with these so that an object created just before a
+/// crash can be found and adopted instead of duplicated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationContext {
+    pub addr: Address,
+    pub environment: String,
+    pub lineage: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The cloud asked us to slow down and retries ran out.
+    Throttled,
+    /// A network error or a 5xx that retries did not cure.
+    Unavailable,
+    /// The request was refused as invalid or conflicting; retrying will not help.
+    Rejected,
+    /// Credentials are missing or not allowed to do this.
+    Unauthorized,
+    /// Anything else.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The cloud's request id, for a support ticket.
+    pub request_id: Option<String>,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+            request_id: None,
+        }
+    }
+
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// A failed create or update, with the attributes of whatever exists now (if anything).
+/// The engine records a partially created object as tainted, so the next plan replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderFailure {
+    pub error: ProviderError,
+    pub partial: Option<Attrs>,
+}
+
+impl From<ProviderError> for ProviderFailure {
+    fn from(error: ProviderError) -> Self {
+        ProviderFailure {
+            error,
+            partial: None,
+        }
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderFailure>;
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Short name used in messages: `aws`, `azure`, `gcp`, `fake`.
+    fn name(&self) -> &str;
+
+    /// The resource types this provider manages.
+    fn schemas(&self) -> Vec<ResourceSchema>;
+
+    /// Turns the provider-neutral resources of the networking model into this provider's
+    /// resources. The default keeps them as they are.
+    fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
+        neutral
+    }
+
+    /// Reads the object recorded with `prior` attributes. `Ok(None)` means it is gone.
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, ProviderError>;
+
+    /// Creates the object (or adopts one this environment created before a crash).
+    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs>;
+
+    /// Changes attributes that can change in place.
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs>;
+
+    /// Deletes the object; an object already gone is success.
+    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError>;
+}

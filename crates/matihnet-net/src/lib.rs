@@ -1,0 +1,1 @@
+//! The MATIH networking model (being written).
