@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Address, Attrs, Value};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Saved plans store expressions, so they serialize as `{"literal": v}`, `{"ref": {..}}`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expr {
     Literal(Value),
     /// The attribute `attr` of the resource at `addr`, known once that resource exists.

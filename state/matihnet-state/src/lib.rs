@@ -1,1 +1,13 @@
-//! State.
+//! What matihnet remembers between runs: the state model, its versioned JSON file format, the
+//! `Backend` trait every storage (local file today; S3, PostgreSQL later) implements, and the
+//! conformance suite each backend must pass. Knows nothing of clouds, plans or the terminal.
+
+pub mod backend;
+pub mod conformance;
+pub mod format;
+pub mod local;
+pub mod model;
+
+pub use backend::{Backend, LockInfo, StateError};
+pub use local::LocalBackend;
+pub use model::{OutputValue, ResourceState, State, STATE_VERSION};
