@@ -40,7 +40,10 @@ impl Expr {
     }
 
     /// The value, if every reference can be looked up in `known`; `None` means "known after apply".
-    pub fn resolve(&self, known: &dyn Fn(&Address) -> Option<&Attrs>) -> Option<Value> {
+    pub fn resolve<'a, F>(&self, known: &F) -> Option<Value>
+    where
+        F: Fn(&Address) -> Option<&'a Attrs>,
+    {
         match self {
             Expr::Literal(v) => Some(v.clone()),
             Expr::Ref { addr, attr } => known(addr).and_then(|a| a.get(attr)).cloned(),

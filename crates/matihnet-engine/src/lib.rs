@@ -1,1 +1,18 @@
-//! Plan and apply.
+//! The plan/apply engine: builds the dependency graph, refreshes and diffs into a [`Plan`], and
+//! executes plans with bounded parallelism while recording state as it goes.
+//!
+//! It reaches the world only through the `Provider` and `Backend` traits: it knows no cloud, no
+//! file format beyond what `matihnet-state` gives it, and never prints (it reports [`Event`]s).
+
+pub mod apply;
+pub mod events;
+pub mod graph;
+pub mod plan;
+
+pub use apply::{ApplyError, ApplyOptions, ApplyOutcome, Executor, OpFailure};
+pub use events::{Event, Observer, OpKind, Silent};
+pub use graph::{CycleError, Graph};
+pub use plan::{
+    plan, validate, Action, Drift, OutputSpec, Plan, PlanError, PlanInput, PlanOptions,
+    ResourceChange, Summary, PLAN_FORMAT_VERSION,
+};

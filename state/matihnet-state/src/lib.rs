@@ -6,8 +6,10 @@ pub mod backend;
 pub mod conformance;
 pub mod format;
 pub mod local;
+pub mod memory;
 pub mod model;
 
 pub use backend::{Backend, LockInfo, StateError};
 pub use local::LocalBackend;
+pub use memory::MemoryBackend;
 pub use model::{OutputValue, ResourceState, State, STATE_VERSION};

@@ -1,0 +1,556 @@
+//! The executor: walks a plan's operations in dependency order with bounded parallelism,
+//! records every finished resource in the state as it finishes, and stops cleanly on the first
+//! error or on cancellation (in-flight calls finish; what has not started is skipped).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use matihnet_core::{Address, Attrs, OperationContext, Provider, ProviderError, Value};
+use matihnet_state::{Backend, OutputValue, ResourceState, State, StateError};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, Observer, OpKind};
+use crate::plan::{Action, Plan};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// How often a long operation reports that it is still running.
+    pub still_running_every: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            still_running_every: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct OpFailure {
+    pub address: Address,
+    pub kind: OpKind,
+    pub error: ProviderError,
+}
+
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    pub state: State,
+    pub failures: Vec<OpFailure>,
+    /// Operations never started because of an earlier error or a cancellation.
+    pub skipped: Vec<(Address, OpKind)>,
+    pub cancelled: bool,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+}
+
+impl ApplyOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.failures.is_empty() && !self.cancelled && self.skipped.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("saving the state failed: {0}. The objects created so far carry matihnet's tags and are adopted by the next apply")]
+    StateWrite(#[source] StateError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct OpId {
+    addr_index: usize,
+    kind: OpKind,
+}
+
+struct Op {
+    address: Address,
+    kind: OpKind,
+    /// Operations that must finish first.
+    after: BTreeSet<OpId>,
+}
+
+/// Builds the operations: creates and updates after their dependencies, deletes before the
+/// deletes of what they depend on, and each replacement as a delete followed by a create.
+fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
+    let index: BTreeMap<&Address, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&c.address, i))
+        .collect();
+    let mut ops: BTreeMap<OpId, Op> = BTreeMap::new();
+    let mut add = |i: usize, kind: OpKind| {
+        ops.insert(
+            OpId { addr_index: i, kind },
+            Op {
+                address: plan.changes[i].address.clone(),
+                kind,
+                after: BTreeSet::new(),
+            },
+        );
+    };
+    for (i, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::NoOp => {}
+            Action::Create => add(i, OpKind::Create),
+            Action::Update => add(i, OpKind::Update),
+            Action::Delete => add(i, OpKind::Delete),
+            Action::Replace => {
+                add(i, OpKind::Delete);
+                add(i, OpKind::Create);
+            }
+        }
+    }
+    let has = |ops: &BTreeMap<OpId, Op>, i: usize, kind: OpKind| {
+        ops.contains_key(&OpId { addr_index: i, kind })
+    };
+    let mut edges: Vec<(OpId, OpId)> = Vec::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        for kind in [OpKind::Create, OpKind::Update] {
+            if !has(&ops, i, kind) {
+                continue;
+            }
+            for d in &c.dependencies {
+                let Some(&j) = index.get(d) else { continue };
+                for dk in [OpKind::Create, OpKind::Update] {
+                    if has(&ops, j, dk) {
+                        edges.push((OpId { addr_index: i, kind }, OpId { addr_index: j, kind: dk }));
+                    }
+                }
+            }
+        }
+        if has(&ops, i, OpKind::Delete) && has(&ops, i, OpKind::Create) {
+            edges.push((
+                OpId { addr_index: i, kind: OpKind::Create },
+                OpId { addr_index: i, kind: OpKind::Delete },
+            ));
+        }
+        // Deleting X waits for the deletion of everything that depended on X, by what the state
+        // recorded (the configuration may have forgotten it) and by what the plan says.
+        if has(&ops, i, OpKind::Delete) {
+            let recorded = state
+                .resources
+                .get(&c.address)
+                .map(|r| r.dependencies.clone())
+                .unwrap_or_default();
+            for d in recorded.iter().chain(&c.dependencies) {
+                let Some(&j) = index.get(d) else { continue };
+                if has(&ops, j, OpKind::Delete) {
+                    edges.push((
+                        OpId { addr_index: j, kind: OpKind::Delete },
+                        OpId { addr_index: i, kind: OpKind::Delete },
+                    ));
+                }
+            }
+        }
+    }
+    for (from, to) in edges {
+        if from != to {
+            if let Some(op) = ops.get_mut(&from) {
+                op.after.insert(to);
+            }
+        }
+    }
+    ops
+}
+
+/// The state, shared between the executor and the task that saves it.
+struct Recorder {
+    state: Mutex<State>,
+    dirty: watch::Sender<u64>,
+}
+
+impl Recorder {
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        let mut s = match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut s);
+        drop(s);
+        self.dirty.send_modify(|v| *v += 1);
+    }
+
+    fn snapshot(&self) -> State {
+        match self.state.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Saves the state whenever it changed, coalescing changes that arrive during a write, so that
+/// a large apply does not write the whole file once per resource.
+async fn save_loop(
+    recorder: Arc<Recorder>,
+    backend: Arc<dyn Backend>,
+    mut dirty: watch::Receiver<u64>,
+    stop: CancellationToken,
+) -> Result<(), StateError> {
+    loop {
+        tokio::select! {
+            changed = dirty.changed() => {
+                if changed.is_err() { return Ok(()); }
+            }
+            _ = stop.cancelled() => return Ok(()),
+        }
+        dirty.borrow_and_update();
+        let snapshot = {
+            let mut s = match recorder.state.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            s.serial += 1;
+            s.clone()
+        };
+        backend.write(&snapshot).await?;
+    }
+}
+
+pub struct Executor {
+    pub provider: Arc<dyn Provider>,
+    pub backend: Arc<dyn Backend>,
+    pub observer: Arc<dyn Observer>,
+    pub environment: String,
+    pub options: ApplyOptions,
+}
+
+impl Executor {
+    /// Applies `plan` to `state` (the one the plan was made against) and saves as it goes.
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        mut state: State,
+        cancel: CancellationToken,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        let ops = operations(plan, &state);
+
+        // What the refresh found becomes the recorded truth, before anything changes.
+        for c in &plan.changes {
+            if let Some(r) = state.resources.get_mut(&c.address) {
+                match &c.before {
+                    Some(before) => r.attributes = before.clone(),
+                    None => {
+                        state.resources.remove(&c.address);
+                    }
+                }
+            }
+        }
+
+        let (tx, rx) = watch::channel(0u64);
+        let recorder = Arc::new(Recorder {
+            state: Mutex::new(state),
+            dirty: tx,
+        });
+        let stop_saving = CancellationToken::new();
+        let saver = tokio::spawn(save_loop(
+            Arc::clone(&recorder),
+            Arc::clone(&self.backend),
+            rx,
+            stop_saving.clone(),
+        ));
+        recorder.dirty.send_modify(|v| *v += 1);
+
+        let mut outcome = self.run(plan, ops, &recorder, &cancel).await;
+
+        // The final save: always, whatever happened above.
+        let outputs = compute_outputs(plan, &recorder.snapshot());
+        recorder.update(|s| s.outputs = outputs);
+        stop_saving.cancel();
+        let save_result = match saver.await {
+            Ok(r) => r,
+            Err(join) => Err(StateError::Io {
+                path: self.backend.describe().into(),
+                source: std::io::Error::other(join.to_string()),
+            }),
+        };
+        let mut final_state = recorder.snapshot();
+        final_state.serial += 1;
+        self.backend
+            .write(&final_state)
+            .await
+            .map_err(ApplyError::StateWrite)?;
+        save_result.map_err(ApplyError::StateWrite)?;
+        outcome.state = final_state;
+        Ok(outcome)
+    }
+
+    async fn run(
+        &self,
+        plan: &Plan,
+        ops: BTreeMap<OpId, Op>,
+        recorder: &Arc<Recorder>,
+        cancel: &CancellationToken,
+    ) -> ApplyOutcome {
+        let mut waiting_on: BTreeMap<OpId, usize> =
+            ops.iter().map(|(id, op)| (*id, op.after.len())).collect();
+        let mut dependents: BTreeMap<OpId, Vec<OpId>> = BTreeMap::new();
+        for (id, op) in &ops {
+            for before in &op.after {
+                dependents.entry(*before).or_default().push(*id);
+            }
+        }
+        let mut ready: BTreeSet<OpId> = waiting_on
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut done: BTreeSet<OpId> = BTreeSet::new();
+        let mut running: JoinSet<(OpId, Result<Option<Attrs>, (ProviderError, Option<Attrs>)>)> =
+            JoinSet::new();
+        let mut outcome = ApplyOutcome {
+            state: State::new(),
+            failures: Vec::new(),
+            skipped: Vec::new(),
+            cancelled: false,
+            added: 0,
+            changed: 0,
+            destroyed: 0,
+        };
+        let mut stopping = false;
+        let parallelism = self.options.parallelism.max(1);
+
+        loop {
+            while !stopping && running.len() < parallelism {
+                let Some(id) = ready.pop_first() else { break };
+                let op = &ops[&id];
+                let change = &plan.changes[id.addr_index];
+                let snapshot_attrs = |s: &State| -> Result<Attrs, ProviderError> {
+                    let lookup = |a: &Address| s.resources.get(a).map(|r| &r.attributes);
+                    let mut out = Attrs::new();
+                    for (name, e) in &change.desired {
+                        match e.resolve(&lookup) {
+                            Some(v) => {
+                                out.insert(name.clone(), v);
+                            }
+                            None => {
+                                return Err(ProviderError::new(
+                                    matihnet_core::ErrorKind::Other,
+                                    format!("`{name}` refers to a value that is not known: a resource it depends on has no such attribute"),
+                                ))
+                            }
+                        }
+                    }
+                    Ok(out)
+                };
+                let (desired, prior) = {
+                    let s = match recorder.state.lock() {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                    let prior = s.resources.get(&op.address).map(|r| r.attributes.clone());
+                    (snapshot_attrs(&s), prior)
+                };
+                let ctx = OperationContext {
+                    addr: op.address.clone(),
+                    environment: self.environment.clone(),
+                    lineage: recorder.snapshot_lineage(),
+                };
+                let provider = Arc::clone(&self.provider);
+                let observer = Arc::clone(&self.observer);
+                let every = self.options.still_running_every;
+                let kind = op.kind;
+                running.spawn(async move {
+                    let started = Instant::now();
+                    observer.on_event(&Event::Started {
+                        address: ctx.addr.clone(),
+                        kind,
+                    });
+                    let call = async {
+                        match kind {
+                            OpKind::Create => {
+                                let desired = desired.map_err(|e| (e, None))?;
+                                provider
+                                    .create(&ctx, &desired)
+                                    .await
+                                    .map(Some)
+                                    .map_err(|f| (f.error, f.partial))
+                            }
+                            OpKind::Update => {
+                                let desired = desired.map_err(|e| (e, None))?;
+                                let prior = prior.unwrap_or_default();
+                                provider
+                                    .update(&ctx, &prior, &desired)
+                                    .await
+                                    .map(Some)
+                                    .map_err(|f| (f.error, f.partial))
+                            }
+                            OpKind::Delete => {
+                                let prior = prior.unwrap_or_default();
+                                provider
+                                    .delete(&ctx, &prior)
+                                    .await
+                                    .map(|()| None)
+                                    .map_err(|e| (e, None))
+                            }
+                        }
+                    };
+                    tokio::pin!(call);
+                    let mut ticker = tokio::time::interval_at(
+                        tokio::time::Instant::now() + every,
+                        every,
+                    );
+                    let result = loop {
+                        tokio::select! {
+                            r = &mut call => break r,
+                            _ = ticker.tick() => observer.on_event(&Event::StillRunning {
+                                address: ctx.addr.clone(),
+                                kind,
+                                elapsed: started.elapsed(),
+                            }),
+                        }
+                    };
+                    match &result {
+                        Ok(attrs) => observer.on_event(&Event::Finished {
+                            address: ctx.addr.clone(),
+                            kind,
+                            elapsed: started.elapsed(),
+                            id: attrs
+                                .as_ref()
+                                .and_then(|a| a.get("id"))
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                        }),
+                        Err((e, _)) => observer.on_event(&Event::Failed {
+                            address: ctx.addr.clone(),
+                            kind,
+                            elapsed: started.elapsed(),
+                            error: e.clone(),
+                        }),
+                    }
+                    (id, result)
+                });
+            }
+            if running.is_empty() {
+                break;
+            }
+            let joined = tokio::select! {
+                j = running.join_next() => j,
+                _ = cancel.cancelled(), if !stopping => {
+                    stopping = true;
+                    outcome.cancelled = true;
+                    self.observer.on_event(&Event::Cancelling { in_flight: running.len() });
+                    continue;
+                }
+            };
+            let Some(joined) = joined else { break };
+            let (id, result) = match joined {
+                Ok(r) => r,
+                Err(join) => {
+                    // A panicking provider is a bug; stop scheduling and report it.
+                    stopping = true;
+                    outcome.failures.push(OpFailure {
+                        address: Address::new("internal", "panic"),
+                        kind: OpKind::Update,
+                        error: ProviderError::new(
+                            matihnet_core::ErrorKind::Other,
+                            format!("internal error: a provider call panicked: {join}"),
+                        ),
+                    });
+                    continue;
+                }
+            };
+            let op = &ops[&id];
+            let change = &plan.changes[id.addr_index];
+            match result {
+                Ok(attrs) => {
+                    let addr = op.address.clone();
+                    match op.kind {
+                        OpKind::Create => outcome.added += 1,
+                        OpKind::Update => outcome.changed += 1,
+                        OpKind::Delete => outcome.destroyed += 1,
+                    }
+                    recorder.update(|s| match attrs {
+                        Some(attributes) => {
+                            s.resources.insert(
+                                addr,
+                                ResourceState {
+                                    attributes,
+                                    dependencies: change.dependencies.clone(),
+                                    tainted: false,
+                                    protect: change.protect,
+                                },
+                            );
+                        }
+                        None => {
+                            s.resources.remove(&addr);
+                        }
+                    });
+                    done.insert(id);
+                    for d in dependents.get(&id).into_iter().flatten() {
+                        if let Some(n) = waiting_on.get_mut(d) {
+                            *n -= 1;
+                            if *n == 0 {
+                                ready.insert(*d);
+                            }
+                        }
+                    }
+                }
+                Err((error, partial)) => {
+                    stopping = true;
+                    if let Some(attributes) = partial {
+                        let addr = op.address.clone();
+                        let kind = op.kind;
+                        recorder.update(|s| {
+                            s.resources.insert(
+                                addr,
+                                ResourceState {
+                                    attributes,
+                                    dependencies: change.dependencies.clone(),
+                                    tainted: kind == OpKind::Create,
+                                    protect: change.protect,
+                                },
+                            );
+                        });
+                    }
+                    outcome.failures.push(OpFailure {
+                        address: op.address.clone(),
+                        kind: op.kind,
+                        error,
+                    });
+                    done.insert(id);
+                }
+            }
+        }
+        outcome.skipped = ops
+            .iter()
+            .filter(|(id, _)| !done.contains(id))
+            .map(|(_, op)| (op.address.clone(), op.kind))
+            .collect();
+        outcome
+    }
+}
+
+impl Recorder {
+    fn snapshot_lineage(&self) -> String {
+        match self.state.lock() {
+            Ok(g) => g.lineage.clone(),
+            Err(p) => p.into_inner().lineage.clone(),
+        }
+    }
+}
+
+/// The outputs whose values are all known from the state.
+pub fn compute_outputs(plan: &Plan, state: &State) -> BTreeMap<String, OutputValue> {
+    let lookup = |a: &Address| state.resources.get(a).map(|r| &r.attributes);
+    plan.outputs
+        .iter()
+        .filter_map(|o| {
+            o.value.resolve(&lookup).map(|value| {
+                (
+                    o.name.clone(),
+                    OutputValue {
+                        value,
+                        sensitive: o.sensitive,
+                    },
+                )
+            })
+        })
+        .collect()
+}

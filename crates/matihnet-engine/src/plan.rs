@@ -1,0 +1,618 @@
+//! Planning: refresh what the state records, diff it against the desired resources, and decide
+//! one action per resource. A plan is data: apply executes it and never decides anything itself.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::stream::{self, StreamExt};
+use matihnet_core::{
+    Address, AttributeKind, Attrs, DesiredResource, Expr, OperationContext, Provider,
+    ProviderError, ResourceSchema, Value,
+};
+use matihnet_state::State;
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{CycleError, Graph};
+
+/// Bumped when the JSON form of a plan changes incompatibly (see docs/plan-json.md).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub action: Action,
+    /// The object as refreshed (or as recorded, without refresh); `None` when there is none.
+    pub before: Option<Attrs>,
+    /// The values known now that the object will have after apply.
+    pub after: Attrs,
+    /// Attributes whose value is known only after apply.
+    pub after_unknown: Vec<String>,
+    /// The attributes whose change forces the replacement.
+    pub replace_because: Vec<String>,
+    /// Why the object is replaced when no attribute forces it (`tainted`, `requested`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_reason: Option<String>,
+    /// The configuration, resolved against the objects created before this one at apply time.
+    pub desired: BTreeMap<String, Expr>,
+    pub dependencies: Vec<Address>,
+    pub protect: bool,
+    pub sensitive: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeDrift {
+    pub name: String,
+    pub recorded: Option<Value>,
+    pub actual: Option<Value>,
+}
+
+/// What changed outside matihnet since the state was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: Address,
+    /// Deleted outside matihnet; otherwise `attributes` lists what changed.
+    pub deleted: bool,
+    pub attributes: Vec<AttributeDrift>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    pub name: String,
+    pub value: Expr,
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// The state this plan was made against: applying it to any other state is refused.
+    pub lineage: String,
+    pub serial: u64,
+    pub destroy: bool,
+    pub refreshed: bool,
+    /// Every resource in the configuration or the state, sorted by address, no-ops included.
+    pub changes: Vec<ResourceChange>,
+    pub drift: Vec<Drift>,
+    pub outputs: Vec<OutputSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::NoOp => {}
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn change(&self, addr: &Address) -> Option<&ResourceChange> {
+        self.changes
+            .binary_search_by(|c| c.address.cmp(addr))
+            .ok()
+            .map(|i| &self.changes[i])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub refresh: bool,
+    pub targets: Vec<Address>,
+    pub replace: Vec<Address>,
+    pub parallelism: usize,
+    pub destroy: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            refresh: true,
+            targets: Vec::new(),
+            replace: Vec::new(),
+            parallelism: 10,
+            destroy: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{count} errors in the configuration:\n{}", errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { count: usize, errors: Vec<String> },
+    #[error(transparent)]
+    Cycle(#[from] CycleError),
+    #[error("refreshing failed for {} resources:\n{}", .0.len(), .0.iter().map(|(a, e)| format!("  - {a}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Refresh(Vec<(Address, ProviderError)>),
+    #[error("{}", .0.iter().map(|(a, act)| format!("{a} is protected (protect = true) and this plan would {act} it; set protect = false for it, apply, then run this again")).collect::<Vec<_>>().join("\n"))]
+    Protected(Vec<(Address, &'static str)>),
+}
+
+/// Everything a plan needs; the provider is only used to read.
+pub struct PlanInput<'a> {
+    pub desired: &'a [DesiredResource],
+    pub outputs: &'a [OutputSpec],
+    pub state: &'a State,
+    pub provider: &'a dyn Provider,
+    pub environment: &'a str,
+}
+
+/// Checks the desired resources against the provider's schemas and each other; every problem at
+/// once.
+pub fn validate(
+    desired: &[DesiredResource],
+    schemas: &HashMap<String, ResourceSchema>,
+) -> Result<Graph, PlanError> {
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for r in desired {
+        if !seen.insert(&r.addr) {
+            errors.push(format!("{} is declared twice", r.addr));
+        }
+    }
+    let mut graph = Graph::new();
+    for r in desired {
+        graph.add_node(r.addr.clone());
+        let Some(schema) = schemas.get(&r.addr.kind) else {
+            errors.push(format!(
+                "{}: the provider has no resource type `{}`",
+                r.addr, r.addr.kind
+            ));
+            continue;
+        };
+        for a in &schema.attributes {
+            if a.kind == AttributeKind::Required && !r.attrs.contains_key(&a.name) {
+                errors.push(format!("{}: attribute `{}` is required", r.addr, a.name));
+            }
+        }
+        for name in r.attrs.keys() {
+            match schema.attribute(name) {
+                None => errors.push(format!(
+                    "{}: `{}` has no attribute `{name}`",
+                    r.addr, r.addr.kind
+                )),
+                Some(a) if a.kind == AttributeKind::Computed => errors.push(format!(
+                    "{}: `{name}` is computed by the provider and cannot be set",
+                    r.addr
+                )),
+                Some(_) => {}
+            }
+        }
+        for dep in r.dependencies() {
+            if seen.contains(&dep) {
+                graph.add_edge(r.addr.clone(), dep);
+            } else {
+                errors.push(format!("{} refers to {dep}, which is not declared", r.addr));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanError::Invalid {
+            count: errors.len(),
+            errors,
+        });
+    }
+    graph.topo_order()?;
+    Ok(graph)
+}
+
+pub fn schema_map(provider: &dyn Provider) -> HashMap<String, ResourceSchema> {
+    provider
+        .schemas()
+        .into_iter()
+        .map(|s| (s.type_name.clone(), s))
+        .collect()
+}
+
+/// Reads every resource of `state` (bounded by `parallelism`): `None` for objects that are gone.
+pub async fn refresh(
+    state: &State,
+    provider: &dyn Provider,
+    environment: &str,
+    parallelism: usize,
+    only: Option<&BTreeSet<Address>>,
+) -> Result<BTreeMap<Address, Option<Attrs>>, PlanError> {
+    let results: Vec<(Address, Result<Option<Attrs>, ProviderError>)> =
+        stream::iter(state.resources.iter().filter(|(a, _)| only.is_none_or(|o| o.contains(*a))))
+            .map(|(addr, r)| async move {
+                let ctx = OperationContext {
+                    addr: addr.clone(),
+                    environment: environment.to_string(),
+                    lineage: state.lineage.clone(),
+                };
+                (addr.clone(), provider.read(&ctx, &r.attributes).await)
+            })
+            .buffer_unordered(parallelism.max(1))
+            .collect()
+            .await;
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (addr, r) in results {
+        match r {
+            Ok(v) => {
+                out.insert(addr, v);
+            }
+            Err(e) => errors.push((addr, e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        Err(PlanError::Refresh(errors))
+    }
+}
+
+pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let schemas = schema_map(input.provider);
+    let graph = if options.destroy {
+        Graph::new()
+    } else {
+        validate(input.desired, &schemas)?
+    };
+    let state = input.state;
+
+    let mut unknown_targets: Vec<String> = options
+        .targets
+        .iter()
+        .chain(&options.replace)
+        .filter(|t| !graph.contains(t) && !state.resources.contains_key(t))
+        .map(|t| format!("{t} is neither in the configuration nor in the state"))
+        .collect();
+    unknown_targets.extend(
+        options
+            .replace
+            .iter()
+            .filter(|t| graph.contains(t) && !state.resources.contains_key(t))
+            .map(|t| format!("--replace {t}: it does not exist yet, so there is nothing to replace")),
+    );
+    if !unknown_targets.is_empty() {
+        return Err(PlanError::Invalid {
+            count: unknown_targets.len(),
+            errors: unknown_targets,
+        });
+    }
+
+    let state_graph = state_graph(state);
+    let scope: Option<BTreeSet<Address>> = if options.targets.is_empty() {
+        None
+    } else if options.destroy {
+        Some(state_graph.closure_of_dependents(&options.targets))
+    } else {
+        let mut s = graph.closure_of_dependencies(&options.targets);
+        // A targeted resource that only the state knows is deleted, and its dependents with it.
+        let state_only: Vec<Address> = options
+            .targets
+            .iter()
+            .filter(|t| !graph.contains(t))
+            .cloned()
+            .collect();
+        s.extend(state_graph.closure_of_dependents(&state_only));
+        Some(s)
+    };
+    let in_scope = |a: &Address| scope.as_ref().is_none_or(|s| s.contains(a));
+
+    let refreshed = if options.refresh {
+        refresh(
+            state,
+            input.provider,
+            input.environment,
+            options.parallelism,
+            scope.as_ref(),
+        )
+        .await?
+    } else {
+        state
+            .resources
+            .iter()
+            .map(|(a, r)| (a.clone(), Some(r.attributes.clone())))
+            .collect()
+    };
+    let desired_by_addr: BTreeMap<&Address, &DesiredResource> =
+        input.desired.iter().map(|r| (&r.addr, r)).collect();
+
+    let drift = detect_drift(state, &refreshed, &desired_by_addr, &schemas);
+
+    let mut changes: BTreeMap<Address, ResourceChange> = BTreeMap::new();
+    let replace_requested: BTreeSet<&Address> = options.replace.iter().collect();
+
+    if !options.destroy {
+        // Values each resource will have after apply, as far as they are known now.
+        let mut known: HashMap<Address, Attrs> = HashMap::new();
+        for addr in graph.topo_order()? {
+            let Some(r) = desired_by_addr.get(&addr) else {
+                continue;
+            };
+            let Some(schema) = schemas.get(&addr.kind) else {
+                continue;
+            };
+            let prior = refreshed.get(&addr).cloned().flatten();
+            let tainted = state.resources.get(&addr).is_some_and(|s| s.tainted);
+            let change = if in_scope(&addr) {
+                diff_one(
+                    r,
+                    schema,
+                    prior,
+                    tainted,
+                    replace_requested.contains(&addr),
+                    &known,
+                )
+            } else {
+                // Outside --target: left as it is, but its recorded values still feed references.
+                let after = prior.clone().unwrap_or_default();
+                no_op(r, schema, prior, after)
+            };
+            known.insert(addr.clone(), change.after.clone());
+            changes.insert(addr, change);
+        }
+    }
+    for (addr, recorded) in &state.resources {
+        if changes.contains_key(addr) || !in_scope(addr) {
+            continue;
+        }
+        let before = refreshed.get(addr).cloned().flatten();
+        // Gone already: nothing to delete, but the state entry is dropped at apply.
+        let action = if before.is_some() {
+            Action::Delete
+        } else {
+            Action::NoOp
+        };
+        changes.insert(
+            addr.clone(),
+            ResourceChange {
+                address: addr.clone(),
+                action,
+                before,
+                after: Attrs::new(),
+                after_unknown: Vec::new(),
+                replace_because: Vec::new(),
+                replace_reason: None,
+                desired: BTreeMap::new(),
+                dependencies: recorded.dependencies.clone(),
+                protect: recorded.protect,
+                sensitive: Vec::new(),
+            },
+        );
+    }
+
+    let protected: Vec<(Address, &'static str)> = changes
+        .values()
+        .filter(|c| c.protect || state.resources.get(&c.address).is_some_and(|r| r.protect))
+        .filter_map(|c| match c.action {
+            Action::Delete => Some((c.address.clone(), "destroy")),
+            Action::Replace => Some((c.address.clone(), "replace")),
+            _ => None,
+        })
+        .collect();
+    if !protected.is_empty() {
+        return Err(PlanError::Protected(protected));
+    }
+
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        destroy: options.destroy,
+        refreshed: options.refresh,
+        changes: changes.into_values().collect(),
+        drift,
+        outputs: if options.destroy {
+            Vec::new()
+        } else {
+            input.outputs.to_vec()
+        },
+    })
+}
+
+/// The graph of what the state records, for deletes and destroy targets.
+pub fn state_graph(state: &State) -> Graph {
+    let mut g = Graph::new();
+    for (addr, r) in &state.resources {
+        g.add_node(addr.clone());
+        for d in &r.dependencies {
+            if state.resources.contains_key(d) {
+                g.add_edge(addr.clone(), d.clone());
+            }
+        }
+    }
+    g
+}
+
+fn sensitive_names(schema: &ResourceSchema) -> Vec<String> {
+    schema
+        .attributes
+        .iter()
+        .filter(|a| a.sensitive)
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+fn no_op(
+    r: &DesiredResource,
+    schema: &ResourceSchema,
+    before: Option<Attrs>,
+    after: Attrs,
+) -> ResourceChange {
+    ResourceChange {
+        address: r.addr.clone(),
+        action: Action::NoOp,
+        before,
+        after,
+        after_unknown: Vec::new(),
+        replace_because: Vec::new(),
+        replace_reason: None,
+        desired: r.attrs.clone(),
+        dependencies: r.dependencies(),
+        protect: r.protect,
+        sensitive: sensitive_names(schema),
+    }
+}
+
+fn diff_one(
+    r: &DesiredResource,
+    schema: &ResourceSchema,
+    prior: Option<Attrs>,
+    tainted: bool,
+    replace_requested: bool,
+    known: &HashMap<Address, Attrs>,
+) -> ResourceChange {
+    let lookup = |a: &Address| known.get(a);
+    let mut resolved = Attrs::new();
+    let mut unresolved = Vec::new();
+    for (name, e) in &r.attrs {
+        match e.resolve(&lookup) {
+            Some(v) => {
+                resolved.insert(name.clone(), v);
+            }
+            None => unresolved.push(name.clone()),
+        }
+    }
+    let computed: Vec<String> = schema
+        .attributes
+        .iter()
+        .filter(|a| a.kind == AttributeKind::Computed)
+        .map(|a| a.name.clone())
+        .collect();
+    let fresh_unknown = || {
+        let mut u: Vec<String> = unresolved.iter().chain(&computed).cloned().collect();
+        u.sort();
+        u.dedup();
+        u
+    };
+    let mut change = no_op(r, schema, prior.clone(), Attrs::new());
+
+    let Some(prior) = prior else {
+        change.action = Action::Create;
+        change.after = resolved;
+        change.after_unknown = fresh_unknown();
+        return change;
+    };
+
+    let changed: Vec<&String> = r
+        .attrs
+        .keys()
+        .filter(|name| match resolved.get(*name) {
+            Some(v) => prior.get(*name) != Some(v),
+            None => true,
+        })
+        .collect();
+    let forcing: Vec<String> = changed
+        .iter()
+        .filter(|n| schema.attribute(n).is_some_and(|a| a.force_new))
+        .map(|n| (*n).clone())
+        .collect();
+
+    if tainted || replace_requested || !forcing.is_empty() {
+        change.action = Action::Replace;
+        change.replace_reason = if tainted {
+            Some("tainted: an earlier apply created it only part way".into())
+        } else if replace_requested {
+            Some("requested with --replace".into())
+        } else {
+            None
+        };
+        change.replace_because = forcing;
+        change.after = resolved;
+        change.after_unknown = fresh_unknown();
+    } else if !changed.is_empty() {
+        change.action = Action::Update;
+        let mut after = prior.clone();
+        for name in &unresolved {
+            after.remove(name);
+        }
+        after.extend(resolved);
+        change.after = after;
+        change.after_unknown = unresolved;
+    } else {
+        change.after = prior;
+    }
+    change
+}
+
+/// Changes made outside matihnet to what the configuration manages. Attributes nobody configured
+/// (the cloud's own bookkeeping) are not reported: they are recorded silently at the next apply.
+fn detect_drift(
+    state: &State,
+    refreshed: &BTreeMap<Address, Option<Attrs>>,
+    desired: &BTreeMap<&Address, &DesiredResource>,
+    schemas: &HashMap<String, ResourceSchema>,
+) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (addr, actual) in refreshed {
+        let Some(recorded) = state.resources.get(addr) else {
+            continue;
+        };
+        match actual {
+            None => out.push(Drift {
+                address: addr.clone(),
+                deleted: true,
+                attributes: Vec::new(),
+            }),
+            Some(actual) => {
+                let watched: Vec<&String> = match desired.get(addr) {
+                    Some(d) => d.attrs.keys().collect(),
+                    None => Vec::new(),
+                };
+                let sensitive = schemas
+                    .get(&addr.kind)
+                    .map(sensitive_names)
+                    .unwrap_or_default();
+                let attributes: Vec<AttributeDrift> = watched
+                    .into_iter()
+                    .filter(|n| recorded.attributes.get(*n) != actual.get(*n))
+                    .map(|n| {
+                        let hide = |v: Option<&Value>| {
+                            v.map(|v| {
+                                if sensitive.contains(n) {
+                                    Value::from("(sensitive value)")
+                                } else {
+                                    v.clone()
+                                }
+                            })
+                        };
+                        AttributeDrift {
+                            name: n.clone(),
+                            recorded: hide(recorded.attributes.get(n)),
+                            actual: hide(actual.get(n)),
+                        }
+                    })
+                    .collect();
+                if !attributes.is_empty() {
+                    out.push(Drift {
+                        address: addr.clone(),
+                        deleted: false,
+                        attributes,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
