@@ -6,6 +6,7 @@ pub mod diag;
 pub mod expr;
 pub mod provider;
 pub mod resource;
+pub mod retry;
 pub mod schema;
 pub mod value;
 

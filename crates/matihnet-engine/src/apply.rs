@@ -87,7 +87,10 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
     let mut ops: BTreeMap<OpId, Op> = BTreeMap::new();
     let mut add = |i: usize, kind: OpKind| {
         ops.insert(
-            OpId { addr_index: i, kind },
+            OpId {
+                addr_index: i,
+                kind,
+            },
             Op {
                 address: plan.changes[i].address.clone(),
                 kind,
@@ -108,7 +111,10 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
         }
     }
     let has = |ops: &BTreeMap<OpId, Op>, i: usize, kind: OpKind| {
-        ops.contains_key(&OpId { addr_index: i, kind })
+        ops.contains_key(&OpId {
+            addr_index: i,
+            kind,
+        })
     };
     let mut edges: Vec<(OpId, OpId)> = Vec::new();
     for (i, c) in plan.changes.iter().enumerate() {
@@ -120,15 +126,30 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
                 let Some(&j) = index.get(d) else { continue };
                 for dk in [OpKind::Create, OpKind::Update] {
                     if has(&ops, j, dk) {
-                        edges.push((OpId { addr_index: i, kind }, OpId { addr_index: j, kind: dk }));
+                        edges.push((
+                            OpId {
+                                addr_index: i,
+                                kind,
+                            },
+                            OpId {
+                                addr_index: j,
+                                kind: dk,
+                            },
+                        ));
                     }
                 }
             }
         }
         if has(&ops, i, OpKind::Delete) && has(&ops, i, OpKind::Create) {
             edges.push((
-                OpId { addr_index: i, kind: OpKind::Create },
-                OpId { addr_index: i, kind: OpKind::Delete },
+                OpId {
+                    addr_index: i,
+                    kind: OpKind::Create,
+                },
+                OpId {
+                    addr_index: i,
+                    kind: OpKind::Delete,
+                },
             ));
         }
         // Deleting X waits for the deletion of everything that depended on X, by what the state
@@ -143,8 +164,14 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
                 let Some(&j) = index.get(d) else { continue };
                 if has(&ops, j, OpKind::Delete) {
                     edges.push((
-                        OpId { addr_index: j, kind: OpKind::Delete },
-                        OpId { addr_index: i, kind: OpKind::Delete },
+                        OpId {
+                            addr_index: j,
+                            kind: OpKind::Delete,
+                        },
+                        OpId {
+                            addr_index: i,
+                            kind: OpKind::Delete,
+                        },
                     ));
                 }
             }
@@ -392,10 +419,8 @@ impl Executor {
                         }
                     };
                     tokio::pin!(call);
-                    let mut ticker = tokio::time::interval_at(
-                        tokio::time::Instant::now() + every,
-                        every,
-                    );
+                    let mut ticker =
+                        tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                     let result = loop {
                         tokio::select! {
                             r = &mut call => break r,

@@ -90,10 +90,7 @@ impl Graph {
         let mut seen: BTreeMap<&Address, usize> = BTreeMap::from([(start, 0)]);
         let mut current = start;
         loop {
-            let Some(next) = self
-                .dependencies(current)
-                .find(|d| !placed.contains(d))
-            else {
+            let Some(next) = self.dependencies(current).find(|d| !placed.contains(d)) else {
                 return path.into_iter().cloned().collect();
             };
             if let Some(&i) = seen.get(next) {

@@ -239,19 +239,23 @@ pub async fn refresh(
     parallelism: usize,
     only: Option<&BTreeSet<Address>>,
 ) -> Result<BTreeMap<Address, Option<Attrs>>, PlanError> {
-    let results: Vec<(Address, Result<Option<Attrs>, ProviderError>)> =
-        stream::iter(state.resources.iter().filter(|(a, _)| only.is_none_or(|o| o.contains(*a))))
-            .map(|(addr, r)| async move {
-                let ctx = OperationContext {
-                    addr: addr.clone(),
-                    environment: environment.to_string(),
-                    lineage: state.lineage.clone(),
-                };
-                (addr.clone(), provider.read(&ctx, &r.attributes).await)
-            })
-            .buffer_unordered(parallelism.max(1))
-            .collect()
-            .await;
+    let results: Vec<(Address, Result<Option<Attrs>, ProviderError>)> = stream::iter(
+        state
+            .resources
+            .iter()
+            .filter(|(a, _)| only.is_none_or(|o| o.contains(*a))),
+    )
+    .map(|(addr, r)| async move {
+        let ctx = OperationContext {
+            addr: addr.clone(),
+            environment: environment.to_string(),
+            lineage: state.lineage.clone(),
+        };
+        (addr.clone(), provider.read(&ctx, &r.attributes).await)
+    })
+    .buffer_unordered(parallelism.max(1))
+    .collect()
+    .await;
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for (addr, r) in results {
@@ -291,7 +295,9 @@ pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, P
             .replace
             .iter()
             .filter(|t| graph.contains(t) && !state.resources.contains_key(t))
-            .map(|t| format!("--replace {t}: it does not exist yet, so there is nothing to replace")),
+            .map(|t| {
+                format!("--replace {t}: it does not exist yet, so there is nothing to replace")
+            }),
     );
     if !unknown_targets.is_empty() {
         return Err(PlanError::Invalid {
@@ -615,4 +621,29 @@ fn detect_drift(
         }
     }
     out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StalePlan {
+    #[error("the saved plan was made for another state (lineage {plan}, the state's is {state}); make a new plan")]
+    Lineage { plan: String, state: String },
+    #[error("the saved plan is stale: it was made against state serial {plan}, and the state has moved on to serial {state}; run plan again")]
+    Serial { plan: u64, state: u64 },
+}
+
+/// A saved plan may only be applied to exactly the state it was made against.
+pub fn check_fresh(plan: &Plan, state: &State) -> Result<(), StalePlan> {
+    if plan.lineage != state.lineage {
+        return Err(StalePlan::Lineage {
+            plan: plan.lineage.clone(),
+            state: state.lineage.clone(),
+        });
+    }
+    if plan.serial != state.serial {
+        return Err(StalePlan::Serial {
+            plan: plan.serial,
+            state: state.serial,
+        });
+    }
+    Ok(())
 }

@@ -11,7 +11,10 @@ use crate::model::{ResourceState, State};
 /// Panics (it is a test suite) on the first behaviour that differs from the contract.
 pub async fn run<B: Backend, F: Fn() -> B>(open: F) {
     let a = open();
-    assert!(a.read().await.expect("read empty").is_none(), "fresh backend has no state");
+    assert!(
+        a.read().await.expect("read empty").is_none(),
+        "fresh backend has no state"
+    );
 
     let mut state = State::new();
     state.serial = 4;
@@ -27,8 +30,15 @@ pub async fn run<B: Backend, F: Fn() -> B>(open: F) {
         },
     );
     a.write(&state).await.expect("write");
-    let back = open().read().await.expect("read back").expect("state present");
-    assert_eq!(back, state, "a write is read back whole by another instance");
+    let back = open()
+        .read()
+        .await
+        .expect("read back")
+        .expect("state present");
+    assert_eq!(
+        back, state,
+        "a write is read back whole by another instance"
+    );
 
     // Exclusive lock: a second instance waits, times out and names the holder.
     let id = a
@@ -37,7 +47,10 @@ pub async fn run<B: Backend, F: Fn() -> B>(open: F) {
         .expect("first lock");
     let b = open();
     match b
-        .lock(LockInfo::for_this_process("plan"), Duration::from_millis(300))
+        .lock(
+            LockInfo::for_this_process("plan"),
+            Duration::from_millis(300),
+        )
         .await
     {
         Err(StateError::Locked { holder, .. }) => {

@@ -203,7 +203,10 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(decode(b"{not json"), Err(FormatError::Malformed(_))));
+        assert!(matches!(
+            decode(b"{not json"),
+            Err(FormatError::Malformed(_))
+        ));
         assert!(matches!(decode(b""), Err(FormatError::Malformed(_))));
     }
 }

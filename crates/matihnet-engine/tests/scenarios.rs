@@ -1,0 +1,584 @@
+//! Engine scenarios against the fake provider: plan -> apply -> plan, updates vs replacements,
+//! drift, targets, stale plans, failures part way, cancellation and the parallelism bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use matihnet_core::{Address, DesiredResource, Expr, ResourceSchema, Value};
+use matihnet_engine::{
+    check_fresh, plan, Action, ApplyOptions, Executor, OutputSpec, Plan, PlanError, PlanInput,
+    PlanOptions, Silent, StalePlan,
+};
+use matihnet_provider_fake::{FakeConfig, FakeProvider};
+use matihnet_state::{Backend, MemoryBackend, State};
+use tokio_util::sync::CancellationToken;
+
+fn schemas() -> Vec<ResourceSchema> {
+    vec![
+        ResourceSchema::new("network")
+            .required_force_new("cidr")
+            .optional("label")
+            .computed("id"),
+        ResourceSchema::new("subnet")
+            .required_force_new("network_id")
+            .required_force_new("cidr")
+            .optional("label")
+            .computed("id"),
+        ResourceSchema::new("zone")
+            .required_force_new("name")
+            .computed("id")
+            .computed("name_servers"),
+        ResourceSchema::new("record")
+            .required_force_new("zone_id")
+            .required_force_new("name")
+            .required("values")
+            .optional("ttl")
+            .computed("id"),
+    ]
+}
+
+fn a(kind: &str, name: &str) -> Address {
+    Address::new(kind, name)
+}
+
+/// A network with two subnets, a parent zone and a delegated child zone.
+fn config(child_name: &str, subnet_label: &str) -> Vec<DesiredResource> {
+    vec![
+        DesiredResource::new(a("network", "main")).attr("cidr", "10.0.0.0/16"),
+        DesiredResource::new(a("subnet", "a"))
+            .attr("network_id", Expr::reference(a("network", "main"), "id"))
+            .attr("cidr", "10.0.0.0/24")
+            .attr("label", subnet_label),
+        DesiredResource::new(a("subnet", "b"))
+            .attr("network_id", Expr::reference(a("network", "main"), "id"))
+            .attr("cidr", "10.0.1.0/24"),
+        DesiredResource::new(a("zone", "platform")).attr("name", "matih.test"),
+        DesiredResource::new(a("zone", "child")).attr("name", child_name),
+        DesiredResource::new(a("record", "child_ns"))
+            .attr("zone_id", Expr::reference(a("zone", "platform"), "id"))
+            .attr("name", "child")
+            .attr(
+                "values",
+                Expr::reference(a("zone", "child"), "name_servers"),
+            ),
+    ]
+}
+
+struct World {
+    provider: Arc<FakeProvider>,
+    backend: Arc<MemoryBackend>,
+}
+
+impl World {
+    fn new(config: FakeConfig) -> World {
+        let backend = MemoryBackend::new();
+        // The lineage is fixed once, as a first state write would fix it.
+        futures::executor::block_on(backend.write(&State::new())).unwrap();
+        World {
+            provider: Arc::new(FakeProvider::new(schemas(), config).unwrap()),
+            backend: Arc::new(backend),
+        }
+    }
+
+    async fn state(&self) -> State {
+        self.backend.read().await.unwrap().unwrap_or_default()
+    }
+
+    async fn plan(
+        &self,
+        desired: &[DesiredResource],
+        options: PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        let state = self.state().await;
+        let outputs = [OutputSpec {
+            name: "platform_name_servers".into(),
+            value: Expr::reference(a("zone", "platform"), "name_servers"),
+            sensitive: false,
+        }];
+        plan(
+            PlanInput {
+                desired,
+                outputs: &outputs,
+                state: &state,
+                provider: self.provider.as_ref(),
+                environment: "test",
+            },
+            &options,
+        )
+        .await
+    }
+
+    async fn apply_plan(&self, plan: &Plan, parallelism: usize) -> matihnet_engine::ApplyOutcome {
+        let state = self.state().await;
+        check_fresh(plan, &state).unwrap();
+        self.executor(parallelism)
+            .apply(plan, state, CancellationToken::new())
+            .await
+            .unwrap()
+    }
+
+    fn executor(&self, parallelism: usize) -> Executor {
+        Executor {
+            provider: self.provider.clone(),
+            backend: self.backend.clone(),
+            observer: Arc::new(Silent),
+            environment: "test".into(),
+            options: ApplyOptions {
+                parallelism,
+                still_running_every: Duration::from_secs(10),
+            },
+        }
+    }
+
+    async fn apply(&self, desired: &[DesiredResource]) -> matihnet_engine::ApplyOutcome {
+        let p = self.plan(desired, PlanOptions::default()).await.unwrap();
+        self.apply_plan(&p, 10).await
+    }
+}
+
+fn action_of(plan: &Plan, addr: &Address) -> Action {
+    plan.change(addr).map(|c| c.action).unwrap_or(Action::NoOp)
+}
+
+#[tokio::test]
+async fn plan_apply_plan_is_empty() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    let first = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert_eq!(first.summary().add, 6);
+    // The NS record's values are only known once the child zone exists.
+    let ns = first.change(&a("record", "child_ns")).unwrap();
+    assert!(ns.after_unknown.contains(&"values".to_string()));
+
+    let outcome = w.apply_plan(&first, 10).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    assert_eq!(outcome.added, 6);
+    let state = w.state().await;
+    assert_eq!(state.resources.len(), 6);
+    assert!(state.serial > 0);
+    assert!(state.outputs.contains_key("platform_name_servers"));
+    let child_ns = &state.resources[&a("zone", "child")].attributes["name_servers"];
+    let record = &state.resources[&a("record", "child_ns")].attributes["values"];
+    assert_eq!(
+        child_ns, record,
+        "the NS record lists the child zone's name servers"
+    );
+
+    let again = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.summary());
+    assert!(again.drift.is_empty());
+}
+
+#[tokio::test]
+async fn update_in_place_versus_replace() {
+    let w = World::new(FakeConfig::default());
+    w.apply(&config("child.matih.test", "one")).await;
+
+    let p = w
+        .plan(&config("child.matih.test", "two"), PlanOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(action_of(&p, &a("subnet", "a")), Action::Update);
+    assert_eq!(p.summary().change, 1);
+
+    // Renaming the child zone replaces it, and its new name servers change the NS record.
+    let p = w
+        .plan(&config("kid.matih.test", "one"), PlanOptions::default())
+        .await
+        .unwrap();
+    let zone = p.change(&a("zone", "child")).unwrap();
+    assert_eq!(zone.action, Action::Replace);
+    assert_eq!(zone.replace_because, vec!["name".to_string()]);
+    assert_eq!(action_of(&p, &a("record", "child_ns")), Action::Update);
+    let old_id = w.state().await.resources[&a("zone", "child")].attributes["id"].clone();
+    let outcome = w.apply_plan(&p, 10).await;
+    assert!(outcome.succeeded());
+    let state = w.state().await;
+    assert_ne!(
+        state.resources[&a("zone", "child")].attributes["id"],
+        old_id
+    );
+    assert_eq!(
+        state.resources[&a("zone", "child")].attributes["name_servers"],
+        state.resources[&a("record", "child_ns")].attributes["values"]
+    );
+    assert_eq!(w.provider.count_tagged(&a("zone", "child")), 1);
+}
+
+#[tokio::test]
+async fn drift_is_detected_and_repaired() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    w.apply(&desired).await;
+    w.provider.delete_outside(&a("record", "child_ns"));
+    w.provider
+        .tamper(&a("subnet", "b"), "label", Value::from("edited-in-console"));
+
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    let deleted: Vec<_> = p.drift.iter().filter(|d| d.deleted).collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].address, a("record", "child_ns"));
+    assert_eq!(action_of(&p, &a("record", "child_ns")), Action::Create);
+    // `label` is not configured on subnet.b: the console edit is not noisy drift.
+    assert!(p.drift.iter().all(|d| d.address != a("subnet", "b")));
+
+    w.provider
+        .tamper(&a("subnet", "a"), "label", Value::from("edited"));
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    let d = p
+        .drift
+        .iter()
+        .find(|d| d.address == a("subnet", "a"))
+        .unwrap();
+    assert_eq!(d.attributes[0].actual, Some(Value::from("edited")));
+    assert_eq!(action_of(&p, &a("subnet", "a")), Action::Update);
+
+    assert!(w.apply_plan(&p, 10).await.succeeded());
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes());
+    assert!(p.drift.is_empty());
+}
+
+#[tokio::test]
+async fn refresh_false_trusts_the_state() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    w.apply(&desired).await;
+    w.provider.delete_outside(&a("zone", "child"));
+    let calls = w.provider.calls();
+    let p = w
+        .plan(
+            &desired,
+            PlanOptions {
+                refresh: false,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!p.has_changes());
+    assert_eq!(
+        w.provider.calls(),
+        calls,
+        "no provider call without refresh"
+    );
+}
+
+#[tokio::test]
+async fn target_limits_the_plan_to_the_target_and_its_dependencies() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    let p = w
+        .plan(
+            &desired,
+            PlanOptions {
+                targets: vec![a("record", "child_ns")],
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let creating: Vec<String> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.address.to_string())
+        .collect();
+    assert_eq!(creating, ["record.child_ns", "zone.child", "zone.platform"]);
+    assert!(w.apply_plan(&p, 10).await.succeeded());
+    let full = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert_eq!(full.summary().add, 3);
+
+    let err = w
+        .plan(
+            &desired,
+            PlanOptions {
+                targets: vec![a("zone", "nope")],
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("zone.nope"));
+}
+
+#[tokio::test]
+async fn a_stale_saved_plan_is_refused() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    w.apply(&desired).await;
+    let saved = w
+        .plan(&config("child.matih.test", "two"), PlanOptions::default())
+        .await
+        .unwrap();
+    // Someone else applies in between.
+    w.apply(&config("child.matih.test", "three")).await;
+    let state = w.state().await;
+    assert!(matches!(
+        check_fresh(&saved, &state),
+        Err(StalePlan::Serial { .. })
+    ));
+    let mut other = saved.clone();
+    other.lineage = "another".into();
+    assert!(matches!(
+        check_fresh(&other, &state),
+        Err(StalePlan::Lineage { .. })
+    ));
+}
+
+#[tokio::test]
+async fn deletes_run_after_their_dependents() {
+    let w = World::new(FakeConfig::default());
+    w.apply(&config("child.matih.test", "one")).await;
+    let p = w
+        .plan(
+            &[],
+            PlanOptions {
+                destroy: true,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.summary().destroy, 6);
+    let outcome = w.apply_plan(&p, 1).await;
+    assert!(outcome.succeeded());
+    assert!(w.provider.objects().is_empty());
+    assert!(w.state().await.resources.is_empty());
+}
+
+#[tokio::test]
+async fn protected_resources_refuse_destroy_and_replace() {
+    let w = World::new(FakeConfig::default());
+    let mut desired = config("child.matih.test", "one");
+    desired[3].protect = true; // zone.platform
+    w.apply(&desired).await;
+    let err = w
+        .plan(
+            &desired,
+            PlanOptions {
+                destroy: true,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("zone.platform is protected"),
+        "{err}"
+    );
+    desired[3] = desired[3].clone().attr("name", "other.test");
+    let err = w.plan(&desired, PlanOptions::default()).await.unwrap_err();
+    assert!(err.to_string().contains("replace"), "{err}");
+}
+
+#[tokio::test]
+async fn first_error_stops_scheduling_and_skips_dependents() {
+    let w = World::new(FakeConfig {
+        fail_address: Some(a("zone", "child")),
+        ..FakeConfig::default()
+    });
+    let outcome = w.apply(&config("child.matih.test", "one")).await;
+    assert_eq!(outcome.failures.len(), 1);
+    assert_eq!(outcome.failures[0].address, a("zone", "child"));
+    assert!(outcome
+        .skipped
+        .iter()
+        .any(|(addr, _)| addr == &a("record", "child_ns")));
+    let state = w.state().await;
+    assert!(!state.resources.contains_key(&a("record", "child_ns")));
+    // Whatever finished is recorded: the state and the fake agree.
+    for addr in state.resources.keys() {
+        assert_eq!(w.provider.count_tagged(addr), 1, "{addr}");
+    }
+    assert_eq!(w.provider.objects().len(), state.resources.len());
+}
+
+#[tokio::test]
+async fn parallelism_bound_is_respected() {
+    let w = World::new(FakeConfig {
+        latency: Duration::from_millis(20),
+        ..FakeConfig::default()
+    });
+    let desired: Vec<DesiredResource> = (0..40)
+        .map(|i| {
+            DesiredResource::new(a("zone", &format!("z{i}"))).attr("name", format!("z{i}.test"))
+        })
+        .collect();
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(w.apply_plan(&p, 4).await.succeeded());
+    assert_eq!(w.provider.max_in_flight(), 4);
+}
+
+#[tokio::test]
+async fn throttling_is_absorbed_by_retries() {
+    let w = World::new(FakeConfig {
+        throttle_every: Some(3),
+        ..FakeConfig::default()
+    });
+    let outcome = w.apply(&config("child.matih.test", "one")).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    assert!(w.provider.attempts() > w.provider.calls());
+}
+
+#[tokio::test]
+async fn cancellation_lets_in_flight_calls_finish_and_saves() {
+    let w = World::new(FakeConfig {
+        latency: Duration::from_millis(50),
+        ..FakeConfig::default()
+    });
+    let desired: Vec<DesiredResource> = (0..20)
+        .map(|i| {
+            DesiredResource::new(a("zone", &format!("z{i}"))).attr("name", format!("z{i}.test"))
+        })
+        .collect();
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(70)).await;
+        c.cancel();
+    });
+    let outcome = w
+        .executor(5)
+        .apply(&p, w.state().await, cancel)
+        .await
+        .unwrap();
+    assert!(outcome.cancelled);
+    assert!(!outcome.skipped.is_empty());
+    let state = w.state().await;
+    // Every object the fake holds was recorded: nothing in flight was forgotten.
+    assert_eq!(state.resources.len(), w.provider.objects().len());
+    assert!(state.resources.len() >= 5 && state.resources.len() < 20);
+}
+
+#[tokio::test]
+async fn a_partial_create_is_recorded_tainted_and_replaced() {
+    // A provider whose create fails after the object exists reports it; the engine must keep it.
+    use async_trait::async_trait;
+    use matihnet_core::{
+        Attrs, ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure,
+        ProviderResult,
+    };
+    struct HalfDone(FakeProvider);
+    #[async_trait]
+    impl Provider for HalfDone {
+        fn name(&self) -> &str {
+            "half"
+        }
+        fn schemas(&self) -> Vec<ResourceSchema> {
+            self.0.schemas()
+        }
+        async fn read(
+            &self,
+            c: &OperationContext,
+            p: &Attrs,
+        ) -> Result<Option<Attrs>, ProviderError> {
+            self.0.read(c, p).await
+        }
+        async fn create(&self, c: &OperationContext, d: &Attrs) -> ProviderResult<Attrs> {
+            let made = self.0.create(c, d).await?;
+            Err(ProviderFailure {
+                error: ProviderError::new(ErrorKind::Other, "waiting for the object timed out"),
+                partial: Some(made),
+            })
+        }
+        async fn update(
+            &self,
+            c: &OperationContext,
+            p: &Attrs,
+            d: &Attrs,
+        ) -> ProviderResult<Attrs> {
+            self.0.update(c, p, d).await
+        }
+        async fn delete(&self, c: &OperationContext, p: &Attrs) -> Result<(), ProviderError> {
+            self.0.delete(c, p).await
+        }
+    }
+    let provider = Arc::new(HalfDone(
+        FakeProvider::new(schemas(), FakeConfig::default()).unwrap(),
+    ));
+    let backend = Arc::new(MemoryBackend::new());
+    let desired = vec![DesiredResource::new(a("zone", "z")).attr("name", "z.test")];
+    let state = State::new();
+    let p = plan(
+        PlanInput {
+            desired: &desired,
+            outputs: &[],
+            state: &state,
+            provider: provider.as_ref(),
+            environment: "t",
+        },
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    let ex = Executor {
+        provider: provider.clone(),
+        backend: backend.clone(),
+        observer: Arc::new(Silent),
+        environment: "t".into(),
+        options: ApplyOptions::default(),
+    };
+    let outcome = ex.apply(&p, state, CancellationToken::new()).await.unwrap();
+    assert_eq!(outcome.failures.len(), 1);
+    let state = backend.read().await.unwrap().unwrap();
+    assert!(state.resources[&a("zone", "z")].tainted);
+    let p = plan(
+        PlanInput {
+            desired: &desired,
+            outputs: &[],
+            state: &state,
+            provider: provider.as_ref(),
+            environment: "t",
+        },
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    let c = p.change(&a("zone", "z")).unwrap();
+    assert_eq!(c.action, Action::Replace);
+    assert!(c
+        .replace_reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("tainted"));
+}
+
+#[tokio::test]
+async fn configuration_errors_are_reported_all_at_once() {
+    let w = World::new(FakeConfig::default());
+    let desired = vec![
+        DesiredResource::new(a("zone", "a")),
+        DesiredResource::new(a("nope", "b")),
+        DesiredResource::new(a("record", "r"))
+            .attr("zone_id", Expr::reference(a("zone", "missing"), "id"))
+            .attr("name", "x")
+            .attr("values", Value::List(vec![]))
+            .attr("bogus", 1),
+    ];
+    let err = w.plan(&desired, PlanOptions::default()).await.unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "zone.a: attribute `name` is required",
+        "no resource type `nope`",
+        "zone.missing",
+        "no attribute `bogus`",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_dependency_cycle_is_named() {
+    let w = World::new(FakeConfig::default());
+    let desired = vec![
+        DesiredResource::new(a("zone", "a")).attr("name", Expr::reference(a("zone", "b"), "id")),
+        DesiredResource::new(a("zone", "b")).attr("name", Expr::reference(a("zone", "a"), "id")),
+    ];
+    let err = w.plan(&desired, PlanOptions::default()).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("dependency cycle: zone."),
+        "{err}"
+    );
+}
