@@ -228,6 +228,7 @@ async fn save_loop(
             _ = stop.cancelled() => return Ok(()),
         }
         dirty.borrow_and_update();
+        let started = Instant::now();
         let snapshot = {
             let mut s = match recorder.state.lock() {
                 Ok(g) => g,
@@ -237,6 +238,12 @@ async fn save_loop(
             s.clone()
         };
         backend.write(&snapshot).await?;
+        // Large states take long to write: rest as long as the write took, so that saving uses
+        // at most half the time and the executor keeps the CPU. The final save is not delayed.
+        tokio::select! {
+            _ = tokio::time::sleep(started.elapsed()) => {}
+            _ = stop.cancelled() => return Ok(()),
+        }
     }
 }
 

@@ -96,6 +96,28 @@ pub struct FakeObject {
 struct Store {
     next: u64,
     objects: BTreeMap<String, FakeObject>,
+    /// `address lineage` -> id: what a cloud's tag filter gives a provider, without a scan.
+    #[serde(skip)]
+    by_tag: std::collections::HashMap<String, String>,
+}
+
+impl Store {
+    fn tag_key(address: &str, lineage: &str) -> String {
+        format!("{address} {lineage}")
+    }
+
+    fn reindex(&mut self) {
+        self.by_tag = self
+            .objects
+            .iter()
+            .filter_map(|(id, o)| {
+                Some((
+                    Store::tag_key(o.tags.get(TAG_ADDRESS)?, o.tags.get(TAG_LINEAGE)?),
+                    id.clone(),
+                ))
+            })
+            .collect();
+    }
 }
 
 pub struct FakeProvider {
@@ -182,6 +204,7 @@ impl FakeProvider {
         self.mutate(|s| {
             let before = s.objects.len();
             s.objects.retain(|_, o| o.tags.get(TAG_ADDRESS) != Some(&a));
+            s.reindex();
             s.objects.len() != before
         })
     }
@@ -305,10 +328,15 @@ impl FakeProvider {
 
 fn load_store(path: &Path) -> Result<Store, FakeConfigError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| FakeConfigError::Store {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        }),
+        Ok(bytes) => {
+            let mut store: Store =
+                serde_json::from_slice(&bytes).map_err(|e| FakeConfigError::Store {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+            store.reindex();
+            Ok(store)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
         Err(e) => Err(FakeConfigError::Store {
             path: path.to_path_buf(),
@@ -355,10 +383,11 @@ impl Provider for FakeProvider {
         let address = ctx.addr.to_string();
         let attrs = self.mutate(|s| {
             // An object this environment created before a crash: adopt it, do not duplicate it.
-            let adopted = s.objects.values_mut().find(|o| {
-                o.tags.get(TAG_ADDRESS) == Some(&address)
-                    && o.tags.get(TAG_LINEAGE) == Some(&ctx.lineage)
-            });
+            let key = Store::tag_key(&address, &ctx.lineage);
+            let adopted = match s.by_tag.get(&key) {
+                Some(id) => s.objects.get_mut(id),
+                None => None,
+            };
             if let Some(o) = adopted {
                 o.attrs.extend(desired.clone());
                 return o.attrs.clone();
@@ -375,6 +404,7 @@ impl Provider for FakeProvider {
                 (TAG_LINEAGE.to_string(), ctx.lineage.clone()),
                 (TAG_ENVIRONMENT.to_string(), ctx.environment.clone()),
             ]);
+            s.by_tag.insert(key, id.clone());
             s.objects.insert(
                 id,
                 FakeObject {
@@ -412,7 +442,13 @@ impl Provider for FakeProvider {
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
         let n = self.call(ctx, true).await?;
         if let Some(id) = id_of(prior) {
-            self.mutate(|s| s.objects.remove(id));
+            self.mutate(|s| {
+                if let Some(o) = s.objects.remove(id) {
+                    if let (Some(a), Some(l)) = (o.tags.get(TAG_ADDRESS), o.tags.get(TAG_LINEAGE)) {
+                        s.by_tag.remove(&Store::tag_key(a, l));
+                    }
+                }
+            });
         }
         self.maybe_abort(n);
         Ok(())
