@@ -1,1 +1,97 @@
-fn main() {}
+//! The `matihnet` binary: parses the command line, wires the concrete providers and the state
+//! backend to the engine, prints, and chooses the exit code. The only crate that prints.
+
+mod cli;
+mod environment;
+mod inspect;
+mod progress;
+mod render;
+mod run;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::environment::OpenError;
+use crate::render::Terminal;
+
+/// 0 success, 1 error, 2 "changes present" under --detailed-exitcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    Error,
+    Changes,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        match e {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Error => ExitCode::from(1),
+            Exit::Changes => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let term = Terminal::new(cli.no_color);
+    if let Command::Completions(args) = &cli.command {
+        return inspect::completions_command(args).into();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            term.err(&format!("error: cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let exit = runtime.block_on(async {
+        match dispatch(&cli, term).await {
+            Ok(exit) => exit,
+            Err(e) => {
+                term.err(&format!("{}: {e:#}", render::paint(term.colour, "1;31", "error")));
+                Exit::Error
+            }
+        }
+    });
+    exit.into()
+}
+
+async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
+    let interrupts = signals::Interrupts::install();
+    let vars = environment::parse_vars(&cli.vars)?;
+    let env = match environment::open(&cli.config, &vars) {
+        Ok(env) => env,
+        Err(OpenError::Other(e)) => return Err(e),
+        Err(OpenError::Diagnostics(diags)) => {
+            let text = std::fs::read_to_string(&cli.config).ok();
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            for d in &diags {
+                term.diagnostic(d, text.as_deref());
+            }
+            term.err(&format!(
+                "\n{} error(s) in {}; nothing was planned or changed.",
+                errors,
+                cli.config.display()
+            ));
+            return Ok(Exit::Error);
+        }
+    };
+    env.print_warnings(&term);
+    match &cli.command {
+        Command::Plan(args) => run::plan_command(&env, args, term).await,
+        Command::Apply(args) => run::apply_command(&env, args, &interrupts, term).await,
+        Command::Destroy(args) => run::destroy_command(&env, args, &interrupts, term).await,
+        Command::Validate => inspect::validate_command(&env, term),
+        Command::Addresses => inspect::addresses_command(&env, term),
+        Command::Show(args) => inspect::show_command(&env, args, term).await,
+        Command::State(cmd) => inspect::state_command(&env, cmd, term).await,
+        Command::Output(args) => inspect::output_command(&env, args, term).await,
+        Command::Graph => inspect::graph_command(&env, term),
+        Command::ForceUnlock(args) => inspect::force_unlock_command(&env, args, term).await,
+        Command::Completions(args) => Ok(inspect::completions_command(args)),
+    }
+}

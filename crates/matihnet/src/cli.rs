@@ -1,0 +1,185 @@
+//! The command line: every command, flag and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "matihnet",
+    version,
+    about = "Plan and apply the MATIH platform's cluster networking on AKS, EKS and GKE",
+    long_about = "Plan and apply the MATIH platform's cluster networking on AKS, EKS and GKE.\n\nOne environment per file (matihnet.toml by default); the state lives beside it.\nExit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode)."
+)]
+pub struct Cli {
+    /// The environment file.
+    #[arg(short = 'c', long = "config", global = true, default_value = "matihnet.toml")]
+    pub config: PathBuf,
+
+    /// Sets ${NAME} in the environment file (wins over the process environment).
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Never colour the output (the NO_COLOR variable does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change, after reading the real objects.
+    Plan(PlanArgs),
+    /// Make the changes (asks for confirmation unless --auto-approve or a saved plan is given).
+    Apply(ApplyArgs),
+    /// Delete everything this environment's state records, in reverse dependency order.
+    Destroy(DestroyArgs),
+    /// Check the environment file: syntax, ranges, capacity, DNS names. No cloud calls.
+    Validate,
+    /// Print the address plan: every range, its purpose, size and headroom at maximum scale.
+    Addresses,
+    /// Show the state, or a saved plan.
+    Show(ShowArgs),
+    /// Inspect or edit the state without touching the cloud.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the outputs recorded by the last apply.
+    Output(OutputArgs),
+    /// Print the dependency graph in Graphviz DOT.
+    Graph,
+    /// Remove a lock left by a process that is gone, given its lock id.
+    ForceUnlock(ForceUnlockArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Read the real objects first (--refresh=false trusts the state).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+
+    /// How many cloud calls may run at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+
+    /// How long to wait for the state lock (e.g. 30s, 5m).
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
+
+    /// Print progress for long operations this often.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub progress_interval: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Plan to replace this resource even though nothing forces it (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+
+    /// Plan to destroy everything.
+    #[arg(long)]
+    pub destroy: bool,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Print the plan as versioned JSON (see docs/plan-json.md).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Save the plan, for `matihnet apply FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Plan to replace this resource even though nothing forces it (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// A plan saved by `plan -o FILE`: applied as it is, without a prompt.
+    pub plan_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A saved plan to show instead of the state.
+    pub plan_file: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses of every resource in the state.
+    List,
+    /// Show one resource's recorded attributes.
+    Show {
+        address: String,
+    },
+    /// Forget resources without deleting them in the cloud.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        /// How long to wait for the state lock.
+        #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+        lock_timeout: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One output's name; all outputs when absent.
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock id, as the "state is locked" message shows it.
+    pub lock_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e}: write a duration such as 30s, 5m or 1h30m"))
+}

@@ -1,0 +1,168 @@
+//! Opening an environment: reading its file, resolving `${VAR}`s, building the provider it names,
+//! the desired resources and outputs, and the state backend beside it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use matihnet_core::{Address, DesiredResource, Diagnostic, Expr, Provider};
+use matihnet_engine::OutputSpec;
+use matihnet_net::{CloudProvider, Loaded};
+use matihnet_provider_fake::{FakeConfig, FakeProvider};
+use matihnet_state::LocalBackend;
+
+use crate::render::Terminal;
+
+/// An environment file that loaded without errors.
+pub struct Environment {
+    pub path: PathBuf,
+    pub text: String,
+    pub loaded: Loaded,
+}
+
+/// Why an environment could not be opened; the diagnostics are already rendered.
+#[derive(Debug)]
+pub enum OpenError {
+    Diagnostics(Vec<Diagnostic>),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for OpenError {
+    fn from(e: anyhow::Error) -> Self {
+        OpenError::Other(e)
+    }
+}
+
+/// Parses `NAME=VALUE` pairs from `--var`.
+pub fn parse_vars(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for r in raw {
+        let Some((k, v)) = r.split_once('=') else {
+            anyhow::bail!("--var {r:?}: expected NAME=VALUE, for example --var AZURE_SUBSCRIPTION_ID=0000-...");
+        };
+        out.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<Environment, OpenError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "no environment file at {}: create one (see examples/) or name it with -c FILE",
+                path.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot read {}: {e}", path.display())
+        }
+    })?;
+    let lookup = |name: &str| {
+        vars.get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    let file_name = path.display().to_string();
+    match matihnet_net::load(&file_name, &text, &lookup) {
+        Ok(loaded) => Ok(Environment {
+            path: path.to_path_buf(),
+            text,
+            loaded,
+        }),
+        Err(diags) => Err(OpenError::Diagnostics(diags)),
+    }
+}
+
+impl Environment {
+    pub fn name(&self) -> &str {
+        &self.loaded.env.name
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "matihnet".to_string())
+    }
+
+    /// `[state] path`, relative to the file; otherwise `<file stem>.state.json` beside it.
+    pub fn state_path(&self) -> PathBuf {
+        match &self.loaded.env.state.path {
+            Some(p) => self.dir().join(p),
+            None => self.dir().join(format!("{}.state.json", self.stem())),
+        }
+    }
+
+    pub fn backend(&self) -> LocalBackend {
+        LocalBackend::new(self.state_path())
+    }
+
+    /// The provider-neutral resources of the model.
+    pub fn neutral_resources(&self) -> Vec<DesiredResource> {
+        matihnet_net::expand(&self.loaded.env, &self.loaded.plan)
+    }
+
+    /// Builds the provider the file names, configured from its section.
+    pub fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
+        match self.loaded.env.provider {
+            CloudProvider::Fake => {
+                let mut config = FakeConfig::from_env(|k| std::env::var(k).ok())?;
+                if config.store.is_none() {
+                    let mut name = self.state_path().file_name().unwrap_or_default().to_os_string();
+                    name.push(".fake-cloud.json");
+                    config.store = Some(self.state_path().with_file_name(name));
+                }
+                Ok(Arc::new(FakeProvider::new(
+                    matihnet_net::neutral_schemas(),
+                    config,
+                )?))
+            }
+            other => anyhow::bail!(
+                "provider {:?} is not built into this version of matihnet yet; the engine runs against provider = \"fake\"",
+                other.as_str()
+            ),
+        }
+    }
+
+    /// The outputs users need after an apply: the platform zone's name servers (to delegate it
+    /// at the registrar) and each ingress front end's address.
+    pub fn outputs(&self, desired: &[DesiredResource]) -> Vec<OutputSpec> {
+        let mut out = Vec::new();
+        let zone = Address::new("dns_zone", "platform");
+        if desired.iter().any(|r| r.addr == zone) {
+            out.push(OutputSpec {
+                name: "platform_name_servers".into(),
+                value: Expr::reference(zone, "name_servers"),
+                sensitive: false,
+            });
+        }
+        for r in desired.iter().filter(|r| r.addr.kind == "frontend") {
+            out.push(OutputSpec {
+                name: format!("{}_ingress_ip", r.addr.name.replace('-', "_")),
+                value: Expr::reference(r.addr.clone(), "ip_address"),
+                sensitive: false,
+            });
+        }
+        let network = Address::new("network", "main");
+        if desired.iter().any(|r| r.addr == network) {
+            out.push(OutputSpec {
+                name: "network_id".into(),
+                value: Expr::reference(network, "id"),
+                sensitive: false,
+            });
+        }
+        out
+    }
+
+    pub fn print_warnings(&self, term: &Terminal) {
+        for w in &self.loaded.warnings {
+            term.diagnostic(w, Some(&self.text));
+        }
+    }
+}

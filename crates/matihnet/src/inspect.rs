@@ -1,0 +1,189 @@
+//! Commands that read and report: validate, addresses, show, state, output, graph,
+//! force-unlock and completions.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::CommandFactory;
+use matihnet_core::Address;
+use matihnet_engine::plan::schema_map;
+use matihnet_state::{Backend, LockInfo};
+
+use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
+use crate::environment::Environment;
+use crate::render::{self, Terminal};
+use crate::run::{read_plan_file, Locked};
+use crate::Exit;
+
+pub fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+    let resources = env.neutral_resources();
+    // Cloud providers are built from credentials; the fake is the one whose schemas are local.
+    if let Ok(provider) = env.provider() {
+        let desired = provider.map_resources(resources);
+        matihnet_engine::validate(&desired, &schema_map(provider.as_ref()))?;
+    }
+    let warnings = env.loaded.warnings.len();
+    term.line(&format!(
+        "{} The configuration is valid{}.",
+        render::paint(term.colour, "1;32", "Success!"),
+        if warnings > 0 { format!(", with {warnings} warning(s) above") } else { String::new() }
+    ));
+    Ok(Exit::Success)
+}
+
+pub fn addresses_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+    term.out(&matihnet_net::render_address_table(&env.loaded.plan));
+    Ok(Exit::Success)
+}
+
+pub async fn show_command(env: &Environment, args: &ShowArgs, term: Terminal) -> anyhow::Result<Exit> {
+    if let Some(file) = &args.plan_file {
+        let p = read_plan_file(file)?;
+        if args.json {
+            term.line(&serde_json::to_string_pretty(&p)?);
+        } else {
+            term.out(&render::render_plan(&p, term.colour));
+        }
+        return Ok(Exit::Success);
+    }
+    let backend = env.backend();
+    match backend.read().await? {
+        None => term.line("No state: nothing has been applied yet."),
+        Some(state) => {
+            if args.json {
+                term.out(&String::from_utf8_lossy(&matihnet_state::format::encode(&state)));
+            } else {
+                term.out(&render::render_state(&state));
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn state_command(env: &Environment, cmd: &StateCommand, term: Terminal) -> anyhow::Result<Exit> {
+    match cmd {
+        StateCommand::List => {
+            if let Some(state) = env.backend().read().await? {
+                for addr in state.resources.keys() {
+                    term.line(&addr.to_string());
+                }
+            }
+            Ok(Exit::Success)
+        }
+        StateCommand::Show { address } => {
+            let addr: Address = address.parse()?;
+            let state = env.backend().read().await?.unwrap_or_default();
+            let Some(r) = state.resources.get(&addr) else {
+                bail!("{addr} is not in the state; `matihnet state list` shows what is");
+            };
+            term.line(&format!("# {addr}:"));
+            term.line(&format!("resource \"{}\" \"{}\" {{", addr.kind, addr.name));
+            term.out(&render::render_attrs(&r.attributes, "    "));
+            term.line("}");
+            Ok(Exit::Success)
+        }
+        StateCommand::Rm { addresses, lock_timeout } => {
+            let addrs: Vec<Address> = addresses
+                .iter()
+                .map(|a| a.parse::<Address>())
+                .collect::<Result<_, _>>()?;
+            let locked = Locked::take(env, "state rm", *lock_timeout).await?;
+            let result = async {
+                let Some(mut state) = locked.read_state().await? else {
+                    bail!("there is no state to remove resources from");
+                };
+                for a in &addrs {
+                    if state.resources.remove(a).is_none() {
+                        bail!("{a} is not in the state; nothing was removed");
+                    }
+                }
+                state.serial += 1;
+                locked.backend.write(&state).await?;
+                for a in &addrs {
+                    term.line(&format!("Removed {a} from the state (the cloud object was left as it is)."));
+                }
+                Ok(Exit::Success)
+            }
+            .await;
+            locked.release().await?;
+            result
+        }
+    }
+}
+
+pub async fn output_command(env: &Environment, args: &OutputArgs, term: Terminal) -> anyhow::Result<Exit> {
+    let state = env.backend().read().await?.unwrap_or_default();
+    match &args.name {
+        Some(name) => {
+            let Some(o) = state.outputs.get(name) else {
+                bail!(
+                    "no output named {name:?}; the outputs are: {}",
+                    state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            };
+            if args.json {
+                term.line(&serde_json::to_string_pretty(&o.value)?);
+            } else {
+                match &o.value {
+                    matihnet_core::Value::String(s) => term.line(s),
+                    other => term.line(&other.to_string()),
+                }
+            }
+        }
+        None => {
+            if args.json {
+                let all: serde_json::Map<String, serde_json::Value> = state
+                    .outputs
+                    .iter()
+                    .map(|(k, o)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({ "value": o.value, "sensitive": o.sensitive }),
+                        )
+                    })
+                    .collect();
+                term.line(&serde_json::to_string_pretty(&all)?);
+            } else {
+                for (k, o) in &state.outputs {
+                    let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_string() };
+                    term.line(&format!("{k} = {v}"));
+                }
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+    let resources = env.neutral_resources();
+    let mut graph = matihnet_engine::Graph::new();
+    for r in &resources {
+        graph.add_node(r.addr.clone());
+        for d in r.dependencies() {
+            graph.add_edge(r.addr.clone(), d);
+        }
+    }
+    term.out(&graph.to_dot());
+    Ok(Exit::Success)
+}
+
+pub async fn force_unlock_command(env: &Environment, args: &ForceUnlockArgs, term: Terminal) -> anyhow::Result<Exit> {
+    let backend = env.backend();
+    backend
+        .force_unlock(&args.lock_id)
+        .await
+        .context("force-unlock")?;
+    term.line(&format!("Lock {} removed from {}.", args.lock_id, backend.describe()));
+    // Show that the state can now be locked.
+    let id = backend
+        .lock(LockInfo::for_this_process("force-unlock check"), Duration::ZERO)
+        .await?;
+    backend.unlock(&id).await?;
+    Ok(Exit::Success)
+}
+
+pub fn completions_command(args: &CompletionsArgs) -> Exit {
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "matihnet", &mut std::io::stdout());
+    Exit::Success
+}

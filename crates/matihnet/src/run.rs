@@ -1,0 +1,325 @@
+//! `plan`, `apply` and `destroy`: open the environment, lock the state, plan, confirm, execute.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use matihnet_core::{Address, Provider};
+use matihnet_engine::{
+    check_fresh, plan, ApplyOptions, ApplyOutcome, Executor, Plan, PlanInput, PlanOptions,
+};
+use matihnet_state::{Backend, LocalBackend, LockInfo, State};
+
+use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs};
+use crate::environment::Environment;
+use crate::progress::Progress;
+use crate::render::{self, Terminal};
+use crate::signals::Interrupts;
+use crate::Exit;
+
+/// The state backend, locked for one operation, unlocked by [`Locked::release`].
+pub struct Locked {
+    pub backend: Arc<LocalBackend>,
+    id: String,
+}
+
+impl Locked {
+    pub async fn take(env: &Environment, operation: &str, timeout: std::time::Duration) -> anyhow::Result<Locked> {
+        let backend = Arc::new(env.backend());
+        let id = backend
+            .lock(LockInfo::for_this_process(operation), timeout)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{e}\n  hint: wait for it to finish, pass --lock-timeout 5m to wait longer, or, if that process is gone, run `matihnet force-unlock ID`")
+            })?;
+        Ok(Locked { backend, id })
+    }
+
+    pub async fn release(self) -> anyhow::Result<()> {
+        self.backend.unlock(&self.id).await?;
+        Ok(())
+    }
+
+    pub async fn read_state(&self) -> anyhow::Result<Option<State>> {
+        Ok(self.backend.read().await?)
+    }
+}
+
+fn addresses(raw: &[String], flag: &str) -> anyhow::Result<Vec<Address>> {
+    raw.iter()
+        .map(|r| r.parse::<Address>().with_context(|| format!("{flag} {r}")))
+        .collect()
+}
+
+struct Prepared {
+    provider: Arc<dyn Provider>,
+    desired: Vec<matihnet_core::DesiredResource>,
+    outputs: Vec<matihnet_engine::OutputSpec>,
+}
+
+fn prepare(env: &Environment) -> anyhow::Result<Prepared> {
+    let provider = env.provider()?;
+    let desired = provider.map_resources(env.neutral_resources());
+    let outputs = env.outputs(&desired);
+    Ok(Prepared {
+        provider,
+        desired,
+        outputs,
+    })
+}
+
+async fn make_plan(
+    env: &Environment,
+    prepared: &Prepared,
+    state: &State,
+    run: &RunArgs,
+    replace: &[String],
+    destroy: bool,
+) -> anyhow::Result<Plan> {
+    let options = PlanOptions {
+        refresh: run.refresh,
+        targets: addresses(&run.targets, "--target")?,
+        replace: addresses(replace, "--replace")?,
+        parallelism: run.parallelism as usize,
+        destroy,
+    };
+    let p = plan(
+        PlanInput {
+            desired: &prepared.desired,
+            outputs: &prepared.outputs,
+            state,
+            provider: prepared.provider.as_ref(),
+            environment: env.name(),
+        },
+        &options,
+    )
+    .await?;
+    Ok(p)
+}
+
+pub async fn plan_command(env: &Environment, args: &PlanArgs, term: Terminal) -> anyhow::Result<Exit> {
+    let prepared = prepare(env)?;
+    let locked = Locked::take(env, "plan", args.run.lock_timeout).await?;
+    let result = async {
+        let state = locked.read_state().await?.unwrap_or_default();
+        make_plan(env, &prepared, &state, &args.run, &args.replace, args.destroy).await
+    }
+    .await;
+    locked.release().await?;
+    let p = result?;
+    if args.json {
+        term.line(&serde_json::to_string_pretty(&p)?);
+    } else {
+        term.out(&render::render_plan(&p, term.colour));
+    }
+    if let Some(out) = &args.out {
+        write_plan_file(out, &p)?;
+        if !args.json {
+            term.line(&format!(
+                "\nSaved the plan to {}. To make exactly these changes, run:\n    matihnet apply {}",
+                out.display(),
+                out.display()
+            ));
+        }
+    }
+    Ok(if args.detailed_exitcode && p.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
+}
+
+fn write_plan_file(path: &Path, p: &Plan) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let bytes = serde_json::to_vec_pretty(p)?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the saved plan {}", path.display()))?;
+    let p: Plan = serde_json::from_slice(&bytes).with_context(|| {
+        format!("{} is not a plan saved by `matihnet plan -o`", path.display())
+    })?;
+    if p.format_version > matihnet_engine::PLAN_FORMAT_VERSION {
+        bail!(
+            "{} was saved by a newer matihnet (plan format {}); upgrade matihnet or plan again",
+            path.display(),
+            p.format_version
+        );
+    }
+    Ok(p)
+}
+
+/// Asks for `yes` on a terminal; refuses without one.
+fn confirm(question: &str, term: Terminal) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to {question} without confirmation: standard input is not a terminal.\n  hint: pass --auto-approve, or save a plan with `matihnet plan -o FILE` and run `matihnet apply FILE`"
+        );
+    }
+    term.out(&format!(
+        "\nDo you want to {question}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    ));
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn execute(
+    env: &Environment,
+    provider: Arc<dyn Provider>,
+    locked: &Locked,
+    p: &Plan,
+    state: State,
+    run: &RunArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<ApplyOutcome> {
+    let executor = Executor {
+        provider,
+        backend: locked.backend.clone(),
+        observer: Arc::new(Progress { term }),
+        environment: env.name().to_string(),
+        options: ApplyOptions {
+            parallelism: run.parallelism as usize,
+            still_running_every: run.progress_interval,
+        },
+    };
+    interrupts.set_applying(true);
+    let outcome = executor.apply(p, state, interrupts.cancel.clone()).await;
+    interrupts.set_applying(false);
+    Ok(outcome?)
+}
+
+fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
+    let c = term.colour;
+    if !outcome.failures.is_empty() {
+        term.err("");
+        for f in &outcome.failures {
+            term.err(&format!(
+                "{}: {}: {} failed: {}",
+                render::paint(c, "1;31", "error"),
+                f.address,
+                f.kind.progressive(),
+                f.error
+            ));
+        }
+    }
+    if !outcome.skipped.is_empty() {
+        term.err(&format!(
+            "{} operation(s) were not started: {}",
+            outcome.skipped.len(),
+            outcome
+                .skipped
+                .iter()
+                .map(|(a, _)| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let counts = format!(
+        "{} added, {} changed, {} destroyed",
+        outcome.added, outcome.changed, outcome.destroyed
+    );
+    if outcome.succeeded() {
+        let what = if destroy { "Destroy complete!" } else { "Apply complete!" };
+        term.line(&format!("\n{} Resources: {counts}.", render::paint(c, "1;32", what)));
+        if !destroy && !outcome.state.outputs.is_empty() {
+            term.line("\nOutputs:\n");
+            for (k, o) in &outcome.state.outputs {
+                let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_string() };
+                term.line(&format!("{k} = {v}"));
+            }
+        }
+        Exit::Success
+    } else {
+        let why = if outcome.cancelled { "interrupted" } else { "failed" };
+        term.err(&format!(
+            "\nApply {why}. Resources: {counts}. The state records everything that finished; run apply again to continue."
+        ));
+        Exit::Error
+    }
+}
+
+pub async fn apply_command(env: &Environment, args: &ApplyArgs, interrupts: &Interrupts, term: Terminal) -> anyhow::Result<Exit> {
+    let prepared = prepare(env)?;
+    let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
+    let result = apply_locked(env, prepared, &locked, args, interrupts, term).await;
+    locked.release().await?;
+    result
+}
+
+async fn apply_locked(
+    env: &Environment,
+    prepared: Prepared,
+    locked: &Locked,
+    args: &ApplyArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
+    let existing = locked.read_state().await?;
+    let had_state = existing.is_some();
+    let (p, state) = match &args.plan_file {
+        Some(file) => {
+            let p = read_plan_file(file)?;
+            let state = existing.unwrap_or_else(|| State {
+                lineage: p.lineage.clone(),
+                ..State::new()
+            });
+            check_fresh(&p, &state)?;
+            (p, state)
+        }
+        None => {
+            let state = existing.unwrap_or_default();
+            let p = make_plan(env, &prepared, &state, &args.run, &args.replace, false).await?;
+            term.out(&render::render_plan(&p, term.colour));
+            if p.has_changes() && !args.auto_approve && !confirm("perform these actions", term)? {
+                term.err("Apply cancelled.");
+                return Ok(Exit::Error);
+            }
+            (p, state)
+        }
+    };
+    if !p.has_changes() && !had_state {
+        return Ok(Exit::Success);
+    }
+    let outcome = execute(env, prepared.provider, locked, &p, state, &args.run, interrupts, term).await?;
+    Ok(report(&outcome, p.destroy, term))
+}
+
+pub async fn destroy_command(env: &Environment, args: &DestroyArgs, interrupts: &Interrupts, term: Terminal) -> anyhow::Result<Exit> {
+    let prepared = prepare(env)?;
+    let locked = Locked::take(env, "destroy", args.run.lock_timeout).await?;
+    let result = async {
+        let Some(state) = locked.read_state().await? else {
+            term.line("Nothing to destroy: there is no state yet.");
+            return Ok(Exit::Success);
+        };
+        let p = make_plan(env, &prepared, &state, &args.run, &[], true).await?;
+        term.out(&render::render_plan(&p, term.colour));
+        if !p.has_changes() {
+            return Ok(Exit::Success);
+        }
+        if !args.auto_approve && !confirm("destroy all these resources", term)? {
+            term.err("Destroy cancelled.");
+            return Ok(Exit::Error);
+        }
+        let outcome = execute(env, prepared.provider.clone(), &locked, &p, state, &args.run, interrupts, term).await?;
+        Ok(report(&outcome, true, term))
+    }
+    .await;
+    locked.release().await?;
+    result
+}
