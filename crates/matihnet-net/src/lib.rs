@@ -1,1 +1,130 @@
-//! The MATIH networking model (being written).
+//! The MATIH networking model: the environment file, its address plan, plan-time capacity checks
+//! and the expansion into provider-neutral resources. Pure and synchronous: no IO, no clouds.
+//!
+//! [`load`] reads and validates an environment file and carves its [`AddressPlan`]; [`expand`]
+//! turns the result into [`DesiredResource`]s that every provider maps onto its cloud.
+//!
+//! # Neutral resource types
+//!
+//! Addresses are `kind.name`. Attributes marked *force new* replace the object when they change.
+//!
+//! | type | addresses | attributes | computed |
+//! |---|---|---|---|
+//! | `network` | `network.main` | `name` (`matih-<env>`), `cidr` (force new), `secondary_cidrs` (list: EKS custom-networking pod CIDR, AKS pod-subnet CIDR, extra blocks), `region` (force new) | `id` |
+//! | `subnet` | `subnet.nodes_<az>`, `subnet.pods_<az>`, `subnet.public_<az>` (EKS); `subnet.nodes`, `subnet.pods` (AKS); `subnet.nodes` (GKE); `subnet.nodes`, `subnet.public` (fake) | `network_id` = `network.main.id`, `name`, `cidr`, `purpose` (`nodes`/`pods`/`public`), `zone` (AZ or `""`) all force new but `name`; `secondary_ranges` (map: GKE `pods`, `services`) | `id` |
+//! | `frontend` | `frontend.platform`, `frontend.<slug>` per dedicated tenant | `name`, `purpose` (`platform`/`tenant`); depends on the network and the public subnets | `id`, `ip_address` |
+//! | `dns_zone` | `dns_zone.platform`, `dns_zone.<label>` per tenant and subdomain | `name` (force new) | `id`, `name_servers` |
+//! | `dns_record` | `dns_record.api`, `dns_record.<label>_ns`, `dns_record.<slug>_apex`, `dns_record.<slug>_wildcard` | `zone_id` = zone `id`, `zone_name`, `name` (`@` apex, `*` wildcard), `type` (`A`/`NS`), all force new; `ttl`, `values` (list) | |
+//!
+//! `dns_record.api` is an A record in the platform zone to `frontend.platform.ip_address`; each
+//! child zone gets an NS record in the platform zone whose values are the child's `name_servers`;
+//! each tenant's apex and wildcard A records point at its dedicated front end, or the platform's.
+//! The network and subnets carry `[network] protect`, the zones `[dns] protect`.
+
+pub mod capacity;
+pub mod cidr;
+mod expand;
+pub mod instances;
+mod interpolate;
+pub mod model;
+mod parse;
+pub mod plan;
+mod spelling;
+mod table;
+
+use matihnet_core::{Diagnostic, Severity};
+
+pub use expand::{expand, neutral_schemas};
+pub use interpolate::{interpolate, InterpolationError};
+pub use model::*;
+pub use plan::{AddressPlan, PlannedRange, Purpose};
+pub use table::render_address_table;
+
+#[cfg(test)]
+mod tests;
+
+/// A validated environment and its address plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub env: Environment,
+    pub plan: AddressPlan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A problem found after parsing, named by field; located once the file's spans are at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    severity: Severity,
+    field: String,
+    message: String,
+    hint: String,
+}
+
+impl Finding {
+    pub(crate) fn error(field: &str, message: String, hint: String) -> Self {
+        Finding {
+            severity: Severity::Error,
+            field: field.to_string(),
+            message,
+            hint,
+        }
+    }
+
+    pub(crate) fn warning(field: &str, message: String, hint: String) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            ..Finding::error(field, message, hint)
+        }
+    }
+
+    pub(crate) fn into_diagnostic(self) -> Diagnostic {
+        let d = match self.severity {
+            Severity::Error => Diagnostic::error(self.message),
+            Severity::Warning => Diagnostic::warning(self.message),
+        };
+        d.field(self.field).hint(self.hint)
+    }
+
+    fn located(self, sites: &parse::Sites) -> Diagnostic {
+        let d = match self.severity {
+            Severity::Error => sites.error(&self.field, self.message),
+            Severity::Warning => sites.warning(&self.field, self.message),
+        };
+        d.hint(self.hint)
+    }
+}
+
+/// Parse + validate an environment file. `vars` resolves `${NAME}` (the CLI passes --var values
+/// first, then the process environment). Returns every error at once, sorted by position.
+pub fn load(
+    file_name: &str,
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let parsed = parse::parse(file_name, text, vars);
+    let mut diags = parsed.diags;
+    let sites = parsed.sites;
+    let mut plan = None;
+    if let Some(env) = &parsed.env {
+        match plan::carve(env) {
+            Ok(mut p) => {
+                diags.extend(
+                    capacity::check(env, &mut p)
+                        .into_iter()
+                        .map(|f| f.located(&sites)),
+                );
+                plan = Some(p);
+            }
+            Err(findings) => diags.extend(findings.into_iter().map(|f| f.located(&sites))),
+        }
+    }
+    parse::sort(&mut diags);
+    match (parsed.env, plan) {
+        (Some(env), Some(plan)) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            env,
+            plan,
+            warnings: diags,
+        }),
+        _ => Err(diags.into_iter().filter(Diagnostic::is_error).collect()),
+    }
+}

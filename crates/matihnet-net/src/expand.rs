@@ -1,0 +1,211 @@
+//! Expansion of the model into provider-neutral desired resources, and their schemas.
+
+use std::collections::BTreeMap;
+
+use matihnet_core::{Address, DesiredResource, Expr, ResourceSchema, Value};
+
+use crate::model::{Environment, Ingress};
+use crate::plan::{AddressPlan, Purpose};
+
+fn network_addr() -> Address {
+    Address::new("network", "main")
+}
+
+fn zone_addr(label: &str) -> Address {
+    Address::new("dns_zone", label)
+}
+
+fn frontend_addr(name: &str) -> Address {
+    Address::new("frontend", name)
+}
+
+fn record(
+    name: String,
+    zone: &Address,
+    zone_name: &str,
+    label: &str,
+    kind: &str,
+    ttl: u64,
+    values: Expr,
+) -> DesiredResource {
+    DesiredResource::new(Address::new("dns_record", name))
+        .attr("zone_id", Expr::reference(zone.clone(), "id"))
+        .attr("zone_name", zone_name)
+        .attr("name", label)
+        .attr("type", kind)
+        .attr("ttl", i64::try_from(ttl).unwrap_or(i64::MAX))
+        .attr("values", values)
+}
+
+/// The neutral resources for `env`, in a fixed order: network, subnets, front ends, zones, records.
+pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
+    let mut out = Vec::new();
+    let net = network_addr();
+
+    let secondary: Vec<String> = plan
+        .ranges
+        .iter()
+        .filter(|r| r.purpose == Purpose::NetworkSecondary)
+        .map(|r| r.cidr.to_string())
+        .collect();
+    out.push(
+        DesiredResource::new(net.clone())
+            .attr("name", format!("matih-{}", env.name))
+            .attr("cidr", env.network.cidr.to_string())
+            .attr("secondary_cidrs", Value::string_list(secondary))
+            .attr("region", env.region.as_str())
+            .protected(env.network.protect),
+    );
+
+    let mut public_subnets = Vec::new();
+    for s in plan.subnets() {
+        let Some(name) = &s.subnet else { continue };
+        let secondary: BTreeMap<String, Expr> = plan
+            .ranges
+            .iter()
+            .filter_map(|r| match &r.secondary_of {
+                Some((parent, range)) if parent == name => {
+                    Some((range.clone(), Expr::from(r.cidr.to_string())))
+                }
+                _ => None,
+            })
+            .collect();
+        let addr = Address::new("subnet", name.as_str());
+        if s.purpose == Purpose::Public {
+            public_subnets.push(addr.clone());
+        }
+        out.push(
+            DesiredResource::new(addr)
+                .attr("network_id", Expr::reference(net.clone(), "id"))
+                .attr("name", format!("matih-{}-{}", env.name, name))
+                .attr("cidr", s.cidr.to_string())
+                .attr("purpose", s.purpose.as_str())
+                .attr("zone", s.zone.clone().unwrap_or_default())
+                .attr("secondary_ranges", Expr::Map(secondary))
+                .protected(env.network.protect),
+        );
+    }
+
+    let frontend = |name: &str, purpose: &str| {
+        let mut r = DesiredResource::new(frontend_addr(name))
+            .attr("name", format!("matih-{}-{}", env.name, name))
+            .attr("purpose", purpose)
+            .depends_on(net.clone());
+        for p in &public_subnets {
+            r = r.depends_on(p.clone());
+        }
+        r
+    };
+    out.push(frontend("platform", "platform"));
+    for t in env
+        .tenants
+        .iter()
+        .filter(|t| t.ingress == Ingress::Dedicated)
+    {
+        out.push(frontend(&t.slug, "tenant"));
+    }
+
+    let platform = zone_addr("platform");
+    let apex = env.dns.zone.as_str();
+    out.push(
+        DesiredResource::new(platform.clone())
+            .attr("name", apex)
+            .protected(env.dns.protect),
+    );
+    for label in env.child_labels() {
+        out.push(
+            DesiredResource::new(zone_addr(label))
+                .attr("name", format!("{label}.{apex}"))
+                .protected(env.dns.protect),
+        );
+    }
+
+    let ttl = env.dns.ttl;
+    out.push(record(
+        "api".to_string(),
+        &platform,
+        apex,
+        &env.dns.api,
+        "A",
+        ttl,
+        Expr::List(vec![Expr::reference(
+            frontend_addr("platform"),
+            "ip_address",
+        )]),
+    ));
+    for label in env.child_labels() {
+        out.push(record(
+            format!("{label}_ns"),
+            &platform,
+            apex,
+            label,
+            "NS",
+            ttl,
+            Expr::reference(zone_addr(label), "name_servers"),
+        ));
+    }
+    for t in &env.tenants {
+        let zone = zone_addr(&t.slug);
+        let zone_name = format!("{}.{apex}", t.slug);
+        let target = match t.ingress {
+            Ingress::Dedicated => frontend_addr(&t.slug),
+            Ingress::Shared => frontend_addr("platform"),
+        };
+        let ip = || Expr::List(vec![Expr::reference(target.clone(), "ip_address")]);
+        out.push(record(
+            format!("{}_apex", t.slug),
+            &zone,
+            &zone_name,
+            "@",
+            "A",
+            ttl,
+            ip(),
+        ));
+        out.push(record(
+            format!("{}_wildcard", t.slug),
+            &zone,
+            &zone_name,
+            "*",
+            "A",
+            ttl,
+            ip(),
+        ));
+    }
+    out
+}
+
+/// The schema of every neutral resource type [`expand`] produces.
+pub fn neutral_schemas() -> Vec<ResourceSchema> {
+    vec![
+        ResourceSchema::new("network")
+            .required("name")
+            .required_force_new("cidr")
+            .optional("secondary_cidrs")
+            .required_force_new("region")
+            .computed("id"),
+        ResourceSchema::new("subnet")
+            .required_force_new("network_id")
+            .required("name")
+            .required_force_new("cidr")
+            .required_force_new("purpose")
+            .required_force_new("zone")
+            .optional("secondary_ranges")
+            .computed("id"),
+        ResourceSchema::new("frontend")
+            .required("name")
+            .required("purpose")
+            .computed("id")
+            .computed("ip_address"),
+        ResourceSchema::new("dns_zone")
+            .required_force_new("name")
+            .computed("id")
+            .computed("name_servers"),
+        ResourceSchema::new("dns_record")
+            .required_force_new("zone_id")
+            .required_force_new("zone_name")
+            .required_force_new("name")
+            .required_force_new("type")
+            .required("ttl")
+            .required("values"),
+    ]
+}

@@ -1,0 +1,284 @@
+//! The typed environment model that an environment file is read into.
+
+use std::fmt;
+
+use ipnet::Ipv4Net;
+
+/// The cloud an environment runs on; `Fake` is the engine's in-memory test cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloudProvider {
+    Aks,
+    Eks,
+    Gke,
+    Fake,
+}
+
+impl CloudProvider {
+    pub const ALL: [CloudProvider; 4] = [
+        CloudProvider::Aks,
+        CloudProvider::Eks,
+        CloudProvider::Gke,
+        CloudProvider::Fake,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloudProvider::Aks => "aks",
+            CloudProvider::Eks => "eks",
+            CloudProvider::Gke => "gke",
+            CloudProvider::Fake => "fake",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CloudProvider> {
+        CloudProvider::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The cloud settings section this provider needs (`None` for the fake provider).
+    pub fn section(self) -> Option<&'static str> {
+        match self {
+            CloudProvider::Aks => Some("azure"),
+            CloudProvider::Eks => Some("aws"),
+            CloudProvider::Gke => Some("gcp"),
+            CloudProvider::Fake => None,
+        }
+    }
+
+    /// Addresses the cloud keeps for itself in every subnet. The fake cloud follows AWS.
+    pub fn reserved_per_subnet(self) -> u64 {
+        match self {
+            CloudProvider::Gke => 4,
+            _ => 5,
+        }
+    }
+
+    pub fn default_cni(self) -> Cni {
+        match self {
+            CloudProvider::Aks => Cni::Azure,
+            CloudProvider::Eks => Cni::VpcCni,
+            CloudProvider::Gke => Cni::VpcNative,
+            CloudProvider::Fake => Cni::Fake,
+        }
+    }
+}
+
+impl fmt::Display for CloudProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How pods get their addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cni {
+    /// AKS legacy Azure CNI: pods take addresses from the node subnet.
+    Azure,
+    /// AKS Azure CNI with a dedicated pod subnet, addresses handed out in batches of 16.
+    AzurePodSubnet,
+    /// AKS Azure CNI overlay: each node takes a /24 from the pod CIDR.
+    AzureOverlay,
+    /// EKS Amazon VPC CNI: pods take secondary IPs of the node's ENIs in the node subnet.
+    VpcCni,
+    /// EKS custom networking: pod ENIs live in subnets of a secondary VPC CIDR.
+    VpcCniCustom,
+    /// EKS prefix delegation: ENI slots hold /28 prefixes.
+    VpcCniPrefix,
+    /// GKE VPC-native: alias IPs from the subnetwork's `pods` secondary range.
+    VpcNative,
+    /// The fake cloud: pods take addresses from the node subnet, one each.
+    Fake,
+}
+
+impl Cni {
+    pub const ALL: [Cni; 8] = [
+        Cni::Azure,
+        Cni::AzurePodSubnet,
+        Cni::AzureOverlay,
+        Cni::VpcCni,
+        Cni::VpcCniCustom,
+        Cni::VpcCniPrefix,
+        Cni::VpcNative,
+        Cni::Fake,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cni::Azure => "azure",
+            Cni::AzurePodSubnet => "azure-pod-subnet",
+            Cni::AzureOverlay => "azure-overlay",
+            Cni::VpcCni => "vpc-cni",
+            Cni::VpcCniCustom => "vpc-cni-custom",
+            Cni::VpcCniPrefix => "vpc-cni-prefix",
+            Cni::VpcNative => "vpc-native",
+            Cni::Fake => "fake",
+        }
+    }
+
+    pub fn provider(self) -> CloudProvider {
+        match self {
+            Cni::Azure | Cni::AzurePodSubnet | Cni::AzureOverlay => CloudProvider::Aks,
+            Cni::VpcCni | Cni::VpcCniCustom | Cni::VpcCniPrefix => CloudProvider::Eks,
+            Cni::VpcNative => CloudProvider::Gke,
+            Cni::Fake => CloudProvider::Fake,
+        }
+    }
+
+    /// The CNI modes `provider` accepts, in the order the docs list them.
+    pub fn for_provider(provider: CloudProvider) -> Vec<Cni> {
+        Cni::ALL
+            .into_iter()
+            .filter(|c| c.provider() == provider)
+            .collect()
+    }
+
+    pub fn parse(s: &str) -> Option<Cni> {
+        Cni::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Cni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// NAT gateways on EKS: one per AZ survives an AZ outage, one in total is cheaper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nat {
+    #[default]
+    PerAz,
+    Single,
+    None,
+}
+
+impl Nat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Nat::PerAz => "per-az",
+            Nat::Single => "single",
+            Nat::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ingress {
+    /// The tenant gets its own NGINX controller and load-balancer front end.
+    Dedicated,
+    /// The tenant's records point at the platform's front end.
+    #[default]
+    Shared,
+}
+
+impl Ingress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ingress::Dedicated => "dedicated",
+            Ingress::Shared => "shared",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: String,
+    pub provider: CloudProvider,
+    pub region: String,
+    pub aws: Option<AwsSettings>,
+    pub azure: Option<AzureSettings>,
+    pub gcp: Option<GcpSettings>,
+    pub network: Network,
+    pub node_pools: Vec<NodePool>,
+    pub dns: Dns,
+    pub tenants: Vec<Tenant>,
+    pub state: StateSettings,
+}
+
+impl Environment {
+    /// The zones subnets are spread over: the AWS availability zones, or none elsewhere
+    /// (AKS and GKE subnets are regional).
+    pub fn zones(&self) -> &[String] {
+        match &self.aws {
+            Some(aws) if self.provider == CloudProvider::Eks => &aws.availability_zones,
+            _ => &[],
+        }
+    }
+
+    /// Every child zone's label, tenants first then subdomains, in file order.
+    pub fn child_labels(&self) -> Vec<&str> {
+        self.tenants
+            .iter()
+            .map(|t| t.slug.as_str())
+            .chain(self.dns.subdomains.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub availability_zones: Vec<String>,
+    pub endpoint_url: Option<String>,
+    pub nat: Nat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSettings {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub endpoint: Option<String>,
+    /// Where the ingress public IPs live; defaults to `resource_group`.
+    pub ingress_resource_group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpSettings {
+    pub project: String,
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub cidr: Ipv4Net,
+    pub service_cidr: Ipv4Net,
+    pub pod_cidr: Option<Ipv4Net>,
+    /// Extra VPC CIDR blocks (EKS) the user adds to grow the network.
+    pub secondary_cidrs: Vec<Ipv4Net>,
+    pub cni: Cni,
+    pub protect: bool,
+    /// Overrides the carved node subnet size (prefix length), to grow it when a capacity check fails.
+    pub node_prefix: Option<u8>,
+    /// Overrides the carved pod subnet size (prefix length).
+    pub pod_prefix: Option<u8>,
+    /// Internal load-balancer front ends that take addresses from the node subnet(s).
+    pub internal_load_balancers: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePool {
+    pub name: String,
+    pub instance_type: String,
+    pub max_nodes: u64,
+    pub max_pods: Option<u64>,
+    pub max_surge: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dns {
+    pub zone: String,
+    pub api: String,
+    pub subdomains: Vec<String>,
+    pub ttl: u64,
+    pub protect: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub slug: String,
+    pub ingress: Ingress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateSettings {
+    /// Relative to the environment file.
+    pub path: Option<String>,
+}
