@@ -451,9 +451,13 @@ pub(crate) fn parse(file_name: &str, text: &str, vars: &dyn Fn(&str) -> Option<S
         diags: Vec::new(),
         spans: BTreeMap::new(),
     };
-    let env = match DeTable::parse(text) {
-        Ok(root) => read_root(&mut r, root.get_ref()),
-        Err(e) => {
+    // Recovery lets one run report every syntax error; the half-read tables are not checked
+    // further, as they would only add noise.
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let env = if syntax.is_empty() {
+        read_root(&mut r, root.get_ref())
+    } else {
+        for e in syntax {
             let offset = e.span().map_or(0, |s| s.start);
             let message = e.message().trim().to_string();
             r.diags.push(
@@ -461,8 +465,8 @@ pub(crate) fn parse(file_name: &str, text: &str, vars: &dyn Fn(&str) -> Option<S
                     .at(r.loc(offset))
                     .hint("fix the TOML syntax at this position (strings need double quotes, sections are written [name] or [[name]])"),
             );
-            None
         }
+        None
     };
     let complete = !r.diags.iter().any(Diagnostic::is_error);
     Parsed {

@@ -148,7 +148,10 @@ fn malformed_config_reports_every_error() {
 
 #[test]
 fn syntax_error_is_located() {
-    insta::assert_snapshot!("syntax_error", errors("[environment]\nname = prod\n"));
+    insta::assert_snapshot!(
+        "syntax_error",
+        errors("[environment]\nname = prod\nprovider = \"fake\n[network\ncidr = 1.2\n")
+    );
 }
 
 #[test]
@@ -447,5 +450,109 @@ proptest! {
         for r in small.subnets() {
             prop_assert_eq!(Some(r.cidr), large.subnet(r.subnet.as_deref().unwrap()).map(|s| s.cidr));
         }
+    }
+}
+
+#[test]
+fn missing_and_mistyped_keys_are_located() {
+    let text = "[environment]\nname = \"t\"\nprovider = \"fake\"\n\n[network]\nservice_cidr = \"172.20.0.0/16\"\nprotect = \"yes\"\n\n[[node_pool]]\nname = \"a\"\ninstance_type = \"x\"\nmax_nodes = \"3\"\n\n[dns]\nzone = \"matih.ai\"\nttl = 30\nsubdomain = [\"staging\"]\n";
+    insta::assert_snapshot!("missing_and_mistyped", errors(text));
+}
+
+#[test]
+fn aks_domain_figure_end_to_end() {
+    // domain.md: 50 nodes, surge 1, 30 pods -> 1,581 addresses -> a /21.
+    let one_pool = AKS.replace(
+        "[[node_pool]]\nname = \"system\"\ninstance_type = \"Standard_D4s_v5\"\nmax_nodes = 5\n\n",
+        "",
+    );
+    let fits = one_pool.replace(
+        "cidr = \"10.0.0.0/16\"",
+        "cidr = \"10.0.0.0/16\"\nnode_prefix = 21",
+    );
+    let l = ok("aks.toml", &fits);
+    assert_eq!(l.plan.subnet("nodes").unwrap().needed, Some(1_581));
+    assert_eq!(l.plan.subnet("nodes").unwrap().usable(), 2_043);
+    let small = one_pool.replace(
+        "cidr = \"10.0.0.0/16\"",
+        "cidr = \"10.0.0.0/16\"\nnode_prefix = 22",
+    );
+    let out = errors(&small);
+    assert!(
+        out.contains(
+            "holds 1,019 usable addresses; (50 nodes + 1 surge) x (1 + 30 pods) need 1,581"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("use a /21 (2,043) or larger"), "{out}");
+}
+
+#[test]
+fn gke_domain_figure_end_to_end() {
+    // domain.md: 110 pods -> a /24 per node; a /16 pods range holds 256 nodes.
+    let base = GKE
+        .replace("10.4.0.0/14", "10.4.0.0/16")
+        .replace("max_pods = 64", "max_pods = 110")
+        .replace("max_nodes = 40", "max_nodes = 248");
+    // (6 + 1) + (248 + 1) = 256 nodes x 256 addresses fill the /16 exactly.
+    let l = load("gke.toml", &base, &vars).unwrap();
+    let pods = l
+        .plan
+        .ranges
+        .iter()
+        .find(|r| r.purpose == Purpose::Pods)
+        .unwrap();
+    assert_eq!(pods.needed, Some(65_536));
+    assert_eq!(pods.headroom(), Some(0));
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    let over = base.replace("max_nodes = 248", "max_nodes = 249");
+    assert!(errors(&over).contains("need 65,792"));
+}
+
+/// A minimal environment of each carving shape, with a network of prefix `prefix`.
+fn shape_env(shape: usize, prefix: u8, node_prefix: Option<u8>) -> Environment {
+    let np = node_prefix
+        .map(|p| format!("node_prefix = {p}\n"))
+        .unwrap_or_default();
+    let (head, net) = match shape {
+        0 => ("provider = \"aks\"\nregion = \"westeurope\"\n[azure]\nsubscription_id = \"s\"\nresource_group = \"rg\"\n", "cni = \"azure-pod-subnet\"\n"),
+        1 => ("provider = \"aks\"\nregion = \"westeurope\"\n[azure]\nsubscription_id = \"s\"\nresource_group = \"rg\"\n", "cni = \"azure-pod-subnet\"\npod_cidr = \"100.64.0.0/16\"\n"),
+        2 => ("provider = \"aks\"\nregion = \"westeurope\"\n[azure]\nsubscription_id = \"s\"\nresource_group = \"rg\"\n", "cni = \"azure-overlay\"\n"),
+        3 => ("provider = \"gke\"\nregion = \"europe-west1\"\n[gcp]\nproject = \"p\"\n", "pod_cidr = \"100.64.0.0/14\"\n"),
+        _ => ("provider = \"fake\"\n", ""),
+    };
+    let text = format!(
+        "[environment]\nname = \"t\"\n{head}[network]\ncidr = \"10.0.0.0/{prefix}\"\nservice_cidr = \"192.168.0.0/16\"\n{net}{np}[dns]\nzone = \"matih.ai\"\n[[node_pool]]\nname = \"a\"\ninstance_type = \"x\"\nmax_nodes = 1\nmax_pods = 10\nmax_surge = 0\n"
+    );
+    let parsed = parse::parse("s.toml", &text, &vars);
+    match parsed.env {
+        Some(env) => env,
+        None => panic!("{text}\n{:?}", parsed.diags),
+    }
+}
+
+proptest! {
+    #[test]
+    fn every_shape_carves_disjoint_ranges_inside_their_parents(shape in 0usize..5, prefix in 12u8..=22, grow in proptest::option::of(0u8..6)) {
+        let env = shape_env(shape, prefix, grow.map(|g| prefix + 1 + g));
+        let plan = match AddressPlan::carve(&env) {
+            Ok(p) => p,
+            // An override too large for the network must be refused, never carved.
+            Err(_) => { prop_assert!(grow.is_some() || shape == 4 && prefix > 22); return Ok(()); }
+        };
+        let parents: Vec<ipnet::Ipv4Net> = plan.ranges.iter()
+            .filter(|r| matches!(r.purpose, Purpose::Network | Purpose::NetworkSecondary))
+            .map(|r| r.cidr).collect();
+        let mut leaves: Vec<&PlannedRange> = plan.subnets().collect();
+        leaves.extend(plan.ranges.iter().filter(|r| r.subnet.is_none() && matches!(r.purpose, Purpose::Pods | Purpose::Services)));
+        for (j, b) in leaves.iter().enumerate() {
+            if b.subnet.is_some() {
+                prop_assert!(parents.iter().any(|p| p.contains(&b.cidr)), "{} outside every network block", b.cidr);
+            }
+            for a in &leaves[..j] {
+                prop_assert!(!cidr::overlaps(&a.cidr, &b.cidr), "{} overlaps {}", a.cidr, b.cidr);
+            }
+        }
+        prop_assert_eq!(AddressPlan::carve(&env).unwrap(), plan, "carving is deterministic");
     }
 }
