@@ -335,14 +335,22 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
             _ => env.network.cidr.prefix_len().min(c.prefix_len()),
         };
         let suggestion = cidr::smallest_prefix_for(needed, range.reserved, 8.min(min_prefix));
-        let knob = match field {
-            "network.node_prefix" | "network.cidr" if range.purpose == Purpose::Nodes => {
+        let explicit = env
+            .network
+            .subnets
+            .iter()
+            .position(|e| range.subnet.as_deref() == Some(e.name.as_str()))
+            .map(|i| format!("network.subnet[{i}].cidr"));
+        let knob = match (&explicit, field) {
+            (Some(f), _) => f.as_str(),
+            (None, "network.node_prefix" | "network.cidr") if range.purpose == Purpose::Nodes => {
                 "network.node_prefix"
             }
-            "network.pod_prefix" => "network.pod_prefix",
-            "network.pod_cidr" if range.subnet.is_some() => "network.pod_prefix",
-            _ => field,
+            (None, "network.pod_prefix") => "network.pod_prefix",
+            (None, "network.pod_cidr") if range.subnet.is_some() => "network.pod_prefix",
+            (None, f) => f,
         };
+        let field = explicit.as_deref().unwrap_or(field);
         let name = range
             .subnet
             .as_deref()
@@ -355,7 +363,7 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
                         &ipnet::Ipv4Net::new(c.network(), p).unwrap_or(c),
                         range.reserved,
                     );
-                    if knob == "network.pod_cidr" || knob == "network.cidr" {
+                    if knob.ends_with("cidr") {
                         format!("use a /{p} ({}) or larger {knob}, {hint_tail}", group(size))
                     } else {
                         format!(
@@ -381,7 +389,7 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
             findings.push(Finding::warning(
                 field,
                 format!("{what}{name} {c} is {pct}% full at max scale: {arithmetic} need {} of {} usable addresses", group(needed), group(usable)),
-                if knob == "network.pod_cidr" || knob == "network.cidr" {
+                if knob.ends_with("cidr") {
                     format!("leave room to grow: a /{grow} {knob} doubles it")
                 } else {
                     format!("leave room to grow: set {knob} = {grow} to double it")

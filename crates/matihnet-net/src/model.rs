@@ -251,6 +251,16 @@ pub struct Network {
     pub pod_prefix: Option<u8>,
     /// Internal load-balancer front ends that take addresses from the node subnet(s).
     pub internal_load_balancers: u64,
+    /// `[[network.subnet]]`: ranges the user chose for carved subnets, by subnet name.
+    pub subnets: Vec<ExplicitSubnet>,
+}
+
+/// Replaces the CIDR of the carved subnet of the same name (`nodes_eu-west-1a`, `nodes`, ...),
+/// for networks whose layout was decided before matihnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplicitSubnet {
+    pub name: String,
+    pub cidr: Ipv4Net,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

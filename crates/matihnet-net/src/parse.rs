@@ -88,7 +88,9 @@ const NETWORK_KEYS: &[&str] = &[
     "node_prefix",
     "pod_prefix",
     "internal_load_balancers",
+    "subnet",
 ];
+const SUBNET_KEYS: &[&str] = &["name", "cidr"];
 const NODE_POOL_KEYS: &[&str] = &[
     "name",
     "instance_type",
@@ -400,24 +402,26 @@ impl<'a> Reader<'a> {
     /// A `[[name]]` array of tables.
     fn tables<'t, 'i>(
         &mut self,
-        root: &'t DeTable<'i>,
+        table: &'t DeTable<'i>,
+        path: &str,
         name: &str,
     ) -> Vec<(&'t DeTable<'i>, usize)> {
-        let Some(v) = self.value(root, "", name) else {
+        let field = join(path, name);
+        let Some(v) = self.value(table, path, name) else {
             return Vec::new();
         };
         let DeValue::Array(items) = v.get_ref() else {
             self.wrong_type(
                 v,
-                name,
+                &field,
                 "array",
-                &format!("write each entry as a [[{name}]] section"),
+                &format!("write each entry as a [[{field}]] section"),
             );
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let f = format!("{name}[{i}]");
+            let f = format!("{field}[{i}]");
             self.spans.insert(f.clone(), item.span());
             match item.get_ref() {
                 DeValue::Table(t) => out.push((t, item.span().start)),
@@ -425,7 +429,7 @@ impl<'a> Reader<'a> {
                     item,
                     &f,
                     "table",
-                    &format!("write each entry as a [[{name}]] section"),
+                    &format!("write each entry as a [[{field}]] section"),
                 ),
             }
         }
@@ -911,6 +915,24 @@ fn read_network(
         28,
         "a prefix length between /8 and /28",
     );
+    let mut subnets_ok = true;
+    let mut subnets = Vec::new();
+    for (i, (st, sat)) in r.tables(t, p, "subnet").into_iter().enumerate() {
+        let sp = format!("network.subnet[{i}]");
+        r.check_keys(st, &sp, SUBNET_KEYS);
+        let name = r.req_str(st, sat, &sp, "name", "add name = \"nodes\" (the name of the carved subnet to replace, as `matihnet addresses` shows it)");
+        let c = match r.value(st, &sp, "cidr") {
+            Some(v) => r.cidr(v, &format!("{sp}.cidr")),
+            None => {
+                r.missing(sat, &sp, "cidr", "add cidr = \"10.0.0.0/20\"");
+                None
+            }
+        };
+        match (name, c) {
+            (Some(name), Some(cidr)) => subnets.push(ExplicitSubnet { name, cidr }),
+            _ => subnets_ok = false,
+        }
+    }
     let ilbs = r.opt_int(
         t,
         p,
@@ -1033,6 +1055,7 @@ fn read_network(
         node_prefix: node_prefix.transpose().ok()?.map(|n| n as u8),
         pod_prefix: pod_prefix.transpose().ok()?.map(|n| n as u8),
         internal_load_balancers: ilbs.transpose().ok()?.unwrap_or(0),
+        subnets: subnets_ok.then_some(subnets)?,
     })
 }
 
@@ -1041,7 +1064,7 @@ fn read_node_pools(
     root: &DeTable<'_>,
     provider: Option<CloudProvider>,
 ) -> Vec<NodePool> {
-    let tables = r.tables(root, "node_pool");
+    let tables = r.tables(root, "", "node_pool");
     if tables.is_empty() && !root.contains_key("node_pool") {
         r.missing(
             0,
@@ -1286,7 +1309,7 @@ fn read_dns(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Dns> {
 }
 
 fn read_tenants(r: &mut Reader<'_>, root: &DeTable<'_>, dns: Option<&Dns>) -> Option<Vec<Tenant>> {
-    let tables = r.tables(root, "tenant");
+    let tables = r.tables(root, "", "tenant");
     let mut tenants = Vec::new();
     let mut ok = true;
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();

@@ -315,13 +315,82 @@ pub(crate) fn carve(env: &Environment) -> Result<AddressPlan, Vec<Finding>> {
         ..PlannedRange::new(env.network.service_cidr, Purpose::Services)
     });
 
+    // Explicit subnets replace carved ones by name, and must stay inside the same parent block.
+    let parents: Vec<Ipv4Net> = std::iter::once(net)
+        .chain(env.network.secondary_cidrs.iter().copied())
+        .chain(env.network.pod_cidr)
+        .collect();
+    let mut explicit_field: Vec<(String, String)> = Vec::new();
+    for (i, e) in env.network.subnets.iter().enumerate() {
+        let field = format!("network.subnet[{i}]");
+        let names: Vec<String> = ranges.iter().filter_map(|r| r.subnet.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let Some(range) = ranges
+            .iter_mut()
+            .find(|r| r.subnet.as_deref() == Some(&e.name))
+        else {
+            let hint = match crate::spelling::closest(&e.name, &names) {
+                Some(c) => format!(
+                    "did you mean `{c}`? subnets of this plan: {}",
+                    names.join(", ")
+                ),
+                None => format!("subnets of this plan: {}", names.join(", ")),
+            };
+            findings.push(Finding::error(
+                &format!("{field}.name"),
+                format!("there is no subnet named `{}` to replace", e.name),
+                hint,
+            ));
+            continue;
+        };
+        let parent = parents.iter().find(|p| p.contains(&range.cidr)).copied();
+        match parent {
+            Some(p) if !p.contains(&e.cidr) => findings.push(Finding::error(
+                &format!("{field}.cidr"),
+                format!(
+                    "{} is outside {p}, the block subnet `{}` belongs in",
+                    e.cidr, e.name
+                ),
+                format!("choose a block inside {p}"),
+            )),
+            _ => {}
+        }
+        let aws_like = matches!(env.provider, CloudProvider::Eks | CloudProvider::Fake);
+        if aws_like && !(16..=28).contains(&e.cidr.prefix_len()) {
+            findings.push(Finding::error(
+                &format!("{field}.cidr"),
+                format!("{} cannot be a subnet: AWS subnets are /16 to /28", e.cidr),
+                "choose a prefix length between /16 and /28".to_string(),
+            ));
+        }
+        if explicit_field.iter().any(|(n, _)| n == &e.name) {
+            findings.push(Finding::error(
+                &format!("{field}.name"),
+                format!("subnet `{}` is given twice", e.name),
+                "remove the duplicate [[network.subnet]]".to_string(),
+            ));
+        }
+        range.cidr = e.cidr;
+        explicit_field.push((e.name.clone(), format!("{field}.cidr")));
+    }
+    let field_of = |name: Option<&str>| {
+        explicit_field
+            .iter()
+            .find(|(n, _)| Some(n.as_str()) == name)
+            .map_or(node_field.to_string(), |(_, f)| f.clone())
+    };
+
     // Overrides can push subnets into each other; carving by slots alone cannot.
     let subnets: Vec<&PlannedRange> = ranges.iter().filter(|r| r.subnet.is_some()).collect();
     for (j, b) in subnets.iter().enumerate() {
         for a in &subnets[..j] {
             if cidr::overlaps(&a.cidr, &b.cidr) {
+                let field = match field_of(b.subnet.as_deref()) {
+                    f if f == node_field => field_of(a.subnet.as_deref()),
+                    f => f,
+                };
                 findings.push(Finding::error(
-                    node_field,
+                    &field,
                     format!(
                         "subnet {} {} overlaps subnet {} {}",
                         b.subnet.as_deref().unwrap_or(""),
@@ -329,7 +398,7 @@ pub(crate) fn carve(env: &Environment) -> Result<AddressPlan, Vec<Finding>> {
                         a.subnet.as_deref().unwrap_or(""),
                         a.cidr
                     ),
-                    "use a smaller node_prefix / pod_prefix override, or a larger network.cidr"
+                    "give the subnets disjoint blocks: another [[network.subnet]] cidr, a longer node_prefix / pod_prefix, or a larger network.cidr"
                         .to_string(),
                 ));
             }

@@ -556,3 +556,26 @@ proptest! {
         prop_assert_eq!(AddressPlan::carve(&env).unwrap(), plan, "carving is deterministic");
     }
 }
+
+#[test]
+fn explicit_subnets_replace_carved_ones_by_name() {
+    let text = EKS.replace(
+        "protect = true\n\n[[node_pool]]",
+        "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1b\"\ncidr = \"10.0.128.0/20\"\n\n[[node_pool]]",
+    );
+    let l = ok("eks.toml", &text);
+    assert_eq!(
+        l.plan.subnet("nodes_eu-west-1b").unwrap().cidr.to_string(),
+        "10.0.128.0/20"
+    );
+    assert_eq!(
+        l.plan.subnet("nodes_eu-west-1a").unwrap().cidr.to_string(),
+        "10.0.0.0/19"
+    );
+
+    let bad = EKS.replace(
+        "protect = true\n\n[[node_pool]]",
+        "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1x\"\ncidr = \"10.0.128.0/20\"\n\n[[network.subnet]]\nname = \"nodes_eu-west-1a\"\ncidr = \"10.1.0.0/20\"\n\n[[network.subnet]]\nname = \"public_eu-west-1a\"\ncidr = \"10.0.32.0/28\"\n\n[[node_pool]]",
+    );
+    insta::assert_snapshot!("explicit_subnet_errors", errors(&bad));
+}
