@@ -77,7 +77,8 @@ pub fn default_max_pods(cni: Cni) -> u64 {
 
 /// GKE: the per-node pod block is the smallest power of two >= 2 x max pods; its prefix length.
 pub fn gke_pod_block_prefix(max_pods: u64) -> u8 {
-    let block = (2 * max_pods.max(1)).next_power_of_two();
+    // Clamped so that absurd inputs give a /1 instead of overflowing.
+    let block = (2 * max_pods.clamp(1, 1 << 30)).next_power_of_two();
     (32 - block.trailing_zeros()) as u8
 }
 

@@ -2,7 +2,22 @@
 //! and the expansion into provider-neutral resources. Pure and synchronous: no IO, no clouds.
 //!
 //! [`load`] reads and validates an environment file and carves its [`AddressPlan`]; [`expand`]
-//! turns the result into [`DesiredResource`]s that every provider maps onto its cloud.
+//! turns the result into [`DesiredResource`](matihnet_core::DesiredResource)s that every provider maps onto its cloud.
+//!
+//! # The environment file
+//!
+//! One TOML file per environment; `examples/` at the repository root has one per provider.
+//! Sections: `[environment]` (`name`, `provider` = `aks`|`eks`|`gke`|`fake`, `region`), one cloud
+//! section matching the provider (`[aws]` `availability_zones`, `endpoint_url`, `nat`;
+//! `[azure]` `subscription_id`, `resource_group`, `endpoint`, `ingress_resource_group`;
+//! `[gcp]` `project`, `endpoint`; none for `fake`), `[network]` (`cidr`, `service_cidr`,
+//! `pod_cidr`, `secondary_cidrs`, `cni`, `protect`, `node_prefix`, `pod_prefix`,
+//! `internal_load_balancers`, and `[[network.subnet]]` `name` + `cidr` to pin a carved subnet),
+//! `[[node_pool]]` (`name`, `instance_type`, `max_nodes`, `max_pods`, `max_surge`), `[dns]`
+//! (`zone`, `api`, `subdomains`, `ttl`, `protect`), `[[tenant]]` (`slug`, `ingress` =
+//! `dedicated`|`shared`) and `[state]` (`path`). Every string may use `${NAME}` (`$${` is a
+//! literal `${`). How subnets are carved is described in [`plan`]; the capacity formulas in
+//! [`capacity`].
 //!
 //! # Neutral resource types
 //!
