@@ -404,6 +404,27 @@ pub(crate) fn carve(env: &Environment) -> Result<AddressPlan, Vec<Finding>> {
             }
         }
     }
+    // AWS refuses subnets outside /16../28; pinned subnets were checked above with their own field.
+    if matches!(env.provider, CloudProvider::Eks | CloudProvider::Fake) {
+        for r in &ranges {
+            let Some(name) = r.subnet.as_deref() else {
+                continue;
+            };
+            let pinned = explicit_field.iter().any(|(n, _)| n == name);
+            if !pinned && !(16..=28).contains(&r.cidr.prefix_len()) {
+                let field = if r.purpose == Purpose::Pods {
+                    pod_field
+                } else {
+                    node_field
+                };
+                findings.push(Finding::error(
+                    field,
+                    format!("subnet {name} would be {}: AWS subnets are /16 to /28", r.cidr),
+                    "set network.node_prefix / network.pod_prefix between 16 and 28, or use a larger pod_cidr".to_string(),
+                ));
+            }
+        }
+    }
     if findings.is_empty() {
         Ok(AddressPlan { ranges })
     } else {

@@ -537,8 +537,8 @@ proptest! {
         let env = shape_env(shape, prefix, grow.map(|g| prefix + 1 + g));
         let plan = match AddressPlan::carve(&env) {
             Ok(p) => p,
-            // An override too large for the network must be refused, never carved.
-            Err(_) => { prop_assert!(grow.is_some() || shape == 4 && prefix > 22); return Ok(()); }
+            // Only the fake (AWS-like) shape may refuse, for subnets larger than a /16.
+            Err(_) => { prop_assert_eq!(shape, 4, "only AWS-like subnet size limits may refuse"); return Ok(()); }
         };
         let parents: Vec<ipnet::Ipv4Net> = plan.ranges.iter()
             .filter(|r| matches!(r.purpose, Purpose::Network | Purpose::NetworkSecondary))
@@ -578,4 +578,17 @@ fn explicit_subnets_replace_carved_ones_by_name() {
         "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1x\"\ncidr = \"10.0.128.0/20\"\n\n[[network.subnet]]\nname = \"nodes_eu-west-1a\"\ncidr = \"10.1.0.0/20\"\n\n[[network.subnet]]\nname = \"public_eu-west-1a\"\ncidr = \"10.0.32.0/28\"\n\n[[node_pool]]",
     );
     insta::assert_snapshot!("explicit_subnet_errors", errors(&bad));
+}
+
+#[test]
+fn eks_pod_subnets_respect_aws_subnet_sizes() {
+    let text = EKS.replace(
+        "cni = \"vpc-cni\"",
+        "cni = \"vpc-cni-custom\"\npod_cidr = \"100.64.0.0/27\"",
+    );
+    let out = errors(&text);
+    assert!(
+        out.contains("subnet pods_eu-west-1a would be 100.64.0.0/29: AWS subnets are /16 to /28"),
+        "{out}"
+    );
 }
