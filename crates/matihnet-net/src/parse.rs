@@ -264,7 +264,12 @@ impl<'a> Reader<'a> {
                             "close the variable reference with `}`, or write `$${` for a literal `${`".to_string(),
                         ),
                     };
-                    let offset = raw.find(&needle).map_or(span.start, |i| span.start + i);
+                    // An unclosed reference runs to the end of the string, so it is the last `${`.
+                    let found = match e {
+                        InterpolationError::Unterminated { .. } => raw.rfind(&needle),
+                        _ => raw.find(&needle),
+                    };
+                    let offset = found.map_or(span.start, |i| span.start + i);
                     self.error(offset, field, message, hint);
                 }
                 None

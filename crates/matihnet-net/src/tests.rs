@@ -592,3 +592,25 @@ fn eks_pod_subnets_respect_aws_subnet_sizes() {
         "{out}"
     );
 }
+
+#[test]
+fn provider_and_section_problems() {
+    let typo = FAKE.replace("provider = \"fake\"", "provider = \"ekss\"");
+    let missing_section = EKS.replace(
+        "[aws]\navailability_zones",
+        "[gcp]\nproject = \"p\"\navailability_zones",
+    );
+    let wrong_cni = AKS.replace("cni = \"azure\"", "cni = \"vpc-cni\"");
+    let unset_and_overlap = FAKE
+        .replace(
+            "service_cidr = \"172.20.0.0/16\"",
+            "service_cidr = \"10.0.128.0/17\"",
+        )
+        .replace("zone = \"matih.ai\"", "zone = \"${ZONE}.${TLD\"");
+    let out = [typo, missing_section, wrong_cni, unset_and_overlap]
+        .iter()
+        .map(|t| errors(t))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    insta::assert_snapshot!("provider_and_section_problems", out);
+}
