@@ -8,6 +8,8 @@
 //!   the ideal N x latency / parallelism;
 //! - peak resident memory of the process.
 
+#![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

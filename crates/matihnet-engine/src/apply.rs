@@ -68,6 +68,10 @@ struct OpId {
     kind: OpKind,
 }
 
+/// What one operation ends with: the attributes to record (`None`: deleted), or the error and
+/// whatever the provider says exists despite it.
+type OpResult = Result<Option<Attrs>, (ProviderError, Option<Attrs>)>;
+
 struct Op {
     address: Address,
     kind: OpKind,
@@ -277,6 +281,14 @@ impl Executor {
             }
         }
 
+        // Saved before the first cloud call: a brand-new state's lineage must be on disk before
+        // any object is tagged with it, or a crash would leave objects nobody can adopt.
+        state.serial += 1;
+        self.backend
+            .write(&state)
+            .await
+            .map_err(ApplyError::StateWrite)?;
+
         let (tx, rx) = watch::channel(0u64);
         let recorder = Arc::new(Recorder {
             state: Mutex::new(state),
@@ -289,7 +301,6 @@ impl Executor {
             rx,
             stop_saving.clone(),
         ));
-        recorder.dirty.send_modify(|v| *v += 1);
 
         let mut outcome = self.run(plan, ops, &recorder, &cancel).await;
 
@@ -336,8 +347,7 @@ impl Executor {
             .map(|(id, _)| *id)
             .collect();
         let mut done: BTreeSet<OpId> = BTreeSet::new();
-        let mut running: JoinSet<(OpId, Result<Option<Attrs>, (ProviderError, Option<Attrs>)>)> =
-            JoinSet::new();
+        let mut running: JoinSet<(OpId, OpResult)> = JoinSet::new();
         let mut outcome = ApplyOutcome {
             state: State::new(),
             failures: Vec::new(),

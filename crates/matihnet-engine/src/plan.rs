@@ -633,6 +633,14 @@ pub enum StalePlan {
 
 /// A saved plan may only be applied to exactly the state it was made against.
 pub fn check_fresh(plan: &Plan, state: &State) -> Result<(), StalePlan> {
+    // A plan made before any state existed has a lineage nobody kept: the state written since
+    // is simply newer than the plan.
+    if plan.serial == 0 && state.serial > 0 {
+        return Err(StalePlan::Serial {
+            plan: plan.serial,
+            state: state.serial,
+        });
+    }
     if plan.lineage != state.lineage {
         return Err(StalePlan::Lineage {
             plan: plan.lineage.clone(),

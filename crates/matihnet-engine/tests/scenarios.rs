@@ -1,6 +1,8 @@
 //! Engine scenarios against the fake provider: plan -> apply -> plan, updates vs replacements,
 //! drift, targets, stale plans, failures part way, cancellation and the parallelism bound.
 
+#![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
 use std::sync::Arc;
 use std::time::Duration;
 

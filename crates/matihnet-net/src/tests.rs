@@ -216,10 +216,7 @@ fn variables_apply_to_every_string_and_escape() {
     let text = FAKE
         .replace("name = \"test\"", "name = \"${ENV}\"")
         .replace("zone = \"matih.ai\"", "zone = \"${ZONE}\"")
-        .replace(
-            "path = \"fake.tfstate.json\"",
-            "path = \"$${HOME}/${ENV}.json\"",
-        );
+        + "\n[state]\npath = \"$${HOME}/${ENV}.json\"\n";
     let vars = |n: &str| match n {
         "ENV" => Some("qa".to_string()),
         "ZONE" => Some("example.com".to_string()),

@@ -13,7 +13,12 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// The environment file.
-    #[arg(short = 'c', long = "config", global = true, default_value = "matihnet.toml")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = "matihnet.toml"
+    )]
     pub config: PathBuf,
 
     /// Sets ${NAME} in the environment file (wins over the process environment).
@@ -146,9 +151,7 @@ pub enum StateCommand {
     /// List the addresses of every resource in the state.
     List,
     /// Show one resource's recorded attributes.
-    Show {
-        address: String,
-    },
+    Show { address: String },
     /// Forget resources without deleting them in the cloud.
     Rm {
         #[arg(required = true)]

@@ -56,11 +56,7 @@ pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<Environment,
             anyhow::anyhow!("cannot read {}: {e}", path.display())
         }
     })?;
-    let lookup = |name: &str| {
-        vars.get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-    };
+    let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
     let file_name = path.display().to_string();
     match matihnet_net::load(&file_name, &text, &lookup) {
         Ok(loaded) => Ok(Environment {

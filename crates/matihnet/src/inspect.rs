@@ -26,7 +26,11 @@ pub fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exi
     term.line(&format!(
         "{} The configuration is valid{}.",
         render::paint(term.colour, "1;32", "Success!"),
-        if warnings > 0 { format!(", with {warnings} warning(s) above") } else { String::new() }
+        if warnings > 0 {
+            format!(", with {warnings} warning(s) above")
+        } else {
+            String::new()
+        }
     ));
     Ok(Exit::Success)
 }
@@ -36,7 +40,11 @@ pub fn addresses_command(env: &Environment, term: Terminal) -> anyhow::Result<Ex
     Ok(Exit::Success)
 }
 
-pub async fn show_command(env: &Environment, args: &ShowArgs, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn show_command(
+    env: &Environment,
+    args: &ShowArgs,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     if let Some(file) = &args.plan_file {
         let p = read_plan_file(file)?;
         if args.json {
@@ -51,7 +59,9 @@ pub async fn show_command(env: &Environment, args: &ShowArgs, term: Terminal) ->
         None => term.line("No state: nothing has been applied yet."),
         Some(state) => {
             if args.json {
-                term.out(&String::from_utf8_lossy(&matihnet_state::format::encode(&state)));
+                term.out(&String::from_utf8_lossy(&matihnet_state::format::encode(
+                    &state,
+                )));
             } else {
                 term.out(&render::render_state(&state));
             }
@@ -60,7 +70,11 @@ pub async fn show_command(env: &Environment, args: &ShowArgs, term: Terminal) ->
     Ok(Exit::Success)
 }
 
-pub async fn state_command(env: &Environment, cmd: &StateCommand, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn state_command(
+    env: &Environment,
+    cmd: &StateCommand,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     match cmd {
         StateCommand::List => {
             if let Some(state) = env.backend().read().await? {
@@ -82,7 +96,10 @@ pub async fn state_command(env: &Environment, cmd: &StateCommand, term: Terminal
             term.line("}");
             Ok(Exit::Success)
         }
-        StateCommand::Rm { addresses, lock_timeout } => {
+        StateCommand::Rm {
+            addresses,
+            lock_timeout,
+        } => {
             let addrs: Vec<Address> = addresses
                 .iter()
                 .map(|a| a.parse::<Address>())
@@ -100,7 +117,9 @@ pub async fn state_command(env: &Environment, cmd: &StateCommand, term: Terminal
                 state.serial += 1;
                 locked.backend.write(&state).await?;
                 for a in &addrs {
-                    term.line(&format!("Removed {a} from the state (the cloud object was left as it is)."));
+                    term.line(&format!(
+                        "Removed {a} from the state (the cloud object was left as it is)."
+                    ));
                 }
                 Ok(Exit::Success)
             }
@@ -111,7 +130,11 @@ pub async fn state_command(env: &Environment, cmd: &StateCommand, term: Terminal
     }
 }
 
-pub async fn output_command(env: &Environment, args: &OutputArgs, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn output_command(
+    env: &Environment,
+    args: &OutputArgs,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     let state = env.backend().read().await?.unwrap_or_default();
     match &args.name {
         Some(name) => {
@@ -145,7 +168,11 @@ pub async fn output_command(env: &Environment, args: &OutputArgs, term: Terminal
                 term.line(&serde_json::to_string_pretty(&all)?);
             } else {
                 for (k, o) in &state.outputs {
-                    let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_string() };
+                    let v = if o.sensitive {
+                        "(sensitive value)".to_string()
+                    } else {
+                        o.value.to_string()
+                    };
                     term.line(&format!("{k} = {v}"));
                 }
             }
@@ -167,16 +194,27 @@ pub fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> 
     Ok(Exit::Success)
 }
 
-pub async fn force_unlock_command(env: &Environment, args: &ForceUnlockArgs, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn force_unlock_command(
+    env: &Environment,
+    args: &ForceUnlockArgs,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     let backend = env.backend();
     backend
         .force_unlock(&args.lock_id)
         .await
         .context("force-unlock")?;
-    term.line(&format!("Lock {} removed from {}.", args.lock_id, backend.describe()));
+    term.line(&format!(
+        "Lock {} removed from {}.",
+        args.lock_id,
+        backend.describe()
+    ));
     // Show that the state can now be locked.
     let id = backend
-        .lock(LockInfo::for_this_process("force-unlock check"), Duration::ZERO)
+        .lock(
+            LockInfo::for_this_process("force-unlock check"),
+            Duration::ZERO,
+        )
         .await?;
     backend.unlock(&id).await?;
     Ok(Exit::Success)

@@ -41,7 +41,10 @@ fn main() -> ExitCode {
     if let Command::Completions(args) = &cli.command {
         return inspect::completions_command(args).into();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             term.err(&format!("error: cannot start the async runtime: {e}"));
@@ -52,7 +55,10 @@ fn main() -> ExitCode {
         match dispatch(&cli, term).await {
             Ok(exit) => exit,
             Err(e) => {
-                term.err(&format!("{}: {e:#}", render::paint(term.colour, "1;31", "error")));
+                term.err(&format!(
+                    "{}: {e:#}",
+                    render::paint(term.colour, "1;31", "error")
+                ));
                 Exit::Error
             }
         }

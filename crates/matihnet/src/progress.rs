@@ -14,9 +14,17 @@ impl Observer for Progress {
         let c = self.term.colour;
         match event {
             Event::Started { address, kind } => {
-                self.term.line(&format!("{}: {}...", paint(c, "1", &address.to_string()), kind.progressive()));
+                self.term.line(&format!(
+                    "{}: {}...",
+                    paint(c, "1", &address.to_string()),
+                    kind.progressive()
+                ));
             }
-            Event::StillRunning { address, kind, elapsed: e } => {
+            Event::StillRunning {
+                address,
+                kind,
+                elapsed: e,
+            } => {
                 self.term.line(&format!(
                     "{}: Still {}... [{} elapsed]",
                     paint(c, "1", &address.to_string()),
@@ -24,8 +32,16 @@ impl Observer for Progress {
                     elapsed(*e)
                 ));
             }
-            Event::Finished { address, kind, elapsed: e, id } => {
-                let id = id.as_ref().map(|i| format!(" [id={i}]")).unwrap_or_default();
+            Event::Finished {
+                address,
+                kind,
+                elapsed: e,
+                id,
+            } => {
+                let id = id
+                    .as_ref()
+                    .map(|i| format!(" [id={i}]"))
+                    .unwrap_or_default();
                 self.term.line(&format!(
                     "{}: {} after {}{id}",
                     paint(c, "1", &address.to_string()),
@@ -33,7 +49,12 @@ impl Observer for Progress {
                     elapsed(*e)
                 ));
             }
-            Event::Failed { address, kind, elapsed: e, error } => {
+            Event::Failed {
+                address,
+                kind,
+                elapsed: e,
+                error,
+            } => {
                 self.term.err(&format!(
                     "{}: {} failed after {}: {error}",
                     address,

@@ -26,7 +26,10 @@ impl Terminal {
     /// Writes to stdout; a closed pipe (`matihnet plan | head`) ends the program quietly.
     pub fn out(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
-        if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if let Err(e) = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 std::process::exit(0);
             }
@@ -43,7 +46,11 @@ impl Terminal {
     }
 
     pub fn diagnostic(&self, d: &Diagnostic, source: Option<&str>) {
-        self.err(&render_diagnostic(d, source, self.colour && std::io::stderr().is_terminal()));
+        self.err(&render_diagnostic(
+            d,
+            source,
+            self.colour && std::io::stderr().is_terminal(),
+        ));
     }
 }
 
@@ -166,27 +173,46 @@ fn rows_for(c: &ResourceChange) -> (Vec<Row>, usize) {
                     Some(v) if !unknown.contains(n) => show(v, sensitive.contains(n)),
                     _ => UNKNOWN.to_string(),
                 };
-                rows.push(Row { marker: "+", name: n.clone(), text });
+                rows.push(Row {
+                    marker: "+",
+                    name: n.clone(),
+                    text,
+                });
             }
         }
         Action::Delete | Action::NoOp => {
             for (n, v) in before {
-                rows.push(Row { marker: "-", name: n.clone(), text: show(v, sensitive.contains(n)) });
+                rows.push(Row {
+                    marker: "-",
+                    name: n.clone(),
+                    text: show(v, sensitive.contains(n)),
+                });
             }
         }
         Action::Update | Action::Replace => {
-            let names: BTreeSet<&String> =
-                before.keys().chain(c.after.keys()).chain(&c.after_unknown).collect();
+            let names: BTreeSet<&String> = before
+                .keys()
+                .chain(c.after.keys())
+                .chain(&c.after_unknown)
+                .collect();
             for n in names {
                 let s = sensitive.contains(n);
                 let old = before.get(n);
-                let new = if unknown.contains(n) { None } else { c.after.get(n) };
+                let new = if unknown.contains(n) {
+                    None
+                } else {
+                    c.after.get(n)
+                };
                 let forces = c.replace_because.contains(n);
                 let suffix = if forces { " # forces replacement" } else { "" };
                 match (old, new) {
                     (Some(o), Some(nv)) if o == nv => {
                         if n == "id" || n == "name" {
-                            rows.push(Row { marker: " ", name: n.clone(), text: show(o, s) });
+                            rows.push(Row {
+                                marker: " ",
+                                name: n.clone(),
+                                text: show(o, s),
+                            });
                         } else {
                             hidden += 1;
                         }
@@ -259,7 +285,15 @@ pub fn render_drift(plan: &Plan, colour: bool) -> String {
     if plan.drift.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "{}", paint(colour, BOLD, "Note: Objects have changed outside of matihnet"));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            colour,
+            BOLD,
+            "Note: Objects have changed outside of matihnet"
+        )
+    );
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -274,7 +308,11 @@ pub fn render_drift(plan: &Plan, colour: bool) -> String {
         let _ = writeln!(out, "  # {} has changed", d.address);
         let width = d.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
         for a in &d.attributes {
-            let show_opt = |v: &Option<Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "null".into());
+            let show_opt = |v: &Option<Value>| {
+                v.as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "null".into())
+            };
             let _ = writeln!(
                 out,
                 "      {} {:width$} = {} -> {}",
@@ -286,7 +324,10 @@ pub fn render_drift(plan: &Plan, colour: bool) -> String {
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "─────────────────────────────────────────────────────────────────────────────");
+    let _ = writeln!(
+        out,
+        "─────────────────────────────────────────────────────────────────────────────"
+    );
     let _ = writeln!(out);
     out
 }
@@ -296,9 +337,18 @@ pub fn render_plan(plan: &Plan, colour: bool) -> String {
     let mut out = render_drift(plan, colour);
     if !plan.has_changes() {
         if plan.drift.is_empty() {
-            let _ = writeln!(out, "{}", paint(colour, "1;32", "No changes.") + " Your infrastructure matches the configuration.");
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(colour, "1;32", "No changes.")
+                    + " Your infrastructure matches the configuration."
+            );
         } else {
-            let _ = writeln!(out, "{} Your configuration already matches the changed infrastructure.", paint(colour, "1;32", "No changes."));
+            let _ = writeln!(
+                out,
+                "{} Your configuration already matches the changed infrastructure.",
+                paint(colour, "1;32", "No changes.")
+            );
         }
         return out;
     }
@@ -348,7 +398,11 @@ pub fn render_state(state: &State) -> String {
         if r.protect {
             flags.push("protected");
         }
-        let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", flags.join(", "))
+        };
         let _ = writeln!(out, "# {addr}{flags}:");
         let _ = writeln!(out, "resource \"{}\" \"{}\" {{", addr.kind, addr.name);
         out.push_str(&render_attrs(&r.attributes, "    "));
@@ -357,7 +411,11 @@ pub fn render_state(state: &State) -> String {
     if !state.outputs.is_empty() {
         let _ = writeln!(out, "Outputs:\n");
         for (k, o) in &state.outputs {
-            let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_string() };
+            let v = if o.sensitive {
+                "(sensitive value)".to_string()
+            } else {
+                o.value.to_string()
+            };
             let _ = writeln!(out, "{k} = {v}");
         }
     }

@@ -25,7 +25,11 @@ pub struct Locked {
 }
 
 impl Locked {
-    pub async fn take(env: &Environment, operation: &str, timeout: std::time::Duration) -> anyhow::Result<Locked> {
+    pub async fn take(
+        env: &Environment,
+        operation: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Locked> {
         let backend = Arc::new(env.backend());
         let id = backend
             .lock(LockInfo::for_this_process(operation), timeout)
@@ -53,6 +57,7 @@ fn addresses(raw: &[String], flag: &str) -> anyhow::Result<Vec<Address>> {
 }
 
 struct Prepared {
+    environment: String,
     provider: Arc<dyn Provider>,
     desired: Vec<matihnet_core::DesiredResource>,
     outputs: Vec<matihnet_engine::OutputSpec>,
@@ -63,6 +68,7 @@ fn prepare(env: &Environment) -> anyhow::Result<Prepared> {
     let desired = provider.map_resources(env.neutral_resources());
     let outputs = env.outputs(&desired);
     Ok(Prepared {
+        environment: env.name().to_string(),
         provider,
         desired,
         outputs,
@@ -98,12 +104,24 @@ async fn make_plan(
     Ok(p)
 }
 
-pub async fn plan_command(env: &Environment, args: &PlanArgs, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn plan_command(
+    env: &Environment,
+    args: &PlanArgs,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     let prepared = prepare(env)?;
     let locked = Locked::take(env, "plan", args.run.lock_timeout).await?;
     let result = async {
         let state = locked.read_state().await?.unwrap_or_default();
-        make_plan(env, &prepared, &state, &args.run, &args.replace, args.destroy).await
+        make_plan(
+            env,
+            &prepared,
+            &state,
+            &args.run,
+            &args.replace,
+            args.destroy,
+        )
+        .await
     }
     .await;
     locked.release().await?;
@@ -148,9 +166,13 @@ fn write_plan_file(path: &Path, p: &Plan) -> anyhow::Result<()> {
 }
 
 pub fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the saved plan {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the saved plan {}", path.display()))?;
     let p: Plan = serde_json::from_slice(&bytes).with_context(|| {
-        format!("{} is not a plan saved by `matihnet plan -o`", path.display())
+        format!(
+            "{} is not a plan saved by `matihnet plan -o`",
+            path.display()
+        )
     })?;
     if p.format_version > matihnet_engine::PLAN_FORMAT_VERSION {
         bail!(
@@ -178,8 +200,7 @@ fn confirm(question: &str, term: Terminal) -> anyhow::Result<bool> {
 }
 
 async fn execute(
-    env: &Environment,
-    provider: Arc<dyn Provider>,
+    prepared: &Prepared,
     locked: &Locked,
     p: &Plan,
     state: State,
@@ -188,10 +209,10 @@ async fn execute(
     term: Terminal,
 ) -> anyhow::Result<ApplyOutcome> {
     let executor = Executor {
-        provider,
+        provider: Arc::clone(&prepared.provider),
         backend: locked.backend.clone(),
         observer: Arc::new(Progress { term }),
-        environment: env.name().to_string(),
+        environment: prepared.environment.clone(),
         options: ApplyOptions {
             parallelism: run.parallelism as usize,
             still_running_every: run.progress_interval,
@@ -234,18 +255,33 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
         outcome.added, outcome.changed, outcome.destroyed
     );
     if outcome.succeeded() {
-        let what = if destroy { "Destroy complete!" } else { "Apply complete!" };
-        term.line(&format!("\n{} Resources: {counts}.", render::paint(c, "1;32", what)));
+        let what = if destroy {
+            "Destroy complete!"
+        } else {
+            "Apply complete!"
+        };
+        term.line(&format!(
+            "\n{} Resources: {counts}.",
+            render::paint(c, "1;32", what)
+        ));
         if !destroy && !outcome.state.outputs.is_empty() {
             term.line("\nOutputs:\n");
             for (k, o) in &outcome.state.outputs {
-                let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_string() };
+                let v = if o.sensitive {
+                    "(sensitive value)".to_string()
+                } else {
+                    o.value.to_string()
+                };
                 term.line(&format!("{k} = {v}"));
             }
         }
         Exit::Success
     } else {
-        let why = if outcome.cancelled { "interrupted" } else { "failed" };
+        let why = if outcome.cancelled {
+            "interrupted"
+        } else {
+            "failed"
+        };
         term.err(&format!(
             "\nApply {why}. Resources: {counts}. The state records everything that finished; run apply again to continue."
         ));
@@ -253,7 +289,12 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
     }
 }
 
-pub async fn apply_command(env: &Environment, args: &ApplyArgs, interrupts: &Interrupts, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn apply_command(
+    env: &Environment,
+    args: &ApplyArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     let prepared = prepare(env)?;
     let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
     let result = apply_locked(env, prepared, &locked, args, interrupts, term).await;
@@ -295,11 +336,16 @@ async fn apply_locked(
     if !p.has_changes() && !had_state {
         return Ok(Exit::Success);
     }
-    let outcome = execute(env, prepared.provider, locked, &p, state, &args.run, interrupts, term).await?;
+    let outcome = execute(&prepared, locked, &p, state, &args.run, interrupts, term).await?;
     Ok(report(&outcome, p.destroy, term))
 }
 
-pub async fn destroy_command(env: &Environment, args: &DestroyArgs, interrupts: &Interrupts, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn destroy_command(
+    env: &Environment,
+    args: &DestroyArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
     let prepared = prepare(env)?;
     let locked = Locked::take(env, "destroy", args.run.lock_timeout).await?;
     let result = async {
@@ -316,7 +362,7 @@ pub async fn destroy_command(env: &Environment, args: &DestroyArgs, interrupts: 
             term.err("Destroy cancelled.");
             return Ok(Exit::Error);
         }
-        let outcome = execute(env, prepared.provider.clone(), &locked, &p, state, &args.run, interrupts, term).await?;
+        let outcome = execute(&prepared, &locked, &p, state, &args.run, interrupts, term).await?;
         Ok(report(&outcome, true, term))
     }
     .await;

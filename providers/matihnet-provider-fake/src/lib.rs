@@ -264,7 +264,7 @@ impl FakeProvider {
                 if self
                     .config
                     .throttle_every
-                    .is_some_and(|k| k > 0 && attempt % k == 0)
+                    .is_some_and(|k| k > 0 && attempt.is_multiple_of(k))
                 {
                     return Err((
                         ProviderError::new(ErrorKind::Throttled, "Rate exceeded (injected)"),

@@ -71,17 +71,17 @@ pub enum StateError {
     #[error("state {path} is locked: {}; waited {}", holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()), humantime::format_duration(*waited))]
     Locked {
         path: PathBuf,
-        holder: Option<LockInfo>,
+        holder: Option<Box<LockInfo>>,
         waited: Duration,
     },
     #[error("state {path} has no lock with id {id}{}", current.as_ref().map(|h| format!("; the current one is {h}")).unwrap_or_default())]
     NoSuchLock {
         path: PathBuf,
         id: String,
-        current: Option<LockInfo>,
+        current: Option<Box<LockInfo>>,
     },
     #[error("{holder} is a live process: force-unlock cannot take a lock from it; stop that process (its lock goes with it)")]
-    HolderAlive { holder: LockInfo },
+    HolderAlive { holder: Box<LockInfo> },
 }
 
 #[async_trait]

@@ -64,9 +64,9 @@ impl LocalBackend {
         io_error(path)
     }
 
-    fn read_lock_info(&self) -> Option<LockInfo> {
+    fn read_lock_info(&self) -> Option<Box<LockInfo>> {
         let bytes = std::fs::read(self.lock_info_path()).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        serde_json::from_slice(&bytes).ok().map(Box::new)
     }
 
     fn open_lock_file(&self) -> Result<File, StateError> {
@@ -183,7 +183,7 @@ impl Backend for LocalBackend {
                 Ok(())
             }
             Err(_) => Err(StateError::HolderAlive {
-                holder: current.unwrap_or_else(|| LockInfo::for_this_process("unknown")),
+                holder: current.unwrap_or_else(|| Box::new(LockInfo::for_this_process("unknown"))),
             }),
         }
     }
@@ -193,7 +193,7 @@ impl Backend for LocalBackend {
         match file.try_lock() {
             // Nobody holds the OS lock: an info file left behind is from a process that died.
             Ok(()) => Ok(None),
-            Err(_) => Ok(self.read_lock_info()),
+            Err(_) => Ok(self.read_lock_info().map(|b| *b)),
         }
     }
 }

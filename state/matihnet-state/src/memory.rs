@@ -66,7 +66,7 @@ impl Backend for MemoryBackend {
                     i.lock = Some(info.clone());
                     Ok(info.id.clone())
                 } else {
-                    Err(i.lock.clone())
+                    Err(i.lock.clone().map(Box::new))
                 }
             });
             match taken {
@@ -92,7 +92,7 @@ impl Backend for MemoryBackend {
             current => Err(StateError::NoSuchLock {
                 path: "memory".into(),
                 id: id.to_string(),
-                current: current.clone(),
+                current: current.clone().map(Box::new),
             }),
         })
     }
