@@ -272,6 +272,11 @@ impl Executor {
         // What the refresh found becomes the recorded truth, before anything changes.
         for c in &plan.changes {
             if let Some(r) = state.resources.get_mut(&c.address) {
+                // The file is the truth for flags and ordering, even where nothing else changes.
+                r.protect = c.protect;
+                if c.action == Action::NoOp && !c.desired.is_empty() {
+                    r.dependencies = c.dependencies.clone();
+                }
                 match &c.before {
                     Some(before) => r.attributes = before.clone(),
                     None => {

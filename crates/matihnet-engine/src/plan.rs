@@ -410,7 +410,11 @@ pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, P
 
     let protected: Vec<(Address, &'static str)> = changes
         .values()
-        .filter(|c| c.protect || state.resources.get(&c.address).is_some_and(|r| r.protect))
+        // The configuration's flag wins; the recorded one protects what the file no longer names.
+        .filter(|c| match desired_by_addr.get(&c.address) {
+            Some(d) => d.protect,
+            None => state.resources.get(&c.address).is_some_and(|r| r.protect),
+        })
         .filter_map(|c| match c.action {
             Action::Delete => Some((c.address.clone(), "destroy")),
             Action::Replace => Some((c.address.clone(), "replace")),

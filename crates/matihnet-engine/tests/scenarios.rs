@@ -584,3 +584,27 @@ async fn a_dependency_cycle_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn unprotecting_takes_effect_with_an_apply_that_changes_nothing_else() {
+    let w = World::new(FakeConfig::default());
+    let mut desired = config("child.matih.test", "one");
+    desired[3].protect = true;
+    w.apply(&desired).await;
+    desired[3].protect = false;
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes());
+    assert!(w.apply_plan(&p, 10).await.succeeded());
+    assert!(!w.state().await.resources[&a("zone", "platform")].protect);
+    let destroy = w
+        .plan(
+            &[],
+            PlanOptions {
+                destroy: true,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(destroy.summary().destroy, 6);
+}

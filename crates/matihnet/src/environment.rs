@@ -105,8 +105,29 @@ impl Environment {
     }
 
     /// Builds the provider the file names, configured from its section.
-    pub fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
+    pub async fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
         match self.loaded.env.provider {
+            #[cfg(feature = "aws")]
+            CloudProvider::Eks => {
+                let env = &self.loaded.env;
+                let aws = env.aws.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("provider \"eks\" needs an [aws] section")
+                })?;
+                let settings = matihnet_provider_aws::AwsSettings {
+                    environment: env.name.clone(),
+                    region: env.region.clone(),
+                    availability_zones: aws.availability_zones.clone(),
+                    endpoint_url: aws.endpoint_url.clone(),
+                    nat: match aws.nat {
+                        matihnet_net::Nat::PerAz => matihnet_provider_aws::NatMode::PerAz,
+                        matihnet_net::Nat::Single => matihnet_provider_aws::NatMode::Single,
+                        matihnet_net::Nat::None => matihnet_provider_aws::NatMode::None,
+                    },
+                };
+                Ok(Arc::new(
+                    matihnet_provider_aws::AwsProvider::connect(settings).await,
+                ))
+            }
             CloudProvider::Fake => {
                 let mut config = FakeConfig::from_env(|k| std::env::var(k).ok())?;
                 if config.store.is_none() {

@@ -15,10 +15,10 @@ use crate::render::{self, Terminal};
 use crate::run::{read_plan_file, Locked};
 use crate::Exit;
 
-pub fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
     let resources = env.neutral_resources();
-    // Cloud providers are built from credentials; the fake is the one whose schemas are local.
-    if let Ok(provider) = env.provider() {
+    // Building a provider reads credentials but calls no API, so validate stays offline.
+    if let Ok(provider) = env.provider().await {
         let desired = provider.map_resources(resources);
         matihnet_engine::validate(&desired, &schema_map(provider.as_ref()))?;
     }

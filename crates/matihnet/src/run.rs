@@ -63,8 +63,8 @@ struct Prepared {
     outputs: Vec<matihnet_engine::OutputSpec>,
 }
 
-fn prepare(env: &Environment) -> anyhow::Result<Prepared> {
-    let provider = env.provider()?;
+async fn prepare(env: &Environment) -> anyhow::Result<Prepared> {
+    let provider = env.provider().await?;
     let desired = provider.map_resources(env.neutral_resources());
     let outputs = env.outputs(&desired);
     Ok(Prepared {
@@ -109,7 +109,7 @@ pub async fn plan_command(
     args: &PlanArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env)?;
+    let prepared = prepare(env).await?;
     let locked = Locked::take(env, "plan", args.run.lock_timeout).await?;
     let result = async {
         let state = locked.read_state().await?.unwrap_or_default();
@@ -295,7 +295,7 @@ pub async fn apply_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env)?;
+    let prepared = prepare(env).await?;
     let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
     let result = apply_locked(env, prepared, &locked, args, interrupts, term).await;
     locked.release().await?;
@@ -346,7 +346,7 @@ pub async fn destroy_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env)?;
+    let prepared = prepare(env).await?;
     let locked = Locked::take(env, "destroy", args.run.lock_timeout).await?;
     let result = async {
         let Some(state) = locked.read_state().await? else {

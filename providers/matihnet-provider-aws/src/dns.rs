@@ -1,0 +1,347 @@
+//! Route53: hosted zones (the platform zone and one per child), NS delegation records in the
+//! parent, and A / alias records. Every change waits until Route53 reports it INSYNC.
+
+use std::time::Duration;
+
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
+    ResourceRecordSet, RrType, Tag, TagResourceType,
+};
+use matihnet_core::{
+    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+};
+
+use crate::errors::{aws, invalid, to_provider_error};
+use crate::provider::{text, texts, AwsProvider};
+use crate::tags;
+use crate::vpc::in_prior_order;
+
+fn bare_zone_id(id: &str) -> &str {
+    id.trim_start_matches("/hostedzone/")
+}
+
+fn without_dot(name: &str) -> &str {
+    name.trim_end_matches('.')
+}
+
+/// Route53 returns `*` as `\052` in record names.
+fn unescape(name: &str) -> String {
+    name.replace("\\052", "*")
+}
+
+fn fqdn(name: &str, zone_name: &str) -> String {
+    if name == "@" || name.is_empty() {
+        format!("{}.", without_dot(zone_name))
+    } else {
+        format!("{name}.{}.", without_dot(zone_name))
+    }
+}
+
+async fn wait_insync(p: &AwsProvider, change_id: &str) -> Result<(), ProviderError> {
+    for _ in 0..600 {
+        let out = p
+            .route53
+            .get_change()
+            .id(change_id)
+            .send()
+            .await
+            .map_err(aws("GetChange"))?;
+        if out.change_info().map(|c| c.status()) == Some(&ChangeStatus::Insync) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(ProviderError::new(
+        ErrorKind::Unavailable,
+        format!("Route53 change {change_id} was not INSYNC after 10 minutes"),
+    ))
+}
+
+// ---------------------------------------------------------------- zones
+
+/// A zone this address of this state created before: the caller reference says so.
+async fn find_own_zone(
+    p: &AwsProvider,
+    name: &str,
+    caller_reference: &str,
+) -> Result<Option<String>, ProviderError> {
+    let out = p
+        .route53
+        .list_hosted_zones_by_name()
+        .dns_name(name)
+        .max_items(100)
+        .send()
+        .await
+        .map_err(aws("ListHostedZonesByName"))?;
+    Ok(out
+        .hosted_zones()
+        .iter()
+        .find(|z| {
+            without_dot(z.name()) == without_dot(name) && z.caller_reference() == caller_reference
+        })
+        .map(|z| bare_zone_id(z.id()).to_string()))
+}
+
+pub async fn create_zone(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let name = text(desired, "name");
+    let reference = tags::caller_reference(ctx);
+    let id = match find_own_zone(p, name, &reference).await? {
+        Some(id) => id,
+        None => {
+            let out = p
+                .route53
+                .create_hosted_zone()
+                .name(name)
+                .caller_reference(&reference)
+                .send()
+                .await;
+            match out {
+                Ok(o) => {
+                    let id = o
+                        .hosted_zone()
+                        .map(|z| bare_zone_id(z.id()).to_string())
+                        .unwrap_or_default();
+                    if let Some(c) = o.change_info() {
+                        wait_insync(p, c.id())
+                            .await
+                            .map_err(|e| partial_zone(e, desired, &id))?;
+                    }
+                    id
+                }
+                Err(e) if crate::errors::code(&e) == Some("HostedZoneAlreadyExists") => {
+                    find_own_zone(p, name, &reference)
+                        .await?
+                        .ok_or_else(|| to_provider_error("CreateHostedZone", &e))?
+                }
+                Err(e) => return Err(to_provider_error("CreateHostedZone", &e).into()),
+            }
+        }
+    };
+    let t: Vec<Tag> = tags::for_object(ctx, name, &[])
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    p.route53
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(&id)
+        .set_add_tags(Some(t))
+        .send()
+        .await
+        .map_err(|e| partial_zone(to_provider_error("ChangeTagsForResource", &e), desired, &id))?;
+    let mut attrs = desired.clone();
+    attrs.insert("id".into(), Value::from(id));
+    match read_zone(p, &attrs).await? {
+        Some(a) => Ok(a),
+        None => Err(invalid(format!(
+            "hosted zone {name} vanished right after it was created"
+        ))
+        .into()),
+    }
+}
+
+fn partial_zone(error: ProviderError, desired: &Attrs, id: &str) -> ProviderFailure {
+    let mut attrs = desired.clone();
+    attrs.insert("id".into(), Value::from(id));
+    ProviderFailure {
+        error,
+        partial: Some(attrs),
+    }
+}
+
+pub async fn read_zone(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let id = text(prior, "id");
+    let out = match p.route53.get_hosted_zone().id(id).send().await {
+        Ok(o) => o,
+        Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => return Ok(None),
+        Err(e) => return Err(to_provider_error("GetHostedZone", &e)),
+    };
+    let mut attrs = prior.clone();
+    if let Some(z) = out.hosted_zone() {
+        attrs.insert("name".into(), Value::from(without_dot(z.name())));
+    }
+    let servers: Vec<String> = out
+        .delegation_set()
+        .map(|d| {
+            d.name_servers()
+                .iter()
+                .map(|s| without_dot(s).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let servers = in_prior_order(&texts(prior, "name_servers"), servers);
+    attrs.insert("name_servers".into(), Value::string_list(servers));
+    Ok(Some(attrs))
+}
+
+pub async fn delete_zone(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    match p.route53.delete_hosted_zone().id(text(prior, "id")).send().await {
+        Ok(o) => {
+            if let Some(c) = o.change_info() {
+                wait_insync(p, c.id()).await?;
+            }
+            Ok(())
+        }
+        Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => Ok(()),
+        Err(e) if crate::errors::code(&e) == Some("HostedZoneNotEmpty") => Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!(
+                "hosted zone {} still holds records matihnet did not create (cert-manager's _acme-challenge TXT records, for example); delete them, then run destroy again",
+                text(prior, "name")
+            ),
+        )),
+        Err(e) => Err(to_provider_error("DeleteHostedZone", &e)),
+    }
+}
+
+// ---------------------------------------------------------------- records
+
+fn record_type(t: &str) -> RrType {
+    RrType::from(t)
+}
+
+fn record_set(desired: &Attrs) -> Result<ResourceRecordSet, ProviderError> {
+    let name = fqdn(text(desired, "name"), text(desired, "zone_name"));
+    let mut b = ResourceRecordSet::builder()
+        .name(&name)
+        .r#type(record_type(text(desired, "type")));
+    let alias = text(desired, "alias_dns_name");
+    if !alias.is_empty() {
+        b = b.alias_target(
+            AliasTarget::builder()
+                .dns_name(alias)
+                .hosted_zone_id(text(desired, "alias_zone_id"))
+                .evaluate_target_health(false)
+                .build()
+                .map_err(|e| invalid(format!("alias for {name}: {e}")))?,
+        );
+    } else {
+        let ttl = desired.get("ttl").and_then(Value::as_int).unwrap_or(300);
+        b = b.ttl(ttl);
+        for v in texts(desired, "values") {
+            b = b.resource_records(
+                ResourceRecord::builder()
+                    .value(v)
+                    .build()
+                    .map_err(|e| invalid(format!("record {name}: {e}")))?,
+            );
+        }
+    }
+    b.build()
+        .map_err(|e| invalid(format!("record {name}: {e}")))
+}
+
+async fn change(
+    p: &AwsProvider,
+    zone_id: &str,
+    action: ChangeAction,
+    set: ResourceRecordSet,
+) -> Result<(), ProviderError> {
+    let batch = ChangeBatch::builder()
+        .changes(
+            Change::builder()
+                .action(action)
+                .resource_record_set(set)
+                .build()
+                .map_err(|e| invalid(e.to_string()))?,
+        )
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    let out = p
+        .route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(aws("ChangeResourceRecordSets"))?;
+    if let Some(c) = out.change_info() {
+        wait_insync(p, c.id()).await?;
+    }
+    Ok(())
+}
+
+/// UPSERT makes create and update idempotent: a record written just before a crash is simply
+/// written again.
+pub async fn upsert_record(
+    p: &AwsProvider,
+    desired: &Attrs,
+    _prior: Option<&Attrs>,
+) -> Result<Attrs, ProviderError> {
+    let zone_id = text(desired, "zone_id");
+    change(p, zone_id, ChangeAction::Upsert, record_set(desired)?).await?;
+    let mut attrs = desired.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(format!(
+            "{zone_id}/{}/{}",
+            fqdn(text(desired, "name"), text(desired, "zone_name")),
+            text(desired, "type")
+        )),
+    );
+    Ok(attrs)
+}
+
+async fn current(
+    p: &AwsProvider,
+    prior: &Attrs,
+) -> Result<Option<ResourceRecordSet>, ProviderError> {
+    let name = fqdn(text(prior, "name"), text(prior, "zone_name"));
+    let out = match p
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(text(prior, "zone_id"))
+        .start_record_name(&name)
+        .start_record_type(record_type(text(prior, "type")))
+        .max_items(1)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => return Ok(None),
+        Err(e) => return Err(to_provider_error("ListResourceRecordSets", &e)),
+    };
+    Ok(out
+        .resource_record_sets()
+        .iter()
+        .find(|r| {
+            unescape(r.name()).eq_ignore_ascii_case(&name)
+                && r.r#type().as_str() == text(prior, "type")
+        })
+        .cloned())
+}
+
+pub async fn read_record(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let Some(set) = current(p, prior).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    if let Some(alias) = set.alias_target() {
+        attrs.insert("alias_dns_name".into(), Value::from(alias.dns_name()));
+        attrs.insert("alias_zone_id".into(), Value::from(alias.hosted_zone_id()));
+    } else {
+        let values: Vec<String> = set
+            .resource_records()
+            .iter()
+            .map(|r| without_dot(r.value()).to_string())
+            .collect();
+        let values = in_prior_order(&texts(prior, "values"), values);
+        attrs.insert("values".into(), Value::string_list(values));
+        if let Some(ttl) = set.ttl() {
+            attrs.insert("ttl".into(), Value::Int(ttl));
+        }
+    }
+    Ok(Some(attrs))
+}
+
+pub async fn delete_record(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    // DELETE must name the record exactly as it is now.
+    let Some(set) = current(p, prior).await? else {
+        return Ok(());
+    };
+    change(p, text(prior, "zone_id"), ChangeAction::Delete, set).await
+}

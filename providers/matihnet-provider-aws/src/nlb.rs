@@ -1,0 +1,339 @@
+//! Ingress front ends: an internet-facing network load balancer across the public subnets with an
+//! Elastic IP per AZ, TCP target groups for 80 and 443 (target type ip) that the ingress
+//! controller binds to, and their listeners. matihnet owns them, so a destroy is never blocked by
+//! load balancers Kubernetes made on its own.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    ProtocolEnum, SubnetMapping, Tag, TargetTypeEnum,
+};
+use matihnet_core::{
+    Attrs, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+};
+
+use crate::errors::{aws, invalid, to_provider_error};
+use crate::provider::{text, texts, AwsProvider};
+use crate::tags;
+use crate::vpc::{owned_eip, release_eip};
+
+const PORTS: [i32; 2] = [80, 443];
+
+fn elb_tags(ctx: &OperationContext, name: &str) -> Vec<Tag> {
+    tags::for_object(ctx, name, &[])
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn lb_name(p: &AwsProvider, ctx: &OperationContext) -> String {
+    tags::short_name(&["matih", &p.settings.environment, &ctx.addr.name], 32)
+}
+
+fn is_missing<E: aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(
+        e.code(),
+        Some("LoadBalancerNotFound") | Some("TargetGroupNotFound") | Some("ListenerNotFound")
+    )
+}
+
+async fn find_by_name(p: &AwsProvider, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
+    match p.elb.describe_load_balancers().names(name).send().await {
+        Ok(o) => Ok(o.load_balancers().first().cloned()),
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(to_provider_error("DescribeLoadBalancers", &e)),
+    }
+}
+
+/// Whether the resource's tags say this address of this state made it.
+async fn owned(p: &AwsProvider, ctx: &OperationContext, arn: &str) -> Result<bool, ProviderError> {
+    let out = p
+        .elb
+        .describe_tags()
+        .resource_arns(arn)
+        .send()
+        .await
+        .map_err(aws("DescribeTags"))?;
+    let addr = ctx.addr.to_string();
+    Ok(out.tag_descriptions().iter().any(|d| {
+        let has = |k: &str, v: &str| {
+            d.tags()
+                .iter()
+                .any(|t| t.key() == Some(k) && t.value() == Some(v))
+        };
+        has(tags::ADDRESS, &addr) && has(tags::LINEAGE, &ctx.lineage)
+    }))
+}
+
+fn fail(error: ProviderError, partial: &Attrs) -> ProviderFailure {
+    ProviderFailure {
+        error,
+        partial: if partial.contains_key("allocation_ids") {
+            Some(partial.clone())
+        } else {
+            None
+        },
+    }
+}
+
+pub async fn create(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let name = lb_name(p, ctx);
+    let subnets = texts(desired, "subnet_ids");
+    if subnets.is_empty() {
+        return Err(invalid(format!(
+            "{}: no public subnets to place the load balancer in",
+            ctx.addr
+        ))
+        .into());
+    }
+    let mut attrs = desired.clone();
+    let mut allocations = Vec::new();
+    let mut ips = Vec::new();
+    for (i, _) in subnets.iter().enumerate() {
+        let (alloc, ip) = owned_eip(p, ctx, &name, &format!("eip-{i}"))
+            .await
+            .map_err(|e| fail(e, &attrs))?;
+        allocations.push(alloc);
+        ips.push(ip);
+        attrs.insert(
+            "allocation_ids".into(),
+            Value::string_list(allocations.clone()),
+        );
+    }
+    attrs.insert("ip_addresses".into(), Value::string_list(ips.clone()));
+    attrs.insert(
+        "ip_address".into(),
+        Value::from(ips.first().cloned().unwrap_or_default()),
+    );
+
+    let lb = match find_by_name(p, &name).await.map_err(|e| fail(e, &attrs))? {
+        Some(lb) => {
+            let arn = lb.load_balancer_arn().unwrap_or_default();
+            if !owned(p, ctx, arn).await.map_err(|e| fail(e, &attrs))? {
+                return Err(fail(
+                    invalid(format!("a load balancer named {name} exists and was not made by this environment's {}; delete or rename it", ctx.addr)),
+                    &attrs,
+                ));
+            }
+            lb
+        }
+        None => {
+            let mappings: Vec<SubnetMapping> = subnets
+                .iter()
+                .zip(&allocations)
+                .map(|(s, a)| {
+                    SubnetMapping::builder()
+                        .subnet_id(s)
+                        .allocation_id(a)
+                        .build()
+                })
+                .collect();
+            let out = p
+                .elb
+                .create_load_balancer()
+                .name(&name)
+                .r#type(LoadBalancerTypeEnum::Network)
+                .scheme(LoadBalancerSchemeEnum::InternetFacing)
+                .set_subnet_mappings(Some(mappings))
+                .set_tags(Some(elb_tags(ctx, &name)))
+                .send()
+                .await
+                .map_err(|e| fail(to_provider_error("CreateLoadBalancer", &e), &attrs))?;
+            out.load_balancers().first().cloned().ok_or_else(|| {
+                fail(
+                    invalid("CreateLoadBalancer returned no load balancer"),
+                    &attrs,
+                )
+            })?
+        }
+    };
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    attrs.insert("id".into(), Value::from(arn.clone()));
+    attrs.insert(
+        "dns_name".into(),
+        Value::from(lb.dns_name().unwrap_or_default()),
+    );
+    attrs.insert(
+        "zone_id".into(),
+        Value::from(lb.canonical_hosted_zone_id().unwrap_or_default()),
+    );
+
+    let mut groups = Vec::new();
+    for port in PORTS {
+        let tg_name = tags::short_name(
+            &[
+                "matih",
+                &p.settings.environment,
+                &ctx.addr.name,
+                &port.to_string(),
+            ],
+            32,
+        );
+        let existing = match p.elb.describe_target_groups().names(&tg_name).send().await {
+            Ok(o) => o
+                .target_groups()
+                .first()
+                .and_then(|g| g.target_group_arn())
+                .map(str::to_string),
+            Err(e) if is_missing(&e) => None,
+            Err(e) => return Err(fail(to_provider_error("DescribeTargetGroups", &e), &attrs)),
+        };
+        let tg = match existing {
+            Some(arn) => arn,
+            None => p
+                .elb
+                .create_target_group()
+                .name(&tg_name)
+                .protocol(ProtocolEnum::Tcp)
+                .port(port)
+                .vpc_id(text(desired, "vpc_id"))
+                .target_type(TargetTypeEnum::Ip)
+                .set_tags(Some(elb_tags(ctx, &tg_name)))
+                .send()
+                .await
+                .map_err(|e| fail(to_provider_error("CreateTargetGroup", &e), &attrs))?
+                .target_groups()
+                .first()
+                .and_then(|g| g.target_group_arn())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        groups.push(tg);
+        attrs.insert(
+            "target_group_arns".into(),
+            Value::string_list(groups.clone()),
+        );
+    }
+
+    let listeners = p
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| fail(to_provider_error("DescribeListeners", &e), &attrs))?;
+    let mut listener_arns = Vec::new();
+    for (port, tg) in PORTS.iter().zip(&groups) {
+        let existing = listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(*port))
+            .and_then(|l| l.listener_arn())
+            .map(str::to_string);
+        let l = match existing {
+            Some(a) => a,
+            None => p
+                .elb
+                .create_listener()
+                .load_balancer_arn(&arn)
+                .protocol(ProtocolEnum::Tcp)
+                .port(*port)
+                .default_actions(
+                    Action::builder()
+                        .r#type(ActionTypeEnum::Forward)
+                        .target_group_arn(tg)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| fail(to_provider_error("CreateListener", &e), &attrs))?
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        listener_arns.push(l);
+    }
+    attrs.insert("listener_arns".into(), Value::string_list(listener_arns));
+    Ok(attrs)
+}
+
+pub async fn read(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let arn = text(prior, "id");
+    if arn.is_empty() {
+        return Ok(None);
+    }
+    let lb = match p
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+    {
+        Ok(o) => o.load_balancers().first().cloned(),
+        Err(e) if is_missing(&e) => None,
+        Err(e) => return Err(to_provider_error("DescribeLoadBalancers", &e)),
+    };
+    let Some(lb) = lb else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "dns_name".into(),
+        Value::from(lb.dns_name().unwrap_or_default()),
+    );
+    attrs.insert(
+        "zone_id".into(),
+        Value::from(lb.canonical_hosted_zone_id().unwrap_or_default()),
+    );
+    Ok(Some(attrs))
+}
+
+pub async fn delete(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let arn = text(prior, "id");
+    if !arn.is_empty() {
+        match p
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+        {
+            Ok(o) => {
+                for l in o.listeners() {
+                    if let Some(la) = l.listener_arn() {
+                        match p.elb.delete_listener().listener_arn(la).send().await {
+                            Ok(_) => {}
+                            Err(e) if is_missing(&e) => {}
+                            Err(e) => return Err(to_provider_error("DeleteListener", &e)),
+                        }
+                    }
+                }
+            }
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(to_provider_error("DescribeListeners", &e)),
+        }
+        match p
+            .elb
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(to_provider_error("DeleteLoadBalancer", &e)),
+        }
+    }
+    for tg in texts(prior, "target_group_arns") {
+        match p
+            .elb
+            .delete_target_group()
+            .target_group_arn(&tg)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(to_provider_error("DeleteTargetGroup", &e)),
+        }
+    }
+    for alloc in texts(prior, "allocation_ids") {
+        release_eip(p, &alloc).await?;
+    }
+    Ok(())
+}
