@@ -1,0 +1,166 @@
+//! Local clouds: faithful emulators of the part of Azure Resource Manager (`azure`) and of
+//! Google Compute Engine + Cloud DNS (`gcp`) that matihnet's providers use, behaving as the
+//! recordings in `shared/reference/` show (status codes, long-running operations, error bodies).
+//!
+//! One HTTP server serves both: ARM paths start with `/subscriptions/`, GCP paths with
+//! `/compute/v1/` and `/dns/v1/`. The emulated objects can be saved to and restored from a JSON
+//! file, so `apply --local-cloud` followed by `plan --local-cloud` finds nothing to change.
+//! Knows nothing of matihnet's engine, state or providers.
+
+pub mod azure;
+pub mod gcp;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+/// Settings shared by both emulators.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a long-running operation stays `InProgress` / `RUNNING`.
+    pub operation_delay: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            operation_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalCloudError {
+    #[error("cannot read the local cloud's objects from {path}: {reason}")]
+    Load { path: PathBuf, reason: String },
+    #[error("cannot save the local cloud's objects to {path}: {reason}")]
+    Save { path: PathBuf, reason: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Snapshot {
+    #[serde(default)]
+    azure: serde_json::Value,
+    #[serde(default)]
+    gcp: serde_json::Value,
+}
+
+/// Both emulators, optionally mirrored to a file after every change.
+pub struct LocalCloud {
+    pub azure: Arc<azure::Cloud>,
+    pub gcp: Arc<gcp::Cloud>,
+    persist: Option<PathBuf>,
+}
+
+impl LocalCloud {
+    pub fn new(options: Options) -> LocalCloud {
+        LocalCloud {
+            azure: Arc::new(azure::Cloud::new(options.clone())),
+            gcp: Arc::new(gcp::Cloud::new(options)),
+            persist: None,
+        }
+    }
+
+    /// Emulators whose objects are loaded from `path` (when it exists) and saved back to it after
+    /// every request that changes something.
+    pub fn persistent(options: Options, path: PathBuf) -> Result<LocalCloud, LocalCloudError> {
+        let cloud = LocalCloud::new(options);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let snap: Snapshot =
+                    serde_json::from_slice(&bytes).map_err(|e| LocalCloudError::Load {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let load = |reason: String| LocalCloudError::Load {
+                    path: path.clone(),
+                    reason,
+                };
+                cloud.azure.restore(snap.azure).map_err(load)?;
+                cloud.gcp.restore(snap.gcp).map_err(load)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(LocalCloudError::Load {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        }
+        Ok(LocalCloud {
+            persist: Some(path),
+            ..cloud
+        })
+    }
+
+    pub fn save(&self) -> Result<(), LocalCloudError> {
+        let Some(path) = &self.persist else {
+            return Ok(());
+        };
+        let snap = Snapshot {
+            azure: self.azure.snapshot(),
+            gcp: self.gcp.snapshot(),
+        };
+        let err = |reason: String| LocalCloudError::Save {
+            path: path.clone(),
+            reason,
+        };
+        let bytes = serde_json::to_vec_pretty(&snap).map_err(|e| err(e.to_string()))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .merge(azure::router(Arc::clone(&self.azure)))
+            .merge(gcp::router(Arc::clone(&self.gcp)))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(self),
+                save_after_change,
+            ))
+    }
+
+    /// Serves both emulators on `addr` (port 0: any free port) until the process ends.
+    pub async fn serve(self: Arc<Self>, addr: &str) -> Result<SocketAddr, LocalCloudError> {
+        let listener =
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| LocalCloudError::Bind {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                })?;
+        let local = listener.local_addr().map_err(|e| LocalCloudError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+        let app = self.router();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(local)
+    }
+}
+
+async fn save_after_change(
+    State(cloud): State<Arc<LocalCloud>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let changes = req.method() != axum::http::Method::GET;
+    let response = next.run(req).await;
+    if changes && cloud.persist.is_some() {
+        // A failed save must not fail the request: the objects still exist in memory.
+        let _ = cloud.save();
+    }
+    response
+}
