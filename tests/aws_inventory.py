@@ -83,10 +83,21 @@ def delete_record(zone_name, record_name, rtype):
     return {"deleted": record_name}
 
 
+def create_foreign_lb(name):
+    """A load balancer with matihnet's name but not its tags, as another team might have made."""
+    ec2, elb, _ = clients()
+    vpc = ec2.create_vpc(CidrBlock="192.168.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="192.168.1.0/24", AvailabilityZone="eu-west-1a")["Subnet"]["SubnetId"]
+    lb = elb.create_load_balancer(Name=name, Subnets=[subnet], Type="network", Scheme="internet-facing")
+    return {"arn": lb["LoadBalancers"][0]["LoadBalancerArn"]}
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "inventory":
         print(json.dumps(inventory()))
     elif sys.argv[1] == "delete-record":
         print(json.dumps(delete_record(sys.argv[2], sys.argv[3], sys.argv[4])))
+    elif sys.argv[1] == "create-foreign-lb":
+        print(json.dumps(create_foreign_lb(sys.argv[2])))
     else:
         sys.exit("unknown command " + sys.argv[1])

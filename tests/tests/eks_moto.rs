@@ -266,3 +266,25 @@ fn eks_apply_killed_at_several_points_leaves_no_duplicate_or_orphan() {
         crash_after(&moto, k);
     }
 }
+
+/// moto accepts two load balancers with one name; AWS does not, and a name clash with someone
+/// else's load balancer must never be "adopted". This does not rely on the gap.
+#[test]
+fn a_foreign_load_balancer_with_our_name_is_refused_not_adopted() {
+    let moto = Moto::start();
+    moto.reset();
+    moto.script(&["create-foreign-lb", "matih-prod-platform"]);
+    let s = sandbox();
+    let r = run(&s, &moto, &["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        r.stderr()
+            .contains("matih-prod-platform exists and was not made by"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        len(&moto.inventory(), "load_balancers"),
+        3,
+        "the foreign one and the two tenants'"
+    );
+}

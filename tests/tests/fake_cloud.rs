@@ -409,3 +409,32 @@ fn force_unlock_refuses_a_live_holder_and_clears_a_dead_one() {
     assert!(r.stderr().contains("live process"), "{}", r.stderr());
     assert_eq!(holder.wait().expect("apply").code(), Some(0));
 }
+
+/// moto gives every hosted zone the same name servers, which would hide a delegation pointing at
+/// the wrong zone; the fake cloud gives each zone its own, so this catches it.
+#[test]
+fn each_delegation_lists_its_own_zones_name_servers() {
+    let s = example();
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    let state = s.state();
+    let resources = state["resources"].as_array().expect("resources");
+    let attrs = |addr: &str| {
+        resources
+            .iter()
+            .find(|r| r["address"] == addr)
+            .map(|r| r["attributes"].clone())
+            .unwrap_or_else(|| panic!("{addr} in state"))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for child in [
+        "acme", "bigcorp", "initech", "globex", "umbrella", "staging",
+    ] {
+        let zone_ns = attrs(&format!("dns_zone.{child}"))["name_servers"].clone();
+        let record = attrs(&format!("dns_record.{child}_ns"))["values"].clone();
+        assert_eq!(record, zone_ns, "{child}");
+        assert!(
+            seen.insert(zone_ns.to_string()),
+            "{child}'s name servers are not distinct"
+        );
+    }
+}

@@ -58,6 +58,23 @@ pub enum Command {
     ForceUnlock(ForceUnlockArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Serve the built-in Azure and GCP emulators on 127.0.0.1 for other tools.
+    LocalCloud(LocalCloudArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalCloudArgs {
+    /// The port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8480)]
+    pub port: u16,
+
+    /// Keep the emulated objects in this file across restarts.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// How long long-running operations stay in progress.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub operation_delay: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -81,6 +98,11 @@ pub struct RunArgs {
     /// Print progress for long operations this often.
     #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
     pub progress_interval: std::time::Duration,
+
+    /// Run the Azure and GCP providers against the built-in emulators; the emulated objects are
+    /// kept in a file beside the state.
+    #[arg(long)]
+    pub local_cloud: bool,
 }
 
 #[derive(Debug, Args)]

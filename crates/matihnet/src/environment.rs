@@ -95,6 +95,17 @@ impl Environment {
         }
     }
 
+    /// Where `--local-cloud` keeps the emulated objects: beside the state.
+    pub fn local_cloud_path(&self) -> PathBuf {
+        let mut name = self
+            .state_path()
+            .file_name()
+            .unwrap_or_default()
+            .to_os_string();
+        name.push(".local-cloud.json");
+        self.state_path().with_file_name(name)
+    }
+
     pub fn backend(&self) -> LocalBackend {
         LocalBackend::new(self.state_path())
     }
@@ -105,14 +116,38 @@ impl Environment {
     }
 
     /// Builds the provider the file names, configured from its section.
-    pub async fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
+    pub async fn provider(&self, local_cloud: Option<&str>) -> anyhow::Result<Arc<dyn Provider>> {
         match self.loaded.env.provider {
+            #[cfg(feature = "azure")]
+            CloudProvider::Aks => {
+                let env = &self.loaded.env;
+                let azure = env
+                    .azure
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"aks\" needs an [azure] section"))?;
+                let endpoint = local_cloud
+                    .map(str::to_string)
+                    .or_else(|| azure.endpoint.clone())
+                    .or_else(|| std::env::var("MATIHNET_AZURE_ENDPOINT").ok());
+                let settings = matihnet_provider_azure::AzureSettings {
+                    environment: env.name.clone(),
+                    location: env.region.clone(),
+                    subscription_id: azure.subscription_id.clone(),
+                    resource_group: azure.resource_group.clone(),
+                    ingress_resource_group: azure.ingress_resource_group.clone(),
+                    endpoint,
+                };
+                Ok(Arc::new(matihnet_provider_azure::AzureProvider::connect(
+                    settings,
+                )?))
+            }
             #[cfg(feature = "aws")]
             CloudProvider::Eks => {
                 let env = &self.loaded.env;
-                let aws = env.aws.as_ref().ok_or_else(|| {
-                    anyhow::anyhow!("provider \"eks\" needs an [aws] section")
-                })?;
+                let aws = env
+                    .aws
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"eks\" needs an [aws] section"))?;
                 let settings = matihnet_provider_aws::AwsSettings {
                     environment: env.name.clone(),
                     region: env.region.clone(),
@@ -131,7 +166,11 @@ impl Environment {
             CloudProvider::Fake => {
                 let mut config = FakeConfig::from_env(|k| std::env::var(k).ok())?;
                 if config.store.is_none() {
-                    let mut name = self.state_path().file_name().unwrap_or_default().to_os_string();
+                    let mut name = self
+                        .state_path()
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_os_string();
                     name.push(".fake-cloud.json");
                     config.store = Some(self.state_path().with_file_name(name));
                 }
@@ -140,8 +179,9 @@ impl Environment {
                     config,
                 )?))
             }
+            #[allow(unreachable_patterns)]
             other => anyhow::bail!(
-                "provider {:?} is not built into this version of matihnet yet; the engine runs against provider = \"fake\"",
+                "provider {:?} is not built into this matihnet (build it with its cargo feature)",
                 other.as_str()
             ),
         }

@@ -18,7 +18,7 @@ use crate::Exit;
 pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
     let resources = env.neutral_resources();
     // Building a provider reads credentials but calls no API, so validate stays offline.
-    if let Ok(provider) = env.provider().await {
+    if let Ok(provider) = env.provider(None).await {
         let desired = provider.map_resources(resources);
         matihnet_engine::validate(&desired, &schema_map(provider.as_ref()))?;
     }

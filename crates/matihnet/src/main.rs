@@ -67,6 +67,9 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
+    if let Command::LocalCloud(args) = &cli.command {
+        return serve_local_cloud(args, term).await;
+    }
     let interrupts = signals::Interrupts::install();
     let vars = environment::parse_vars(&cli.vars)?;
     let env = match environment::open(&cli.config, &vars) {
@@ -99,5 +102,27 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
         Command::Graph => inspect::graph_command(&env, term),
         Command::ForceUnlock(args) => inspect::force_unlock_command(&env, args, term).await,
         Command::Completions(args) => Ok(inspect::completions_command(args)),
+        Command::LocalCloud(args) => serve_local_cloud(args, term).await,
     }
+}
+
+/// `matihnet local-cloud`: the emulators on 127.0.0.1 until Ctrl-C.
+async fn serve_local_cloud(args: &cli::LocalCloudArgs, term: Terminal) -> anyhow::Result<Exit> {
+    let options = matihnet_localcloud::Options {
+        operation_delay: args.operation_delay,
+    };
+    let cloud = std::sync::Arc::new(match &args.state {
+        Some(path) => matihnet_localcloud::LocalCloud::persistent(options, path.clone())?,
+        None => matihnet_localcloud::LocalCloud::new(options),
+    });
+    let addr = std::sync::Arc::clone(&cloud)
+        .serve(&format!("127.0.0.1:{}", args.port))
+        .await?;
+    term.line(&format!(
+        "Local cloud (Azure Resource Manager + Google Compute/Cloud DNS) listening on http://{addr}\n\n    export MATIHNET_AZURE_ENDPOINT=http://{addr}\n    export MATIHNET_GCP_ENDPOINT=http://{addr}\n\nAny bearer token is accepted. Press Ctrl-C to stop."
+    ));
+    tokio::signal::ctrl_c().await?;
+    cloud.save()?;
+    term.line("Stopped.");
+    Ok(Exit::Success)
 }

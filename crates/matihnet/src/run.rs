@@ -57,17 +57,38 @@ fn addresses(raw: &[String], flag: &str) -> anyhow::Result<Vec<Address>> {
 }
 
 struct Prepared {
+    /// Kept alive for the whole command: the providers talk to it.
+    _local_cloud: Option<Arc<matihnet_localcloud::LocalCloud>>,
     environment: String,
     provider: Arc<dyn Provider>,
     desired: Vec<matihnet_core::DesiredResource>,
     outputs: Vec<matihnet_engine::OutputSpec>,
 }
 
-async fn prepare(env: &Environment) -> anyhow::Result<Prepared> {
-    let provider = env.provider().await?;
+/// Starts the in-process emulators for `--local-cloud`, loading what earlier runs left.
+pub async fn start_local_cloud(
+    env: &Environment,
+) -> anyhow::Result<(Arc<matihnet_localcloud::LocalCloud>, String)> {
+    let cloud = Arc::new(matihnet_localcloud::LocalCloud::persistent(
+        matihnet_localcloud::Options::default(),
+        env.local_cloud_path(),
+    )?);
+    let addr = Arc::clone(&cloud).serve("127.0.0.1:0").await?;
+    Ok((cloud, format!("http://{addr}")))
+}
+
+async fn prepare(env: &Environment, run: &RunArgs) -> anyhow::Result<Prepared> {
+    let (local_cloud, endpoint) = if run.local_cloud {
+        let (cloud, endpoint) = start_local_cloud(env).await?;
+        (Some(cloud), Some(endpoint))
+    } else {
+        (None, None)
+    };
+    let provider = env.provider(endpoint.as_deref()).await?;
     let desired = provider.map_resources(env.neutral_resources());
     let outputs = env.outputs(&desired);
     Ok(Prepared {
+        _local_cloud: local_cloud,
         environment: env.name().to_string(),
         provider,
         desired,
@@ -109,7 +130,7 @@ pub async fn plan_command(
     args: &PlanArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env).await?;
+    let prepared = prepare(env, &args.run).await?;
     let locked = Locked::take(env, "plan", args.run.lock_timeout).await?;
     let result = async {
         let state = locked.read_state().await?.unwrap_or_default();
@@ -295,7 +316,7 @@ pub async fn apply_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env).await?;
+    let prepared = prepare(env, &args.run).await?;
     let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
     let result = apply_locked(env, prepared, &locked, args, interrupts, term).await;
     locked.release().await?;
@@ -346,7 +367,7 @@ pub async fn destroy_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env).await?;
+    let prepared = prepare(env, &args.run).await?;
     let locked = Locked::take(env, "destroy", args.run.lock_timeout).await?;
     let result = async {
         let Some(state) = locked.read_state().await? else {

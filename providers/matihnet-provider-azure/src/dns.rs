@@ -1,0 +1,296 @@
+//! Azure DNS: the platform zone and one child zone per tenant and subdomain, NS record sets in
+//! the parent for each child, and A record sets. Record sets are written with `If-None-Match: *`
+//! on create and `If-Match: <etag>` on update, so a concurrent change is never silently
+//! overwritten.
+
+use std::future::IntoFuture;
+
+use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
+use serde_json::json;
+
+use crate::network::{as_json, call, model};
+use crate::provider::{check_owner, tags, text, texts, AzureProvider};
+
+fn zone_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(v.get("id").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    let servers: Vec<String> = v
+        .pointer("/properties/nameServers")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(|s| s.trim_end_matches('.').to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    attrs.insert("name_servers".into(), Value::string_list(servers));
+    attrs
+}
+
+async fn get_zone(
+    p: &AzureProvider,
+    rg: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let s = &p.settings;
+    let got = call("GET DNS zone", || {
+        p.dns
+            .zones_client()
+            .get(rg, name, &s.subscription_id)
+            .into_future()
+    })
+    .await?;
+    Ok(got.map(|z| as_json(&z)))
+}
+
+pub async fn put_zone(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+    creating: bool,
+) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let rg = text(desired, "resource_group");
+    let name = text(desired, "name");
+    if creating {
+        if let Some(found) = get_zone(p, rg, name).await? {
+            check_owner(ctx, &format!("DNS zone {name}"), &found)?;
+        }
+    }
+    let zone: azure_mgmt_dns::package_2018_05::models::Zone = model(
+        json!({"location": "global", "tags": tags(ctx), "properties": {"zoneType": "Public"}}),
+    )?;
+    let done = call("PUT DNS zone", || {
+        p.dns
+            .zones_client()
+            .create_or_update(rg, name, zone.clone(), &s.subscription_id)
+            .into_future()
+    })
+    .await?
+    .ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Rejected,
+            format!("DNS zone {name}: resource group {rg} not found"),
+        )
+    })?;
+    Ok(zone_attrs(desired, &as_json(&done)))
+}
+
+pub async fn read_zone(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let got = get_zone(p, text(prior, "resource_group"), text(prior, "name")).await?;
+    Ok(got.map(|z| {
+        let mut attrs = zone_attrs(prior, &z);
+        // Keep the recorded order when the set is the same: no drift from reordering.
+        let mut a = texts(&attrs, "name_servers");
+        let mut b = texts(prior, "name_servers");
+        a.sort();
+        b.sort();
+        if a == b {
+            attrs.insert(
+                "name_servers".into(),
+                Value::string_list(texts(prior, "name_servers")),
+            );
+        }
+        attrs
+    }))
+}
+
+pub async fn delete_zone(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let s = &p.settings;
+    let rg = text(prior, "resource_group");
+    let name = text(prior, "name");
+    let sent = call("DELETE DNS zone", || {
+        p.dns
+            .zones_client()
+            .delete(rg, name, &s.subscription_id)
+            .send()
+    })
+    .await?;
+    if let Some(resp) = sent {
+        p.arm
+            .wait("DELETE DNS zone", resp.as_raw_response().headers())
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- record sets
+
+fn record_body(ctx: &OperationContext, desired: &Attrs) -> serde_json::Value {
+    let ttl = desired.get("ttl").and_then(Value::as_int).unwrap_or(300);
+    let values = texts(desired, "values");
+    let mut props = json!({"TTL": ttl, "metadata": tags(ctx)});
+    match text(desired, "type") {
+        "NS" => {
+            props["NSRecords"] = json!(values
+                .iter()
+                .map(|v| json!({"nsdname": v}))
+                .collect::<Vec<_>>())
+        }
+        "CNAME" => {
+            props["CNAMERecord"] = json!({"cname": values.first().cloned().unwrap_or_default()})
+        }
+        "TXT" => {
+            props["TXTRecords"] = json!(values
+                .iter()
+                .map(|v| json!({"value": [v]}))
+                .collect::<Vec<_>>())
+        }
+        _ => {
+            props["ARecords"] = json!(values
+                .iter()
+                .map(|v| json!({"ipv4Address": v}))
+                .collect::<Vec<_>>())
+        }
+    }
+    json!({"properties": props})
+}
+
+fn record_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(v.get("id").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    attrs.insert(
+        "etag".into(),
+        Value::from(v.get("etag").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    let props = v.get("properties").cloned().unwrap_or_default();
+    if let Some(ttl) = props.get("TTL").and_then(|t| t.as_i64()) {
+        attrs.insert("ttl".into(), Value::Int(ttl));
+    }
+    let list = |key: &str, field: &str| -> Vec<String> {
+        props
+            .get(key)
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get(field).and_then(|x| x.as_str()))
+                    .map(|s| s.trim_end_matches('.').to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let values = match text(prior, "type") {
+        "NS" => list("NSRecords", "nsdname"),
+        _ => list("ARecords", "ipv4Address"),
+    };
+    let mut a = values.clone();
+    let mut b = texts(prior, "values");
+    a.sort();
+    b.sort();
+    let values = if a == b {
+        texts(prior, "values")
+    } else {
+        values
+    };
+    attrs.insert("values".into(), Value::string_list(values));
+    attrs
+}
+
+fn precondition_failed(e: &ProviderError) -> bool {
+    e.message.contains(" 412 ")
+}
+
+pub async fn put_record(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+    prior: Option<&Attrs>,
+) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let rg = text(desired, "resource_group");
+    let zone = text(desired, "zone_name");
+    let name = text(desired, "name");
+    let kind = text(desired, "type");
+    let set: azure_mgmt_dns::package_2018_05::models::RecordSet = model(record_body(ctx, desired))?;
+    let put = |etag: Option<String>| {
+        let set = set.clone();
+        async move {
+            call("PUT record set", || {
+                let b = p.dns.record_sets_client().create_or_update(
+                    rg,
+                    zone,
+                    name,
+                    kind,
+                    set.clone(),
+                    &s.subscription_id,
+                );
+                match &etag {
+                    Some(tag) => b.if_match(tag.clone()).into_future(),
+                    None => b.if_none_match("*").into_future(),
+                }
+            })
+            .await
+        }
+    };
+    let etag = prior
+        .map(|pr| text(pr, "etag").to_string())
+        .filter(|e| !e.is_empty());
+    let written = match put(etag.clone()).await {
+        Ok(w) => w,
+        Err(e) if precondition_failed(&e) && etag.is_none() => {
+            // It exists already: adopt it if it is ours (a create cut short by a crash).
+            let found = call("GET record set", || p.dns.record_sets_client().get(rg, zone, name, kind, &s.subscription_id).into_future())
+                .await?
+                .map(|r| as_json(&r))
+                .ok_or_else(|| ProviderError::new(ErrorKind::Rejected, format!("record set {name} {kind} in {zone} vanished while being adopted")))?;
+            check_owner(ctx, &format!("record set {name} {kind} in {zone}"), &found)?;
+            let tag = found.get("etag").and_then(|t| t.as_str()).map(str::to_string);
+            put(tag).await?
+        }
+        Err(e) if precondition_failed(&e) => {
+            return Err(ProviderError::new(
+                ErrorKind::Rejected,
+                format!("record set {name} {kind} in {zone} was changed by someone else since it was read; run plan again to see the change"),
+            )
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let written = written.ok_or_else(|| {
+        ProviderError::new(ErrorKind::Rejected, format!("DNS zone {zone} not found"))
+    })?;
+    Ok(record_attrs(desired, &as_json(&written)))
+}
+
+pub async fn read_record(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let s = &p.settings;
+    let (rg, zone, name, kind) = (
+        text(prior, "resource_group"),
+        text(prior, "zone_name"),
+        text(prior, "name"),
+        text(prior, "type"),
+    );
+    let got = call("GET record set", || {
+        p.dns
+            .record_sets_client()
+            .get(rg, zone, name, kind, &s.subscription_id)
+            .into_future()
+    })
+    .await?;
+    Ok(got.map(|r| record_attrs(prior, &as_json(&r))))
+}
+
+pub async fn delete_record(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let s = &p.settings;
+    let (rg, zone, name, kind) = (
+        text(prior, "resource_group"),
+        text(prior, "zone_name"),
+        text(prior, "name"),
+        text(prior, "type"),
+    );
+    call("DELETE record set", || {
+        p.dns
+            .record_sets_client()
+            .delete(rg, zone, name, kind, &s.subscription_id)
+            .send()
+    })
+    .await?;
+    Ok(())
+}

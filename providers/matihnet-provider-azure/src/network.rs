@@ -1,0 +1,466 @@
+//! Resource groups, the virtual network, its subnets, and the ingress front ends' static public
+//! IPs.
+
+use std::future::IntoFuture;
+
+use azure_core::Method;
+use matihnet_core::retry::with_backoff;
+use matihnet_core::{
+    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::arm::{from_azure, is_not_found, policy};
+use crate::provider::{check_owner, tags, text, texts, AzureProvider};
+
+pub(crate) fn merge(prior: &Attrs, desired: &Attrs) -> Attrs {
+    let mut out = prior.clone();
+    out.extend(desired.clone());
+    out
+}
+
+pub(crate) fn model<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ProviderError> {
+    serde_json::from_value(v).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("internal error: building an ARM request body: {e}"),
+        )
+    })
+}
+
+pub(crate) fn as_json<T: Serialize>(t: &T) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+/// Runs a generated-client call with retries for `AnotherOperationInProgress` and throttling
+/// that outlasted the pipeline's own retries; 404 becomes `Ok(None)`.
+pub(crate) async fn call<T, F, Fut>(what: &str, mut f: F) -> Result<Option<T>, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = azure_core::Result<T>>,
+{
+    with_backoff(policy(), |_| {
+        let fut = f();
+        async move {
+            match fut.await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err((from_azure(what, &e), None)),
+            }
+        }
+    })
+    .await
+}
+
+/// `/subscriptions/s/resourceGroups/rg/providers/.../virtualNetworks/name` -> (rg, name).
+fn group_and_name(id: &str) -> (String, String) {
+    let parts: Vec<&str> = id.split('/').collect();
+    let rg = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("resourceGroups"))
+        .and_then(|i| parts.get(i + 1))
+        .unwrap_or(&"")
+        .to_string();
+    (rg, parts.last().unwrap_or(&"").to_string())
+}
+
+fn with_partial(error: ProviderError, attrs: &Attrs) -> ProviderFailure {
+    ProviderFailure {
+        error,
+        partial: attrs.contains_key("id").then(|| attrs.clone()),
+    }
+}
+
+// ---------------------------------------------------------------- resource groups
+
+pub async fn create_group(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let name = text(desired, "name");
+    let url = p.arm.resource_group_url(&s.subscription_id, name)?;
+    let existing = p
+        .arm
+        .send("GET resource group", Method::Get, url.clone(), None)
+        .await?;
+    let created = match existing {
+        // A group that exists already is used, never owned: destroy will leave it.
+        Some(found) => {
+            found
+                .body
+                .pointer("/tags/matihnet:address")
+                .and_then(|a| a.as_str())
+                == Some(&ctx.addr.to_string())
+        }
+        None => {
+            let body = json!({"location": text(desired, "location"), "tags": tags(ctx)});
+            p.arm
+                .send("PUT resource group", Method::Put, url.clone(), Some(&body))
+                .await?;
+            true
+        }
+    };
+    let mut attrs = desired.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(format!(
+            "/subscriptions/{}/resourceGroups/{name}",
+            s.subscription_id
+        )),
+    );
+    attrs.insert("created".into(), Value::Bool(created));
+    Ok(attrs)
+}
+
+pub async fn read_group(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let url = p
+        .arm
+        .resource_group_url(&p.settings.subscription_id, text(prior, "name"))?;
+    Ok(p.arm
+        .send("GET resource group", Method::Get, url, None)
+        .await?
+        .map(|found| {
+            let mut attrs = prior.clone();
+            if let Some(loc) = found.body.get("location").and_then(|l| l.as_str()) {
+                attrs.insert("location".into(), Value::from(loc));
+            }
+            attrs
+        }))
+}
+
+/// Deletes the group only if matihnet created it and nothing else lives in it.
+pub async fn delete_group(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    if prior.get("created").and_then(Value::as_bool) != Some(true) {
+        return Ok(());
+    }
+    let s = &p.settings;
+    let name = text(prior, "name");
+    let list = p.arm.resources_in_group_url(&s.subscription_id, name)?;
+    if let Some(found) = p
+        .arm
+        .send("list resources", Method::Get, list, None)
+        .await?
+    {
+        if found
+            .body
+            .get("value")
+            .and_then(|v| v.as_array())
+            .is_some_and(|v| !v.is_empty())
+        {
+            // Someone else's resources live here now: keep the group for them.
+            return Ok(());
+        }
+    }
+    let url = p.arm.resource_group_url(&s.subscription_id, name)?;
+    if let Some(answer) = p
+        .arm
+        .send("DELETE resource group", Method::Delete, url, None)
+        .await?
+    {
+        p.arm.wait("DELETE resource group", &answer.headers).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- virtual network
+
+async fn get_vnet(
+    p: &AzureProvider,
+    rg: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let s = &p.settings;
+    let got = call("GET virtual network", || {
+        p.network
+            .virtual_networks_client()
+            .get(rg, name, &s.subscription_id)
+            .into_future()
+    })
+    .await?;
+    Ok(got.map(|v| as_json(&v)))
+}
+
+fn vnet_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    let prefixes: Vec<String> = v
+        .pointer("/properties/addressSpace/addressPrefixes")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    attrs.insert(
+        "id".into(),
+        Value::from(v.get("id").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    if let Some((first, rest)) = prefixes.split_first() {
+        attrs.insert("cidr".into(), Value::from(first.as_str()));
+        let mut rest = rest.to_vec();
+        let prior_rest = texts(prior, "secondary_cidrs");
+        let mut a = rest.clone();
+        let mut b = prior_rest.clone();
+        a.sort();
+        b.sort();
+        if a == b {
+            rest = prior_rest;
+        }
+        attrs.insert("secondary_cidrs".into(), Value::string_list(rest));
+    }
+    if let Some(loc) = v.get("location").and_then(|l| l.as_str()) {
+        attrs.insert("region".into(), Value::from(loc));
+    }
+    attrs
+}
+
+pub async fn put_vnet(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+    creating: bool,
+) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let rg = text(desired, "resource_group");
+    let name = text(desired, "name");
+    let existing = get_vnet(p, rg, name).await?;
+    if creating {
+        if let Some(found) = &existing {
+            check_owner(ctx, &format!("virtual network {name}"), found)?;
+        }
+    }
+    let mut prefixes = vec![text(desired, "cidr").to_string()];
+    prefixes.extend(texts(desired, "secondary_cidrs"));
+    // A PUT without the current subnets would delete them: carry them over.
+    let subnets = existing
+        .as_ref()
+        .and_then(|v| v.pointer("/properties/subnets").cloned())
+        .unwrap_or_else(|| json!([]));
+    let body = json!({
+        "location": text(desired, "region"),
+        "tags": tags(ctx),
+        "properties": {"addressSpace": {"addressPrefixes": prefixes}, "subnets": subnets},
+    });
+    let vnet: azure_mgmt_network::models::VirtualNetwork = model(body)?;
+    let done = call("PUT virtual network", || {
+        p.network
+            .virtual_networks_client()
+            .create_or_update(rg, name, vnet.clone(), &s.subscription_id)
+            .into_future()
+    })
+    .await?
+    .ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Rejected,
+            format!("virtual network {name}: resource group {rg} not found"),
+        )
+    })?;
+    Ok(vnet_attrs(desired, &as_json(&done)))
+}
+
+pub async fn read_vnet(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let (rg, name) = group_and_name(text(prior, "id"));
+    Ok(get_vnet(p, &rg, &name)
+        .await?
+        .map(|v| vnet_attrs(prior, &v)))
+}
+
+pub async fn delete_vnet(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let (rg, name) = group_and_name(text(prior, "id"));
+    let s = &p.settings;
+    let sent = call("DELETE virtual network", || {
+        p.network
+            .virtual_networks_client()
+            .delete(&rg, &name, &s.subscription_id)
+            .send()
+    })
+    .await?;
+    if let Some(resp) = sent {
+        p.arm
+            .wait("DELETE virtual network", resp.as_raw_response().headers())
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- subnets
+
+fn subnet_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(v.get("id").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    if let Some(prefix) = v
+        .pointer("/properties/addressPrefix")
+        .and_then(|x| x.as_str())
+    {
+        attrs.insert("cidr".into(), Value::from(prefix));
+    }
+    attrs
+}
+
+/// Subnets take no tags; their name inside matihnet's own virtual network is what adopts them.
+pub async fn put_subnet(p: &AzureProvider, desired: &Attrs) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let (rg, vnet) = group_and_name(text(desired, "network_id"));
+    let name = text(desired, "name");
+    let subnet: azure_mgmt_network::models::Subnet =
+        model(json!({"properties": {"addressPrefix": text(desired, "cidr")}}))?;
+    let done = call("PUT subnet", || {
+        p.network
+            .subnets_client()
+            .create_or_update(&rg, &vnet, name, subnet.clone(), &s.subscription_id)
+            .into_future()
+    })
+    .await?
+    .ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Rejected,
+            format!("subnet {name}: virtual network {vnet} not found"),
+        )
+    })?;
+    Ok(subnet_attrs(desired, &as_json(&done)))
+}
+
+pub async fn read_subnet(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let s = &p.settings;
+    let (rg, vnet) = group_and_name(text(prior, "network_id"));
+    let name = text(prior, "name");
+    let got = call("GET subnet", || {
+        p.network
+            .subnets_client()
+            .get(&rg, &vnet, name, &s.subscription_id)
+            .into_future()
+    })
+    .await?;
+    Ok(got.map(|v| subnet_attrs(prior, &as_json(&v))))
+}
+
+pub async fn delete_subnet(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let s = &p.settings;
+    let (rg, vnet) = group_and_name(text(prior, "network_id"));
+    let name = text(prior, "name");
+    let sent = call("DELETE subnet", || {
+        p.network
+            .subnets_client()
+            .delete(&rg, &vnet, name, &s.subscription_id)
+            .send()
+    })
+    .await?;
+    if let Some(resp) = sent {
+        p.arm
+            .wait("DELETE subnet", resp.as_raw_response().headers())
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- public IPs
+
+async fn get_ip(
+    p: &AzureProvider,
+    rg: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let s = &p.settings;
+    let got = call("GET public IP", || {
+        p.network
+            .public_ip_addresses_client()
+            .get(rg, name, &s.subscription_id)
+            .into_future()
+    })
+    .await?;
+    Ok(got.map(|v| as_json(&v)))
+}
+
+fn ip_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(v.get("id").and_then(|i| i.as_str()).unwrap_or_default()),
+    );
+    attrs.insert(
+        "ip_address".into(),
+        Value::from(
+            v.pointer("/properties/ipAddress")
+                .and_then(|i| i.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    attrs
+}
+
+pub async fn put_ip(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+    creating: bool,
+) -> ProviderResult<Attrs> {
+    let s = &p.settings;
+    let rg = text(desired, "resource_group");
+    let name = text(desired, "name");
+    if creating {
+        if let Some(found) = get_ip(p, rg, name).await? {
+            check_owner(ctx, &format!("public IP {name}"), &found)?;
+        }
+    }
+    let ip: azure_mgmt_network::models::PublicIpAddress = model(json!({
+        "location": text(desired, "location"),
+        "tags": tags(ctx),
+        "sku": {"name": "Standard", "tier": "Regional"},
+        "properties": {"publicIPAllocationMethod": "Static", "publicIPAddressVersion": "IPv4"},
+    }))?;
+    let done = call("PUT public IP", || {
+        p.network
+            .public_ip_addresses_client()
+            .create_or_update(rg, name, ip.clone(), &s.subscription_id)
+            .into_future()
+    })
+    .await?
+    .ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Rejected,
+            format!("public IP {name}: resource group {rg} not found"),
+        )
+    })?;
+    let attrs = ip_attrs(desired, &as_json(&done));
+    if text(&attrs, "ip_address").is_empty() {
+        return Err(with_partial(
+            ProviderError::new(
+                ErrorKind::Other,
+                format!("public IP {name} was provisioned without an address"),
+            ),
+            &attrs,
+        ));
+    }
+    Ok(attrs)
+}
+
+pub async fn read_ip(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let (rg, name) = group_and_name(text(prior, "id"));
+    Ok(get_ip(p, &rg, &name).await?.map(|v| ip_attrs(prior, &v)))
+}
+
+pub async fn delete_ip(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let s = &p.settings;
+    let (rg, name) = group_and_name(text(prior, "id"));
+    let sent = call("DELETE public IP", || {
+        p.network
+            .public_ip_addresses_client()
+            .delete(&rg, &name, &s.subscription_id)
+            .send()
+    })
+    .await?;
+    if let Some(resp) = sent {
+        p.arm
+            .wait("DELETE public IP", resp.as_raw_response().headers())
+            .await?;
+    }
+    Ok(())
+}

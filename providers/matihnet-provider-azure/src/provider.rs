@@ -1,0 +1,224 @@
+//! The configured Azure provider: credentials, the ARM endpoint, the generated clients, and the
+//! dispatch of each call to its resource type.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::auth::TokenCredential;
+use matihnet_core::{
+    Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
+    ResourceSchema, Value,
+};
+
+use crate::arm::{Arm, StaticToken, SCOPE};
+use crate::{dns, map, network};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSettings {
+    pub environment: String,
+    pub location: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    /// Where the ingress public IPs live (what ingress-nginx's
+    /// `azure-load-balancer-resource-group` annotation names).
+    pub ingress_resource_group: String,
+    /// `[azure] endpoint` or `MATIHNET_AZURE_ENDPOINT`; Azure's public cloud otherwise.
+    pub endpoint: Option<String>,
+}
+
+pub struct AzureProvider {
+    pub(crate) settings: AzureSettings,
+    pub(crate) arm: Arm,
+    pub(crate) network: azure_mgmt_network::Client,
+    pub(crate) dns: azure_mgmt_dns::package_2018_05::Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the Azure endpoint {0:?} is not a URL")]
+    Endpoint(String),
+    #[error("cannot set up Azure credentials: {0}")]
+    Credential(String),
+    #[error("cannot build the Azure clients: {0}")]
+    Client(String),
+}
+
+fn is_loopback(url: &azure_core::Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some("127.0.0.1") | Some("localhost") | Some("[::1]")
+    )
+}
+
+impl AzureProvider {
+    /// Credentials come from `azure_identity`'s standard chain (environment service principal,
+    /// workload identity, managed identity, Azure CLI); a loopback endpoint is the local
+    /// emulator, which takes any bearer token.
+    pub fn connect(settings: AzureSettings) -> Result<AzureProvider, ConnectError> {
+        let endpoint_text = settings
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| "https://management.azure.com".to_string());
+        let endpoint = azure_core::Url::parse(&endpoint_text)
+            .map_err(|_| ConnectError::Endpoint(endpoint_text.clone()))?;
+        let credential: Arc<dyn TokenCredential> = if is_loopback(&endpoint) {
+            Arc::new(StaticToken)
+        } else {
+            azure_identity::create_credential()
+                .map_err(|e| ConnectError::Credential(e.to_string()))?
+        };
+        let network = azure_mgmt_network::ClientBuilder::new(Arc::clone(&credential))
+            .endpoint(endpoint.clone())
+            .scopes(&[SCOPE])
+            .build()
+            .map_err(|e| ConnectError::Client(e.to_string()))?;
+        let dns = azure_mgmt_dns::package_2018_05::ClientBuilder::new(Arc::clone(&credential))
+            .endpoint(endpoint.clone())
+            .scopes(&[SCOPE])
+            .build()
+            .map_err(|e| ConnectError::Client(e.to_string()))?;
+        Ok(AzureProvider {
+            arm: Arm {
+                http: azure_core::new_http_client(),
+                credential,
+                endpoint,
+            },
+            network,
+            dns,
+            settings,
+        })
+    }
+}
+
+pub(crate) fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
+    attrs.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub(crate) fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
+    attrs
+        .get(name)
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The tags every object that takes tags carries.
+pub(crate) fn tags(ctx: &OperationContext) -> serde_json::Value {
+    serde_json::json!({
+        "matihnet:environment": ctx.environment,
+        "matihnet:address": ctx.addr.to_string(),
+        "matihnet:lineage": ctx.lineage,
+    })
+}
+
+/// Whether an existing object with our deterministic name may be adopted: it must carry this
+/// address and lineage (or no matihnet tags at all, for objects that take none).
+pub(crate) fn check_owner(
+    ctx: &OperationContext,
+    what: &str,
+    found: &serde_json::Value,
+) -> Result<(), ProviderError> {
+    let tags = found
+        .get("tags")
+        .or_else(|| found.pointer("/properties/metadata"));
+    let get = |k: &str| tags.and_then(|t| t.get(k)).and_then(|v| v.as_str());
+    match (get("matihnet:address"), get("matihnet:lineage")) {
+        (Some(a), Some(l)) if a == ctx.addr.to_string() && l == ctx.lineage => Ok(()),
+        (None, None) => Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!("{what} already exists and was not made by matihnet; import it by deleting it or renaming the environment"),
+        )),
+        (a, _) => Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!(
+                "{what} already exists and belongs to {} of another matihnet state (environment {}); refusing to take it over",
+                a.unwrap_or("another resource"),
+                get("matihnet:environment").unwrap_or("unknown")
+            ),
+        )),
+    }
+}
+
+fn unknown(kind: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Other,
+        format!("the azure provider has no resource type `{kind}`"),
+    )
+}
+
+#[async_trait]
+impl Provider for AzureProvider {
+    fn name(&self) -> &str {
+        "azure"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        map::schemas()
+    }
+
+    fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
+        map::map_resources(&self.settings, neutral)
+    }
+
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        match ctx.addr.kind.as_str() {
+            "resource_group" => network::read_group(self, prior).await,
+            "network" => network::read_vnet(self, prior).await,
+            "subnet" => network::read_subnet(self, prior).await,
+            "frontend" => network::read_ip(self, prior).await,
+            "dns_zone" => dns::read_zone(self, prior).await,
+            "dns_record" => dns::read_record(self, prior).await,
+            other => Err(unknown(other)),
+        }
+    }
+
+    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
+        match ctx.addr.kind.as_str() {
+            "resource_group" => network::create_group(self, ctx, desired).await,
+            "network" => network::put_vnet(self, ctx, desired, true).await,
+            "subnet" => network::put_subnet(self, desired).await,
+            "frontend" => network::put_ip(self, ctx, desired, true).await,
+            "dns_zone" => dns::put_zone(self, ctx, desired, true).await,
+            "dns_record" => dns::put_record(self, ctx, desired, None).await,
+            other => Err(unknown(other).into()),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs> {
+        match ctx.addr.kind.as_str() {
+            "resource_group" => Ok(crate::network::merge(prior, desired)),
+            "network" => network::put_vnet(self, ctx, desired, false).await,
+            "subnet" => network::put_subnet(self, desired).await,
+            "frontend" => network::put_ip(self, ctx, desired, false).await,
+            "dns_zone" => dns::put_zone(self, ctx, desired, false).await,
+            "dns_record" => dns::put_record(self, ctx, desired, Some(prior)).await,
+            other => Err(unknown(other).into()),
+        }
+    }
+
+    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
+        match ctx.addr.kind.as_str() {
+            "resource_group" => network::delete_group(self, prior).await,
+            "network" => network::delete_vnet(self, prior).await,
+            "subnet" => network::delete_subnet(self, prior).await,
+            "frontend" => network::delete_ip(self, prior).await,
+            "dns_zone" => dns::delete_zone(self, prior).await,
+            "dns_record" => dns::delete_record(self, prior).await,
+            other => Err(unknown(other)),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! EKS apply and no-change plan against moto for N = 1, 10, 30, 100 tenants, against the
+//! emulator's floor: the same provider calls issued directly and concurrently (every call of a
+//! dependency level at once, no engine, no state, no process start). Prints figures; asserts
+//! nothing about time.
+//!
+//! `cargo bench -p matihnet-e2e --bench eks_moto` (needs python3 for moto, installed on first use).
+
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set itself up should stop loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use matihnet_core::{Address, Attrs, DesiredResource, OperationContext, Provider};
+use matihnet_e2e::moto::Moto;
+use matihnet_e2e::Sandbox;
+
+fn environment_file(tenants: usize, moto: &Moto) -> String {
+    let base =
+        std::fs::read_to_string(matihnet_e2e::repo_root().join("examples/eks.toml")).unwrap();
+    let head = base
+        .split("[[tenant]]")
+        .next()
+        .unwrap()
+        .replace("protect = true", "protect = false");
+    let mut text = head.replace(
+        "# endpoint_url = \"http://127.0.0.1:5000\"",
+        &format!("endpoint_url = \"{}\"", moto.endpoint()),
+    );
+    for i in 0..tenants {
+        // Every tenth tenant has a dedicated front end, the rest share the platform's.
+        let ingress = if i % 10 == 0 { "dedicated" } else { "shared" };
+        text.push_str(&format!(
+            "[[tenant]]\nslug = \"t{i:03}\"\ningress = \"{ingress}\"\n\n"
+        ));
+    }
+    text
+}
+
+async fn floor(
+    text: &str,
+    moto: &Moto,
+    read_only_of: Option<&BTreeMap<Address, Attrs>>,
+) -> (Duration, BTreeMap<Address, Attrs>) {
+    let loaded = matihnet_net::load("bench.toml", text, &|_| None).unwrap();
+    let env = &loaded.env;
+    let aws = env.aws.as_ref().unwrap();
+    let provider = Arc::new(
+        matihnet_provider_aws::AwsProvider::connect(matihnet_provider_aws::AwsSettings {
+            environment: env.name.clone(),
+            region: env.region.clone(),
+            availability_zones: aws.availability_zones.clone(),
+            endpoint_url: Some(moto.endpoint()),
+            nat: matihnet_provider_aws::NatMode::PerAz,
+        })
+        .await,
+    );
+    let desired = provider.map_resources(matihnet_net::expand(env, &loaded.plan));
+    let ctx = |addr: &Address| OperationContext {
+        addr: addr.clone(),
+        environment: env.name.clone(),
+        lineage: "floor".into(),
+    };
+    let started = Instant::now();
+    if let Some(existing) = read_only_of {
+        let reads = existing.iter().map(|(addr, attrs)| {
+            let p = Arc::clone(&provider);
+            let c = ctx(addr);
+            async move { p.read(&c, attrs).await.unwrap() }
+        });
+        futures::future::join_all(reads).await;
+        return (started.elapsed(), BTreeMap::new());
+    }
+    let mut done: BTreeMap<Address, Attrs> = BTreeMap::new();
+    let mut left: Vec<DesiredResource> = desired;
+    while !left.is_empty() {
+        let ready: BTreeSet<Address> = left
+            .iter()
+            .filter(|r| r.dependencies().iter().all(|d| done.contains_key(d)))
+            .map(|r| r.addr.clone())
+            .collect();
+        let (now, later): (Vec<_>, Vec<_>) =
+            left.into_iter().partition(|r| ready.contains(&r.addr));
+        left = later;
+        let calls = now.into_iter().map(|r| {
+            let lookup = |a: &Address| done.get(a);
+            let attrs: Attrs = r
+                .attrs
+                .iter()
+                .map(|(k, e)| (k.clone(), e.resolve(&lookup).unwrap()))
+                .collect();
+            let p = Arc::clone(&provider);
+            let c = ctx(&r.addr);
+            async move { (c.addr.clone(), p.create(&c, &attrs).await.unwrap()) }
+        });
+        for (addr, attrs) in futures::future::join_all(calls).await {
+            done.insert(addr, attrs);
+        }
+    }
+    (started.elapsed(), done)
+}
+
+fn timed(s: &Sandbox, moto: &Moto, args: &[&str]) -> Duration {
+    let env = moto.env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let t = Instant::now();
+    s.run_with(args, &pairs).expect_code(0);
+    t.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let moto = Moto::start();
+    println!(
+        "{:>8} {:>10} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
+        "tenants", "resources", "apply", "floor", "ratio", "plan", "read floor", "ratio"
+    );
+    for n in [1usize, 10, 30, 100] {
+        let text = environment_file(n, &moto);
+        moto.reset();
+        let (floor_apply, created) = floor(&text, &moto, None).await;
+        let (floor_read, _) = floor(&text, &moto, Some(&created)).await;
+        moto.reset();
+        let s = Sandbox::with_config(&text);
+        let apply = timed(
+            &s,
+            &moto,
+            &["apply", "--auto-approve", "--parallelism", "64"],
+        );
+        let plan = timed(&s, &moto, &["plan", "--parallelism", "64"]);
+        println!(
+            "{n:>8} {:>10} {:>10.0}ms {:>10.0}ms {:>6.2}x {:>10.0}ms {:>10.0}ms {:>6.2}x",
+            created.len(),
+            apply.as_secs_f64() * 1e3,
+            floor_apply.as_secs_f64() * 1e3,
+            apply.as_secs_f64() / floor_apply.as_secs_f64(),
+            plan.as_secs_f64() * 1e3,
+            floor_read.as_secs_f64() * 1e3,
+            plan.as_secs_f64() / floor_read.as_secs_f64(),
+        );
+    }
+}
