@@ -111,6 +111,10 @@ fn timed(s: &Sandbox, moto: &Moto, args: &[&str]) -> Duration {
 #[tokio::main]
 async fn main() {
     let moto = Moto::start();
+    // The in-process floor uses the standard credential chain, like matihnet does.
+    for (k, v) in moto.env() {
+        std::env::set_var(k, v);
+    }
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
         "tenants", "resources", "apply", "floor", "ratio", "plan", "read floor", "ratio"
