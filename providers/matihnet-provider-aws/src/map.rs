@@ -52,7 +52,8 @@ pub fn schemas() -> Vec<ResourceSchema> {
             .computed("id")
             .computed("associations"),
         ResourceSchema::new("frontend")
-            .required("name")
+            // A load balancer cannot be renamed.
+            .required_force_new("name")
             .required("purpose")
             .required_force_new("vpc_id")
             .required_force_new("subnet_ids")

@@ -150,12 +150,22 @@ impl Provider for AwsProvider {
                 .await
                 .map(|()| merge(prior, desired))
                 .map_err(Into::into),
-            "route_table" => vpc::update_route_table(self, prior, desired).await,
+            "route_table" => {
+                vpc::update_tags(self, ctx, text(prior, "id"), desired).await?;
+                vpc::update_route_table(self, prior, desired).await
+            }
             "frontend" => Ok(merge(prior, desired)),
             "dns_record" => dns::upsert_record(self, desired, Some(prior))
                 .await
                 .map_err(Into::into),
-            "dns_zone" | "internet_gateway" | "nat_gateway" => Ok(merge(prior, desired)),
+            "internet_gateway" | "nat_gateway" => {
+                vpc::update_tags(self, ctx, text(prior, "id"), desired)
+                    .await
+                    .map(|()| merge(prior, desired))
+                    .map_err(Into::into)
+            }
+            // Every other attribute of a zone forces a new one.
+            "dns_zone" => Ok(merge(prior, desired)),
             other => Err(unknown(other).into()),
         }
     }
