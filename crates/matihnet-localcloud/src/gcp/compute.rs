@@ -70,6 +70,9 @@ pub struct Subnetwork {
     stack_type: String,
     purpose: String,
     private_ipv6_google_access: String,
+    /// Echoed, not resolved: internalRanges are not emulated.
+    #[serde(default)]
+    reserved_internal_range: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,6 +244,9 @@ impl Subnetwork {
             if !self.secondary_ip_ranges.is_empty() {
                 obj.insert("secondaryIpRanges".into(), json!(self.secondary_ip_ranges));
             }
+            if let Some(r) = &self.reserved_internal_range {
+                obj.insert("reservedInternalRange".into(), json!(r));
+            }
         }
         v
     }
@@ -297,7 +303,8 @@ impl Operation {
             "insertTime": clock::rfc3339(self.insert_ms),
             "kind": "compute#operation",
             "name": self.name,
-            "progress": if done { 100 } else { 0 },
+            // The recorded `setLabels` answer is DONE with progress 0; others reach 100.
+            "progress": if done && !self.bare { 100 } else { 0 },
             "selfLink": format!("{API}/projects/{}/{scope}/operations/{}", self.project, self.name),
             "startTime": clock::rfc3339(self.insert_ms),
             "status": if done { "DONE" } else { "RUNNING" },
@@ -1059,6 +1066,7 @@ async fn insert_subnetwork(
         purpose: string_field(&body, "purpose")?.unwrap_or_else(|| "PRIVATE".into()),
         private_ipv6_google_access: string_field(&body, "privateIpv6GoogleAccess")?
             .unwrap_or_else(|| "DISABLE_GOOGLE_ACCESS".into()),
+        reserved_internal_range: string_field(&body, "reservedInternalRange")?,
     };
     validate_ranges(&inner.world, &subnet)?;
     Ok(start(
