@@ -476,19 +476,20 @@ struct NewOperation<'a> {
     effect: Effect,
 }
 
+/// The operation a request with the same `requestId` already started: GCP answers a retried
+/// write with it instead of failing (409) or acting twice. Checked before any validation.
+fn replay_request(inner: &Inner, project: &str, query: &Query) -> Option<Response> {
+    let rid = query.get("requestId").filter(|r| !r.is_empty())?;
+    let op = inner
+        .world
+        .request_ids
+        .get(&format!("{project}/{rid}"))
+        .and_then(|k| inner.world.operations.get(k))?;
+    Some(ok(op.render(false)))
+}
+
 fn start(cloud: &Cloud, inner: &mut Inner, query: &Query, new: NewOperation<'_>) -> Response {
     let now = now_ms();
-    if let Some(rid) = query.get("requestId").filter(|r| !r.is_empty()) {
-        let rkey = format!("{}/{rid}", new.project);
-        if let Some(op) = inner
-            .world
-            .request_ids
-            .get(&rkey)
-            .and_then(|k| inner.world.operations.get(k))
-        {
-            return ok(op.render(false));
-        }
-    }
     let delay = cloud.operation_delay_ms(&inner.faults);
     let inject_failure = inner.faults.fail_operations > 0;
     if inject_failure {
@@ -694,6 +695,9 @@ async fn insert_network(
         }
     };
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let key = network_key(&project, &name);
     let pending = pending_effects(&inner.world).any(|e| {
         matches!(e, Effect::Insert(Resource::Network(n)) if network_key(&n.project, &n.name) == key)
@@ -776,6 +780,9 @@ async fn delete_network(
 ) -> ApiResult {
     let query = Query::parse(raw.as_deref());
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let id = find_network(&inner.world, &project, &name)?.id;
     let key = network_key(&project, &name);
     // Subnetworks being created count as users too: their insert would fail otherwise.
@@ -829,6 +836,9 @@ async fn patch_network(
     let query = Query::parse(raw.as_deref());
     let body = parse_body(&body)?;
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let mut network = find_network(&inner.world, &project, &name)?.clone();
     if let Some(other) = string_field(&body, "name")?.filter(|n| *n != name) {
         return Err(ApiError::invalid(format!(
@@ -1029,6 +1039,9 @@ async fn insert_subnetwork(
         )
     })?;
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     if !inner
         .world
         .networks
@@ -1134,6 +1147,9 @@ async fn delete_subnetwork(
 ) -> ApiResult {
     let query = Query::parse(raw.as_deref());
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let id = find_subnetwork(&inner.world, &project, &region, &name)?.id;
     Ok(start(
         &cloud,
@@ -1173,6 +1189,9 @@ async fn patch_subnetwork(
     let query = Query::parse(raw.as_deref());
     let body = parse_body(&body)?;
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let current = find_subnetwork(&inner.world, &project, &region, &name)?.clone();
     check_fingerprint(&body, &current.fingerprint)?;
     let mut next = current.clone();
@@ -1248,6 +1267,9 @@ async fn set_private_ip_google_access(
         )
     })?;
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let mut next = find_subnetwork(&inner.world, &project, &region, &name)?.clone();
     next.private_ip_google_access = access;
     next.fingerprint = clock::fingerprint();
@@ -1311,6 +1333,9 @@ async fn insert_address(
     let requested = string_field(&body, "address")?;
     let subnetwork = string_field(&body, "subnetwork")?;
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let key = regional_key(&project, &region, &name);
     let pending = pending_effects(&inner.world).any(|e| {
         matches!(e, Effect::Insert(Resource::Address(a)) if regional_key(&a.project, &a.region, &a.name) == key)
@@ -1452,6 +1477,9 @@ async fn delete_address(
 ) -> ApiResult {
     let query = Query::parse(raw.as_deref());
     let mut inner = settled(&cloud);
+    if let Some(replay) = replay_request(&inner, &project, &query) {
+        return Ok(replay);
+    }
     let id = find_address(&inner.world, &project, &region, &name)?.id;
     Ok(start(
         &cloud,
