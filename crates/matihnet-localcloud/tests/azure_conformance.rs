@@ -208,9 +208,18 @@ impl Example {
 
 async fn create_group(emu: &Emulator, group_url: &str, body: Value) {
     let a = emu
-        .call("PUT", &format!("{group_url}?api-version=2021-04-01"), Some(&body))
+        .call(
+            "PUT",
+            &format!("{group_url}?api-version=2021-04-01"),
+            Some(&body),
+        )
         .await;
-    assert!(a.status.is_success(), "creating {group_url}: {} {}", a.status, a.body);
+    assert!(
+        a.status.is_success(),
+        "creating {group_url}: {} {}",
+        a.status,
+        a.body
+    );
 }
 
 /// PUT of a network resource: checks the first answer (201, `Updating`, `Azure-AsyncOperation`),
@@ -225,12 +234,19 @@ async fn lro_put(emu: &Emulator, file: &str, url: &str, body: &Value, expect: St
     let op = a
         .header("azure-asyncoperation")
         .unwrap_or_else(|| panic!("{file}: PUT answered without Azure-AsyncOperation"));
-    assert!(a.header("location").is_none(), "{file}: PUT has no Location (real traffic)");
+    assert!(
+        a.header("location").is_none(),
+        "{file}: PUT has no Location (real traffic)"
+    );
     let status = emu.wait_operation(&op).await;
     assert_eq!(status.body["status"], "Succeeded", "{file}");
     let got = emu.call("GET", url, None).await;
     assert_eq!(got.status, StatusCode::OK, "{file}");
-    assert_eq!(got.header("etag").as_deref(), got.body["etag"].as_str(), "{file}: etag header = body etag");
+    assert_eq!(
+        got.header("etag").as_deref(),
+        got.body["etag"].as_str(),
+        "{file}: etag header = body etag"
+    );
     got.body
 }
 
@@ -242,29 +258,63 @@ async fn lro_delete(emu: &Emulator, ex: &Example, url: &str, want_location: bool
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}: DELETE {url}", ex.file);
     assert!(statuses.contains(&202), "{}: 202 is documented", ex.file);
     let async_op = a.header("azure-asyncoperation");
-    assert!(async_op.is_some(), "{}: DELETE carries Azure-AsyncOperation", ex.file);
+    assert!(
+        async_op.is_some(),
+        "{}: DELETE carries Azure-AsyncOperation",
+        ex.file
+    );
     let documented_headers = ex.responses["202"]["headers"]
         .as_object()
         .map(|h| h.keys().map(|k| k.to_ascii_lowercase()).collect::<Vec<_>>())
         .unwrap_or_default();
     for h in &documented_headers {
-        assert!(a.header(h).is_some(), "{}: 202 lacks the documented {h} header", ex.file);
+        assert!(
+            a.header(h).is_some(),
+            "{}: 202 lacks the documented {h} header",
+            ex.file
+        );
     }
     if want_location {
-        let location = a.header("location").unwrap_or_else(|| panic!("{}: no Location", ex.file));
-        assert!(location.contains("/operationResults/"), "{}: {location}", ex.file);
+        let location = a
+            .header("location")
+            .unwrap_or_else(|| panic!("{}: no Location", ex.file));
+        assert!(
+            location.contains("/operationResults/"),
+            "{}: {location}",
+            ex.file
+        );
         let running = emu.call("GET", &location, None).await;
-        assert_eq!(running.status, StatusCode::ACCEPTED, "{}: Location while running", ex.file);
+        assert_eq!(
+            running.status,
+            StatusCode::ACCEPTED,
+            "{}: Location while running",
+            ex.file
+        );
         let done = emu.wait_location(&location).await;
-        assert_eq!(done.status, StatusCode::NO_CONTENT, "{}: Location when done", ex.file);
+        assert_eq!(
+            done.status,
+            StatusCode::NO_CONTENT,
+            "{}: Location when done",
+            ex.file
+        );
     } else {
         let done = emu.wait_operation(&async_op.unwrap()).await;
         assert_eq!(done.body["status"], "Succeeded", "{}", ex.file);
     }
     let gone = emu.call("GET", url, None).await;
-    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}: gone after the operation", ex.file);
+    assert_eq!(
+        gone.status,
+        StatusCode::NOT_FOUND,
+        "{}: gone after the operation",
+        ex.file
+    );
     let again = emu.call("DELETE", url, None).await;
-    assert_eq!(again.status, StatusCode::NO_CONTENT, "{}: DELETE of nothing", ex.file);
+    assert_eq!(
+        again.status,
+        StatusCode::NO_CONTENT,
+        "{}: DELETE of nothing",
+        ex.file
+    );
     assert!(statuses.contains(&204), "{}: 204 is documented", ex.file);
     if statuses.contains(&200) {
         println!(
@@ -462,7 +512,11 @@ fn check_name_servers(file: &str, zone: &Value) {
         let prefix = format!("ns{}-", i + 1);
         let suffix = format!(".azure-dns.{tld}.");
         assert!(
-            n.starts_with(&prefix) && n.ends_with(&suffix) && n[prefix.len()..n.len() - suffix.len()].chars().all(|c| c.is_ascii_digit()),
+            n.starts_with(&prefix)
+                && n.ends_with(&suffix)
+                && n[prefix.len()..n.len() - suffix.len()]
+                    .chars()
+                    .all(|c| c.is_ascii_digit()),
             "{file}: name server {n} is not like {prefix}NN{suffix}"
         );
     }
@@ -477,7 +531,11 @@ async fn every_x_ms_example_replays() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 20, "expected the 20 example files in {}", dir.display());
+    assert!(
+        files.len() >= 20,
+        "expected the 20 example files in {}",
+        dir.display()
+    );
     for (prefix, path, reason) in IGNORED {
         println!("not compared: {prefix}* {path}: {reason}");
     }
@@ -511,25 +569,36 @@ struct Correspondence {
 impl Correspondence {
     fn pair(&mut self, what: &str, recorded: &str, actual: &str) {
         if let Some(prev) = self.forward.get(recorded) {
-            assert_eq!(prev, actual, "{what}: the recording repeats {recorded}; the emulator changed it");
+            assert_eq!(
+                prev, actual,
+                "{what}: the recording repeats {recorded}; the emulator changed it"
+            );
         } else {
             assert!(
                 !self.forward.values().any(|v| v == actual),
                 "{what}: the recording has a new value {recorded}; the emulator repeated {actual}"
             );
-            self.forward.insert(recorded.to_string(), actual.to_string());
+            self.forward
+                .insert(recorded.to_string(), actual.to_string());
         }
     }
 }
 
 fn operation_id(url: &str) -> String {
-    url.split('?').next().unwrap().rsplit('/').next().unwrap().to_string()
+    url.split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn the_az_cli_recording_replays() {
     let path = reference_dir().join("real-azcli-public-ip-lifecycle.recording.yaml");
-    let cassette: serde_yaml::Value = serde_yaml::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let cassette: serde_yaml::Value =
+        serde_yaml::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let interactions = cassette["interactions"].as_sequence().unwrap();
     // A delay long enough that the recorded `InProgress` poll, sent right after the DELETE, sees it
     // running; the recorded `Succeeded` polls are retried until the operation ends, as az does.
@@ -548,9 +617,17 @@ async fn the_az_cli_recording_replays() {
         let what = format!("interaction {i}: {method} {uri}");
         let want_status = resp["status"]["code"].as_u64().unwrap() as u16;
         let text = resp["body"]["string"].as_str().unwrap_or("");
-        let want_body: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(text).unwrap() };
+        let want_body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(text).unwrap()
+        };
         let header = |name: &str| -> Option<String> {
-            resp["headers"][name].as_sequence().and_then(|s| s.first()).and_then(|v| v.as_str()).map(str::to_string)
+            resp["headers"][name]
+                .as_sequence()
+                .and_then(|s| s.first())
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
         };
         if !group_created && uri.to_ascii_lowercase().contains("/resourcegroups/") {
             // The recording starts with an existing group: create it as it shows it.
@@ -559,7 +636,9 @@ async fn the_az_cli_recording_replays() {
             create_group(&emu, &group_uri, json!({"location": "westus", "tags": {"product": "azurecli", "cause": "automation", "date": "2022-10-05T17:20:23Z"}})).await;
             group_created = true;
         }
-        let body: Option<Value> = req["body"].as_str().map(|b| serde_json::from_str(b).unwrap());
+        let body: Option<Value> = req["body"]
+            .as_str()
+            .map(|b| serde_json::from_str(b).unwrap());
         let is_status_poll = uri.contains("/operations/");
         let is_result_poll = uri.contains("/operationResults/");
         let got = if is_status_poll && want_body["status"] != "InProgress" {
@@ -571,30 +650,67 @@ async fn the_az_cli_recording_replays() {
         };
         assert_eq!(got.status.as_u16(), want_status, "{what}: {}", got.body);
         for h in ["azure-asyncoperation", "location"] {
-            assert_eq!(got.header(h).is_some(), header(h).is_some(), "{what}: presence of the {h} header");
+            assert_eq!(
+                got.header(h).is_some(),
+                header(h).is_some(),
+                "{what}: presence of the {h} header"
+            );
             if let (Some(recorded), Some(actual)) = (header(h), got.header(h)) {
                 ops.pair(&what, &operation_id(&recorded), &operation_id(&actual));
-                let shape = |u: &str| path_of(u).split('?').next().unwrap().rsplitn(2, '/').nth(1).unwrap().to_ascii_lowercase();
+                let shape = |u: &str| {
+                    let path = path_of(u);
+                    let path = path.split('?').next().unwrap();
+                    path.rsplit_once('/').unwrap().0.to_ascii_lowercase()
+                };
                 assert_eq!(shape(&recorded), shape(&actual), "{what}: {h} URL shape");
             }
         }
         if let Some(recorded) = header("etag") {
-            let actual = got.header("etag").unwrap_or_else(|| panic!("{what}: no etag header"));
-            assert_eq!(Some(actual.as_str()), got.body["etag"].as_str(), "{what}: etag header = body etag");
+            let actual = got
+                .header("etag")
+                .unwrap_or_else(|| panic!("{what}: no etag header"));
+            assert_eq!(
+                Some(actual.as_str()),
+                got.body["etag"].as_str(),
+                "{what}: etag header = body etag"
+            );
             etags.pair(&what, &recorded, &actual);
         }
         if let Some(recorded) = want_body["etag"].as_str() {
-            etags.pair(&what, recorded, got.body["etag"].as_str().unwrap_or_else(|| panic!("{what}: no etag")));
+            etags.pair(
+                &what,
+                recorded,
+                got.body["etag"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{what}: no etag")),
+            );
         }
-        for item in want_body["value"].as_array().into_iter().flatten().zip(got.body["value"].as_array().into_iter().flatten()) {
-            etags.pair(&what, item.0["etag"].as_str().unwrap(), item.1["etag"].as_str().unwrap());
+        for item in want_body["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(got.body["value"].as_array().into_iter().flatten())
+        {
+            etags.pair(
+                &what,
+                item.0["etag"].as_str().unwrap(),
+                item.1["etag"].as_str().unwrap(),
+            );
         }
         if want_body["properties"]["ipAddress"].is_string() {
-            assert!(got.body["properties"]["ipAddress"].is_string(), "{what}: provisioned static IP has an address");
+            assert!(
+                got.body["properties"]["ipAddress"].is_string(),
+                "{what}: provisioned static IP has an address"
+            );
         }
         let mut diffs = Vec::new();
         compare(&want_body, &got.body, "", &[], &mut diffs);
-        assert!(diffs.is_empty(), "{what}: body differs from the recording:\n  {}\nactual: {:#}", diffs.join("\n  "), got.body);
+        assert!(
+            diffs.is_empty(),
+            "{what}: body differs from the recording:\n  {}\nactual: {:#}",
+            diffs.join("\n  "),
+            got.body
+        );
     }
     println!("replayed {} recorded interactions", interactions.len());
 }

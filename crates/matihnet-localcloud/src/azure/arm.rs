@@ -388,7 +388,9 @@ mod tests {
             })
         );
         assert!(matches!(
-            parse_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"),
+            parse_path(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+            ),
             Err(PathError::UnknownType(_))
         ));
         assert_eq!(percent_decode("a%"), "a%");

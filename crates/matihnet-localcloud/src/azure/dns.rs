@@ -75,7 +75,9 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
                 .state
                 .children(&zk)
                 .filter(|(_, r)| {
-                    record_type.is_none_or(|t| r.body["type"].as_str() == Some(&format!("Microsoft.Network/dnsZones/{t}")))
+                    record_type.is_none_or(|t| {
+                        r.body["type"].as_str() == Some(&format!("Microsoft.Network/dnsZones/{t}"))
+                    })
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -89,7 +91,11 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
             name,
         } => {
             let zk = zone_key(&sub, &rg, &zone);
-            let rk = format!("{zk}/{}/{}", record_type.to_ascii_lowercase(), name.to_ascii_lowercase());
+            let rk = format!(
+                "{zk}/{}/{}",
+                record_type.to_ascii_lowercase(),
+                name.to_ascii_lowercase()
+            );
             match req.method {
                 Method::GET => {
                     existing_zone(env, &sub, &rg, &zone, &zk)?;
@@ -101,7 +107,9 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
                 Method::PUT | Method::PATCH => {
                     put_record_set(env, req, &sub, &rg, &zone, record_type, &name, &zk, &rk)
                 }
-                Method::DELETE => delete_record_set(env, req, &sub, &rg, &zone, record_type, &name, &zk, &rk),
+                Method::DELETE => {
+                    delete_record_set(env, req, &sub, &rg, &zone, record_type, &name, &zk, &rk)
+                }
                 _ => Err(method_not_allowed(&req.method)),
             }
         }
@@ -120,7 +128,11 @@ fn existing_zone(env: &Env, sub: &str, rg: &str, zone: &str, zk: &str) -> Result
     if env.state.resources.contains_key(zk) {
         Ok(())
     } else {
-        Err(ArmError::resource_not_found("Microsoft.Network/dnszones", zone, rg))
+        Err(ArmError::resource_not_found(
+            "Microsoft.Network/dnszones",
+            zone,
+            rg,
+        ))
     }
 }
 
@@ -148,7 +160,12 @@ fn get_response(env: &Env, k: &str, status: StatusCode) -> Response {
 
 /// `If-Match: <etag>` (or `*`: must exist) and `If-None-Match: *` (must not exist), answered
 /// with 412 `PreconditionFailed` as Azure DNS does.
-fn preconditions(req: &Req, what: &str, name: &str, current: Option<&Resource>) -> Result<(), ArmError> {
+fn preconditions(
+    req: &Req,
+    what: &str,
+    name: &str,
+    current: Option<&Resource>,
+) -> Result<(), ArmError> {
     if let Some(want) = req.header("if-match") {
         let want = want.trim().trim_start_matches("W/").trim_matches('"');
         let ok = match current {
@@ -158,9 +175,15 @@ fn preconditions(req: &Req, what: &str, name: &str, current: Option<&Resource>) 
         if !ok {
             let message = match current {
                 Some(_) => format!("The {what} {name} has been modified (etag mismatch)."),
-                None => format!("The {what} {name} does not exist, so the If-Match condition cannot be met."),
+                None => format!(
+                    "The {what} {name} does not exist, so the If-Match condition cannot be met."
+                ),
             };
-            return Err(ArmError::dns(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", message));
+            return Err(ArmError::dns(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                message,
+            ));
         }
     }
     if let Some(none) = req.header("if-none-match") {
@@ -175,7 +198,14 @@ fn preconditions(req: &Req, what: &str, name: &str, current: Option<&Resource>) 
     Ok(())
 }
 
-fn put_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, name: &str, zk: &str) -> Result<Response, ArmError> {
+fn put_zone(
+    env: &mut Env,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    zk: &str,
+) -> Result<Response, ArmError> {
     let body = req.json()?;
     let group = groups::writable(env, sub, rg)?;
     let existing = env.state.resources.get(zk).cloned();
@@ -200,7 +230,10 @@ fn put_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, name: &str, zk: &str)
         }
         _ => {}
     }
-    if body["properties"]["zoneType"].as_str().is_some_and(|t| !t.eq_ignore_ascii_case("Public")) {
+    if body["properties"]["zoneType"]
+        .as_str()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("Public"))
+    {
         return Err(ArmError::bad_request(
             "BadRequest",
             "Only public zones are emulated (zoneType 'Public').",
@@ -291,7 +324,14 @@ fn zone_busy(name: &str) -> ArmError {
     )
 }
 
-fn patch_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, name: &str, zk: &str) -> Result<Response, ArmError> {
+fn patch_zone(
+    env: &mut Env,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    name: &str,
+    zk: &str,
+) -> Result<Response, ArmError> {
     let body = req.json()?;
     existing_zone(env, sub, rg, name, zk)?;
     preconditions(req, "zone", name, env.state.resources.get(zk))?;
@@ -304,7 +344,13 @@ fn patch_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, name: &str, zk: &st
     Ok(get_response(env, zk, StatusCode::OK))
 }
 
-fn delete_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, zk: &str) -> Result<Response, ArmError> {
+fn delete_zone(
+    env: &mut Env,
+    req: &Req,
+    sub: &str,
+    rg: &str,
+    zk: &str,
+) -> Result<Response, ArmError> {
     groups::get(env, sub, rg)?;
     let Some(zone) = env.state.resources.get(zk).cloned() else {
         return Ok(empty_response(StatusCode::NO_CONTENT));
@@ -328,7 +374,11 @@ fn delete_zone(env: &mut Env, req: &Req, sub: &str, rg: &str, zk: &str) -> Resul
         }
     };
     let mut response = empty_response(StatusCode::ACCEPTED);
-    insert_header(&mut response, "azure-asyncoperation", &req.operation_url(sub, "global", &op, false));
+    insert_header(
+        &mut response,
+        "azure-asyncoperation",
+        &req.operation_url(sub, "global", &op, false),
+    );
     insert_header(&mut response, "retry-after-ms", &env.retry_after_ms());
     Ok(response)
 }
@@ -373,7 +423,11 @@ fn bad_record(message: String) -> ArmError {
 
 /// Checks what the DNS service checks of the records we emulate, and returns the properties to
 /// store (TTL default 3600, only the record field of this type kept).
-fn record_properties(record_type: &str, name: &str, props: &Map<String, Value>) -> Result<Map<String, Value>, ArmError> {
+fn record_properties(
+    record_type: &str,
+    name: &str,
+    props: &Map<String, Value>,
+) -> Result<Map<String, Value>, ArmError> {
     let field = records_field(record_type);
     for (k, _) in props.iter() {
         let is_record_field = k.ends_with("Records") || k.ends_with("Record");
@@ -384,36 +438,63 @@ fn record_properties(record_type: &str, name: &str, props: &Map<String, Value>) 
         }
     }
     if record_type == "CNAME" && name == "@" {
-        return Err(bad_record("A CNAME record set cannot be created at the zone apex.".into()));
+        return Err(bad_record(
+            "A CNAME record set cannot be created at the zone apex.".into(),
+        ));
     }
     let records = props
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(field))
         .map(|(_, v)| v.clone());
     let check_all = |key: &str, valid: &dyn Fn(&str) -> bool, what: &str| -> Result<(), ArmError> {
-        for r in records.as_ref().and_then(Value::as_array).into_iter().flatten() {
+        for r in records
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let v = r[key].as_str().unwrap_or_default();
             if !valid(v) {
-                return Err(bad_record(format!("The {what} '{v}' in record set {name} is not valid.")));
+                return Err(bad_record(format!(
+                    "The {what} '{v}' in record set {name} is not valid."
+                )));
             }
         }
         Ok(())
     };
     match record_type {
-        "A" => check_all("ipv4Address", &|v| v.parse::<Ipv4Addr>().is_ok(), "IPv4 address")?,
-        "AAAA" => check_all("ipv6Address", &|v| v.parse::<Ipv6Addr>().is_ok(), "IPv6 address")?,
+        "A" => check_all(
+            "ipv4Address",
+            &|v| v.parse::<Ipv4Addr>().is_ok(),
+            "IPv4 address",
+        )?,
+        "AAAA" => check_all(
+            "ipv6Address",
+            &|v| v.parse::<Ipv6Addr>().is_ok(),
+            "IPv6 address",
+        )?,
         "NS" => check_all("nsdname", &|v| !v.is_empty(), "name server")?,
         "CNAME" => {
-            let cname = records.as_ref().map(|r| r["cname"].as_str().unwrap_or_default());
+            let cname = records
+                .as_ref()
+                .map(|r| r["cname"].as_str().unwrap_or_default());
             if cname == Some("") {
-                return Err(bad_record(format!("The CNAME record in record set {name} needs a cname.")));
+                return Err(bad_record(format!(
+                    "The CNAME record in record set {name} needs a cname."
+                )));
             }
         }
         "TXT" => {
-            for r in records.as_ref().and_then(Value::as_array).into_iter().flatten() {
-                let ok = r["value"]
-                    .as_array()
-                    .is_some_and(|vs| vs.iter().all(|v| v.as_str().is_some_and(|s| s.len() <= 1024)));
+            for r in records
+                .as_ref()
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let ok = r["value"].as_array().is_some_and(|vs| {
+                    vs.iter()
+                        .all(|v| v.as_str().is_some_and(|s| s.len() <= 1024))
+                });
                 if !ok {
                     return Err(bad_record(format!(
                         "The TXT record in record set {name} needs a value: an array of strings of at most 1024 characters."
@@ -427,7 +508,10 @@ fn record_properties(record_type: &str, name: &str, props: &Map<String, Value>) 
     if let Some(m) = props.get("metadata").filter(|m| !m.is_null()) {
         out.insert("metadata".into(), m.clone());
     }
-    out.insert("TTL".into(), props.get("TTL").cloned().unwrap_or(json!(3600)));
+    out.insert(
+        "TTL".into(),
+        props.get("TTL").cloned().unwrap_or(json!(3600)),
+    );
     if let Some(t) = props.get("targetResource") {
         out.insert("targetResource".into(), t.clone());
     }
@@ -469,12 +553,17 @@ fn put_record_set(
         return Err(record_not_found(sub, rg, name));
     }
     if record_type == "SOA" && name != "@" {
-        return Err(bad_record("SOA record sets exist only at the zone apex '@'.".into()));
+        return Err(bad_record(
+            "SOA record sets exist only at the zone apex '@'.".into(),
+        ));
     }
     let mut incoming = body["properties"].as_object().cloned().unwrap_or_default();
     if patch {
         // RecordSets_Update: fields left out keep their values.
-        if let Some(current) = existing.as_ref().and_then(|r| r.body["properties"].as_object()) {
+        if let Some(current) = existing
+            .as_ref()
+            .and_then(|r| r.body["properties"].as_object())
+        {
             for (k, v) in current {
                 if k != "fqdn" && k != "provisioningState" {
                     incoming.entry(k.clone()).or_insert_with(|| v.clone());

@@ -27,8 +27,7 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
         }
         Target::Group { sub, rg } => match req.method {
             Method::PUT => put(env, req, sub, rg),
-            Method::GET => get(env, sub, rg)
-                .map(|g| json_response(StatusCode::OK, &g.body())),
+            Method::GET => get(env, sub, rg).map(|g| json_response(StatusCode::OK, &g.body())),
             Method::HEAD => Ok(empty_response(if get(env, sub, rg).is_ok() {
                 StatusCode::NO_CONTENT
             } else {
@@ -87,7 +86,10 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
                 )),
             }
         }
-        _ => Err(ArmError::bad_request("BadRequest", "not a resource group path")),
+        _ => Err(ArmError::bad_request(
+            "BadRequest",
+            "not a resource group path",
+        )),
     }
 }
 
@@ -184,7 +186,11 @@ fn delete(env: &mut Env, req: &Req, sub: &str, rg: &str) -> Result<Response, Arm
         }
     };
     let mut response = empty_response(StatusCode::ACCEPTED);
-    insert_header(&mut response, "location", &group_operation_url(req, sub, &op));
+    insert_header(
+        &mut response,
+        "location",
+        &group_operation_url(req, sub, &op),
+    );
     insert_header(&mut response, "retry-after-ms", &env.retry_after_ms());
     Ok(response)
 }

@@ -171,7 +171,13 @@ impl Cloud {
         Ok(())
     }
 
-    fn handle_arm(&self, method: Method, uri: &axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
+    fn handle_arm(
+        &self,
+        method: Method,
+        uri: &axum::http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
         let path = uri.path();
         if !authorized(&headers) {
             return ArmError::new(
@@ -205,7 +211,11 @@ impl Cloud {
         if inner.faults.throttle > 0 {
             inner.faults.throttle -= 1;
             let secs = inner.faults.retry_after_seconds.max(1);
-            let kind = if method == Method::GET || method == Method::HEAD { "read" } else { "write" };
+            let kind = if method == Method::GET || method == Method::HEAD {
+                "read"
+            } else {
+                "write"
+            };
             return ArmError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "SubscriptionRequestsThrottled",
@@ -312,7 +322,9 @@ impl Cloud {
             (Method::GET, "state") => json_response(StatusCode::OK, &self.snapshot()),
             (Method::POST, "subnet-in-use") => {
                 let Some(subnet) = args["subnet"].as_str() else {
-                    return admin_error("expected {\"subnet\": \"<subnet id>\", \"by\": \"<user id>\" | null}");
+                    return admin_error(
+                        "expected {\"subnet\": \"<subnet id>\", \"by\": \"<user id>\" | null}",
+                    );
                 };
                 let result = match args["by"].as_str() {
                     Some(by) => self.mark_subnet_in_use(subnet, by),
@@ -375,8 +387,14 @@ impl Cloud {
     }
 }
 
-fn subnet_mut<'a>(state: &'a mut state::State, subnet_id: &str) -> Result<&'a mut state::Resource, String> {
-    match state.resources.get_mut(&key(subnet_id.trim_end_matches('/'))) {
+fn subnet_mut<'a>(
+    state: &'a mut state::State,
+    subnet_id: &str,
+) -> Result<&'a mut state::Resource, String> {
+    match state
+        .resources
+        .get_mut(&key(subnet_id.trim_end_matches('/')))
+    {
         Some(r) if r.kind == arm::Kind::Subnet => Ok(r),
         _ => Err(format!("no subnet {subnet_id}")),
     }
@@ -391,7 +409,9 @@ fn authorized(headers: &HeaderMap) -> bool {
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.split_once(' '))
-        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        })
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
@@ -406,9 +426,13 @@ fn valid_api_version(v: &str) -> bool {
     let date = v.get(..10).unwrap_or("");
     let rest = v.get(10..).unwrap_or("");
     date.len() == 10
-        && date
-            .char_indices()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
         && (rest.is_empty() || rest.starts_with('-'))
 }
 
@@ -450,7 +474,11 @@ impl Req {
 
     /// `Azure-AsyncOperation` (`results` false) or `Location` (`results` true) of an operation.
     pub fn operation_url(&self, sub: &str, location: &str, op_id: &str, results: bool) -> String {
-        let kind = if results { "operationResults" } else { "operations" };
+        let kind = if results {
+            "operationResults"
+        } else {
+            "operations"
+        };
         format!(
             "http://{}/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/{kind}/{op_id}?api-version={}",
             self.host, self.api_version
@@ -508,11 +536,27 @@ impl Env<'_> {
     }
 
     /// Finishes the headers of a response that started operation `op_id`.
-    pub fn lro_headers(&self, response: &mut Response, req: &Req, sub: &str, location: &str, op_id: &str, with_location: bool) {
-        insert_header(response, "azure-asyncoperation", &req.operation_url(sub, location, op_id, false));
+    pub fn lro_headers(
+        &self,
+        response: &mut Response,
+        req: &Req,
+        sub: &str,
+        location: &str,
+        op_id: &str,
+        with_location: bool,
+    ) {
+        insert_header(
+            response,
+            "azure-asyncoperation",
+            &req.operation_url(sub, location, op_id, false),
+        );
         insert_header(response, "azure-asyncnotification", "Enabled");
         if with_location {
-            insert_header(response, "location", &req.operation_url(sub, location, op_id, true));
+            insert_header(
+                response,
+                "location",
+                &req.operation_url(sub, location, op_id, true),
+            );
         }
         insert_header(response, "retry-after-ms", &self.retry_after_ms());
     }
@@ -559,7 +603,11 @@ fn operation(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
     Ok(match status {
         OpStatus::InProgress { remaining_ms } => {
             let mut r = json_response(StatusCode::OK, &json!({"status": "InProgress"}));
-            insert_header(&mut r, "retry-after-ms", &remaining_ms.clamp(10, 1000).to_string());
+            insert_header(
+                &mut r,
+                "retry-after-ms",
+                &remaining_ms.clamp(10, 1000).to_string(),
+            );
             r
         }
         OpStatus::Succeeded => json_response(StatusCode::OK, &json!({"status": "Succeeded"})),

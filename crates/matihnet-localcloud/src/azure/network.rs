@@ -204,7 +204,11 @@ fn subnet_prefix_strings(props: &Value) -> Vec<String> {
     }
     props["addressPrefixes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -252,7 +256,11 @@ fn subnet_body(id: &str, name: &str, props: &Value) -> Value {
 fn vnet_space(env: &Env, vk: &str) -> Vec<String> {
     env.state.resources[vk].body["properties"]["addressSpace"]["addressPrefixes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -282,7 +290,11 @@ fn put_vnet(
     let props_in = &body["properties"];
     let space_strings: Vec<String> = props_in["addressSpace"]["addressPrefixes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if space_strings.is_empty() {
         return Err(ArmError::bad_request(
@@ -379,7 +391,11 @@ fn put_vnet(
     }
     let guid = existing
         .as_ref()
-        .and_then(|r| r.body["properties"]["resourceGuid"].as_str().map(str::to_string))
+        .and_then(|r| {
+            r.body["properties"]["resourceGuid"]
+                .as_str()
+                .map(str::to_string)
+        })
         .unwrap_or_else(new_guid);
     let mut stored = Map::new();
     stored.insert("resourceGuid".into(), json!(guid));
@@ -400,7 +416,18 @@ fn put_vnet(
         out["tags"] = tags.clone();
     }
     out["properties"] = Value::Object(stored);
-    finish_put(env, req, sub, &location, k, existing.is_some(), out, Kind::VirtualNetwork, group_key(sub, rg), &op)
+    finish_put(
+        env,
+        req,
+        sub,
+        &location,
+        k,
+        existing.is_some(),
+        out,
+        Kind::VirtualNetwork,
+        group_key(sub, rg),
+        &op,
+    )
 }
 
 fn in_use_update(subnet: &Resource) -> ArmError {
@@ -494,7 +521,8 @@ fn put_subnet(
     }
     if let Some(r) = &existing {
         if !r.used_by.is_empty()
-            && subnet_prefix_strings(&body["properties"]) != subnet_prefix_strings(&r.body["properties"])
+            && subnet_prefix_strings(&body["properties"])
+                != subnet_prefix_strings(&r.body["properties"])
         {
             return Err(in_use_update(r));
         }
@@ -510,7 +538,10 @@ fn put_subnet(
     }
     layout.push((sname.clone(), ps));
     check_layout(&vnet_name, &space, &layout)?;
-    let location = parent.body["location"].as_str().unwrap_or_default().to_string();
+    let location = parent.body["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let op = env.start_operation(req, sub, &location);
     let stored = subnet_body(&id, &sname, &body["properties"]);
     env.state.resources.insert(
@@ -524,7 +555,10 @@ fn put_subnet(
             etag: new_guid(),
             state: Provisioning::Updating,
             pending_op: Some(op.clone()),
-            used_by: existing.as_ref().map(|r| r.used_by.clone()).unwrap_or_default(),
+            used_by: existing
+                .as_ref()
+                .map(|r| r.used_by.clone())
+                .unwrap_or_default(),
         },
     );
     let status = if existing.is_some() {
@@ -563,10 +597,17 @@ fn put_public_ip(
     let mut sku = body["sku"].as_object().cloned().unwrap_or_default();
     sku.entry("name").or_insert_with(|| json!("Basic"));
     sku.entry("tier").or_insert_with(|| json!("Regional"));
-    let standard = sku["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("Standard"));
+    let standard = sku["name"]
+        .as_str()
+        .is_some_and(|n| n.eq_ignore_ascii_case("Standard"));
 
     let mut props = body["properties"].as_object().cloned().unwrap_or_default();
-    for read_only in ["provisioningState", "resourceGuid", "ipAddress", "ipConfiguration"] {
+    for read_only in [
+        "provisioningState",
+        "resourceGuid",
+        "ipAddress",
+        "ipConfiguration",
+    ] {
         props.remove(read_only);
     }
     let method = props
@@ -576,19 +617,28 @@ fn put_public_ip(
         .unwrap_or_else(|| if standard { "Static" } else { "Dynamic" }.to_string());
     let guid = existing
         .as_ref()
-        .and_then(|r| r.body["properties"]["resourceGuid"].as_str().map(str::to_string))
+        .and_then(|r| {
+            r.body["properties"]["resourceGuid"]
+                .as_str()
+                .map(str::to_string)
+        })
         .unwrap_or_else(new_guid);
     let mut stored = Map::new();
     stored.insert("resourceGuid".into(), json!(guid));
     // A static address survives updates; a dynamic one is released (nothing is attached).
     if method == "Static" {
-        if let Some(ip) = existing.as_ref().and_then(|r| r.body["properties"].get("ipAddress")) {
+        if let Some(ip) = existing
+            .as_ref()
+            .and_then(|r| r.body["properties"].get("ipAddress"))
+        {
             stored.insert("ipAddress".into(), ip.clone());
         }
     }
     stored.insert(
         "publicIPAddressVersion".into(),
-        props.remove("publicIPAddressVersion").unwrap_or(json!("IPv4")),
+        props
+            .remove("publicIPAddressVersion")
+            .unwrap_or(json!("IPv4")),
     );
     stored.insert("publicIPAllocationMethod".into(), json!(method));
     props.remove("publicIPAllocationMethod");
@@ -596,7 +646,10 @@ fn put_public_ip(
         "idleTimeoutInMinutes".into(),
         props.remove("idleTimeoutInMinutes").unwrap_or(json!(4)),
     );
-    if let Some(mut dns) = props.remove("dnsSettings").and_then(|d| d.as_object().cloned()) {
+    if let Some(mut dns) = props
+        .remove("dnsSettings")
+        .and_then(|d| d.as_object().cloned())
+    {
         if let Some(label) = dns.get("domainNameLabel").and_then(Value::as_str) {
             let fqdn = format!("{label}.{location}.cloudapp.azure.com");
             dns.insert("fqdn".into(), json!(fqdn));
@@ -623,7 +676,18 @@ fn put_public_ip(
     out["type"] = json!(Kind::PublicIp.type_name());
     out["sku"] = Value::Object(sku);
     let op = env.start_operation(req, sub, &location);
-    finish_put(env, req, sub, &location, k, existing.is_some(), out, Kind::PublicIp, group_key(sub, rg), &op)
+    finish_put(
+        env,
+        req,
+        sub,
+        &location,
+        k,
+        existing.is_some(),
+        out,
+        Kind::PublicIp,
+        group_key(sub, rg),
+        &op,
+    )
 }
 
 /// `PATCH` with `{"tags": {...}}` (VirtualNetworks_UpdateTags, PublicIPAddresses_UpdateTags):

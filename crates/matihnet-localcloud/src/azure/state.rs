@@ -239,7 +239,12 @@ impl State {
         self.addresses_assigned += 1;
         // 20.0.0.0/8 is what Azure's public addresses look like; skip .0 and .255 endings.
         let n = self.addresses_assigned;
-        Some(format!("20.{}.{}.{}", 40 + (n / 64516) % 200, (n / 254) % 254, n % 254 + 1))
+        Some(format!(
+            "20.{}.{}.{}",
+            40 + (n / 64516) % 200,
+            (n / 254) % 254,
+            n % 254 + 1
+        ))
     }
 
     /// True while the resource or anything it shares a lock with (a VNet and its subnets) runs
@@ -250,7 +255,11 @@ impl State {
             Kind::Subnet => r.parent.clone().unwrap_or_else(|| k.to_string()),
             _ => k.to_string(),
         };
-        if let Some(op) = self.resources.get(&family).and_then(|r| r.pending_op.clone()) {
+        if let Some(op) = self
+            .resources
+            .get(&family)
+            .and_then(|r| r.pending_op.clone())
+        {
             return Some(op);
         }
         self.resources
@@ -302,10 +311,7 @@ impl State {
             }
             Kind::VirtualNetwork => {
                 props.insert("provisioningState".into(), json!(r.state.as_str()));
-                let subnets: Vec<Value> = self
-                    .children(k)
-                    .map(|(ck, _)| self.render(ck))
-                    .collect();
+                let subnets: Vec<Value> = self.children(k).map(|(ck, _)| self.render(ck)).collect();
                 props.insert("subnets".into(), Value::Array(subnets));
             }
             Kind::Subnet => {
