@@ -18,6 +18,9 @@ pub struct AttributeSchema {
     pub force_new: bool,
     /// Shown as `(sensitive value)` in plans and output.
     pub sensitive: bool,
+    /// A map whose new keys apply in place, while a changed or removed key forces replacement
+    /// (GKE secondary ranges: added in place, never edited).
+    pub grow_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,7 @@ impl ResourceSchema {
             kind,
             force_new,
             sensitive: false,
+            grow_only: false,
         });
         self
     }
@@ -58,6 +62,15 @@ impl ResourceSchema {
 
     pub fn optional_force_new(self, name: &str) -> Self {
         self.with(name, AttributeKind::Optional, true)
+    }
+
+    /// An optional map that grows in place; see [`AttributeSchema::grow_only`].
+    pub fn optional_grow_only(mut self, name: &str) -> Self {
+        self = self.with(name, AttributeKind::Optional, true);
+        if let Some(a) = self.attributes.iter_mut().find(|a| a.name == name) {
+            a.grow_only = true;
+        }
+        self
     }
 
     pub fn computed(self, name: &str) -> Self {

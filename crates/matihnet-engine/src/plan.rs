@@ -535,7 +535,11 @@ fn diff_one(
         .collect();
     let forcing: Vec<String> = changed
         .iter()
-        .filter(|n| schema.attribute(n).is_some_and(|a| a.force_new))
+        .filter(|n| match schema.attribute(n) {
+            Some(a) if a.grow_only => !only_grows(prior.get(**n), resolved.get(**n)),
+            Some(a) => a.force_new,
+            None => false,
+        })
         .map(|n| (*n).clone())
         .collect();
 
@@ -564,6 +568,15 @@ fn diff_one(
         change.after = prior;
     }
     change
+}
+
+/// Whether `after` keeps every key of `before` with its value (new keys may be added).
+fn only_grows(before: Option<&Value>, after: Option<&Value>) -> bool {
+    match (before, after) {
+        (None | Some(Value::Null), _) => true,
+        (Some(Value::Map(b)), Some(Value::Map(a))) => b.iter().all(|(k, v)| a.get(k) == Some(v)),
+        _ => false,
+    }
 }
 
 /// Changes made outside matihnet to what the configuration manages. Attributes nobody configured

@@ -608,3 +608,80 @@ async fn unprotecting_takes_effect_with_an_apply_that_changes_nothing_else() {
         .unwrap();
     assert_eq!(destroy.summary().destroy, 6);
 }
+
+#[tokio::test]
+async fn a_grow_only_map_adds_keys_in_place_and_replaces_on_edits() {
+    use std::collections::BTreeMap;
+    let provider = Arc::new(
+        FakeProvider::new(
+            vec![ResourceSchema::new("subnet")
+                .required_force_new("cidr")
+                .optional_grow_only("ranges")
+                .computed("id")],
+            FakeConfig::default(),
+        )
+        .unwrap(),
+    );
+    let backend = Arc::new(MemoryBackend::new());
+    backend.write(&State::new()).await.unwrap();
+    let with = |ranges: &[(&str, &str)]| {
+        let m: BTreeMap<String, Expr> = ranges
+            .iter()
+            .map(|(k, v)| (k.to_string(), Expr::from(*v)))
+            .collect();
+        vec![DesiredResource::new(a("subnet", "s"))
+            .attr("cidr", "10.0.0.0/24")
+            .attr("ranges", Expr::Map(m))]
+    };
+    let run = |desired: Vec<DesiredResource>| {
+        let provider = provider.clone();
+        let backend = backend.clone();
+        async move {
+            let state = backend.read().await.unwrap().unwrap();
+            let p = plan(
+                PlanInput {
+                    desired: &desired,
+                    outputs: &[],
+                    state: &state,
+                    provider: provider.as_ref(),
+                    environment: "t",
+                },
+                &PlanOptions::default(),
+            )
+            .await
+            .unwrap();
+            let action = p.change(&a("subnet", "s")).unwrap().action;
+            let ex = Executor {
+                provider: provider.clone(),
+                backend: backend.clone(),
+                observer: Arc::new(Silent),
+                environment: "t".into(),
+                options: ApplyOptions::default(),
+            };
+            assert!(ex
+                .apply(&p, state, CancellationToken::new())
+                .await
+                .unwrap()
+                .succeeded());
+            action
+        }
+    };
+    assert_eq!(run(with(&[("pods", "10.1.0.0/16")])).await, Action::Create);
+    assert_eq!(
+        run(with(&[
+            ("pods", "10.1.0.0/16"),
+            ("services", "10.2.0.0/20")
+        ]))
+        .await,
+        Action::Update
+    );
+    assert_eq!(
+        run(with(&[
+            ("pods", "10.9.0.0/16"),
+            ("services", "10.2.0.0/20")
+        ]))
+        .await,
+        Action::Replace
+    );
+    assert_eq!(run(with(&[("pods", "10.9.0.0/16")])).await, Action::Replace);
+}
