@@ -684,3 +684,28 @@ async fn the_gcp_routes_merge_with_the_azure_ones() {
     let cloud = Cloud::new(Options::default());
     assert!(cloud.snapshot().is_object());
 }
+
+#[tokio::test]
+async fn unknown_paths_get_a_gcp_404_and_wildcard_names_are_decoded() {
+    let gcp = Gcp::new(0);
+    let (status, body) = gcp.get(&format!("{P}/global/routes?filter=x")).await;
+    assert_eq!((status, reason(&body)), (404, "notFound"), "{body}");
+    let (status, body) = gcp.get("/dns/v1/projects/proj/policies").await;
+    assert_eq!((status, reason(&body)), (404, "notFound"), "{body}");
+
+    gcp.post(Z, &json!({"name": "t", "dnsName": "t.example.com."}))
+        .await;
+    let wildcard =
+        json!({"name": "*.t.example.com.", "type": "A", "ttl": 300, "rrdatas": ["34.0.0.9"]});
+    let (status, _) = gcp
+        .post(&format!("{Z}/t/changes"), &json!({"additions": [wildcard]}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, got) = gcp.get(&format!("{Z}/t/rrsets/%2A.t.example.com./A")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["name"], "*.t.example.com.");
+    let (_, list) = gcp
+        .get(&format!("{Z}/t/rrsets?name=%2A.t.example.com."))
+        .await;
+    assert_eq!(list["rrsets"].as_array().unwrap().len(), 1);
+}

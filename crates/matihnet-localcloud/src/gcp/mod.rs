@@ -25,7 +25,7 @@ use std::time::Duration;
 use axum::extract::{Request, State as AxumState};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -162,6 +162,11 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .merge(compute::routes())
         .merge(dns::routes("v1"))
         .merge(dns::routes("v1beta2"))
+        // Anything else under the services' prefixes gets a GCP 404 body rather than an empty
+        // one, so a client sees an API error instead of a decoding failure.
+        .route("/compute/v1/{*rest}", any(unknown_path))
+        .route("/dns/v1/{*rest}", any(unknown_path))
+        .route("/dns/v1beta2/{*rest}", any(unknown_path))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&cloud),
             inject_faults,
@@ -200,6 +205,22 @@ async fn inject_faults(
         Some(err) if req.uri().path().starts_with("/dns/") => err.dns().into_response(),
         Some(err) => err.into_response(),
         None => next.run(req).await,
+    }
+}
+
+async fn unknown_path(uri: axum::http::Uri) -> Response {
+    let err = ApiError::new(
+        404,
+        "notFound",
+        format!(
+            "The requested URL {} was not found on this server (the local cloud does not emulate it).",
+            uri.path()
+        ),
+    );
+    if uri.path().starts_with("/dns/") {
+        err.dns().into_response()
+    } else {
+        err.into_response()
     }
 }
 
