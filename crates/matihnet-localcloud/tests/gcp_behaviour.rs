@@ -678,11 +678,48 @@ async fn snapshot_and_restore_keep_objects_and_pending_operations() {
 
 #[tokio::test]
 async fn the_gcp_routes_merge_with_the_azure_ones() {
+    use tower::ServiceExt;
     let local = Arc::new(LocalCloud::new(Options::default()));
     let router = local.router(); // panics on overlapping routes
-    drop(router);
+    let request = axum::http::Request::builder()
+        .uri("/dns/v1/projects/proj/managedZones")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
     let cloud = Cloud::new(Options::default());
     assert!(cloud.snapshot().is_object());
+}
+
+#[tokio::test]
+async fn networks_are_patched_through_an_operation_found_in_either_scope() {
+    let gcp = Gcp::new(0);
+    network(&gcp, "vpc").await;
+    let (status, op) = gcp
+        .call(
+            "PATCH",
+            &format!("{P}/global/networks/vpc"),
+            Some(&json!({"routingConfig": {"routingMode": "GLOBAL"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{op}");
+    assert_eq!(op["operationType"], "patch");
+    let name = op["name"].as_str().unwrap();
+    // Polled through a regional path, the global operation is still found.
+    let (status, _) = gcp
+        .call("POST", &format!("{R}/operations/{name}/wait"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, net) = gcp.get(&format!("{P}/global/networks/vpc")).await;
+    assert_eq!(net["routingConfig"]["routingMode"], "GLOBAL");
+    let (status, body) = gcp
+        .call(
+            "PATCH",
+            &format!("{P}/global/networks/ghost"),
+            Some(&json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!((status, reason(&body)), (404, "notFound"));
 }
 
 #[tokio::test]
