@@ -4,7 +4,7 @@
 //!
 //! One HTTP server serves both: ARM paths start with `/subscriptions/`, GCP paths with
 //! `/compute/v1/` and `/dns/v1/`. The emulated objects can be saved to and restored from a JSON
-//! file, so `apply --local-cloud` followed by `plan --local-cloud` finds nothing to change.
+//! file after every request, so `apply --local-cloud` followed by `plan --local-cloud` finds nothing to change.
 //! Knows nothing of matihnet's engine, state or providers.
 
 pub mod azure;
@@ -54,7 +54,7 @@ struct Snapshot {
     gcp: serde_json::Value,
 }
 
-/// Both emulators, optionally mirrored to a file after every change.
+/// Both emulators, optionally mirrored to a file after every request.
 pub struct LocalCloud {
     pub azure: Arc<azure::Cloud>,
     pub gcp: Arc<gcp::Cloud>,
@@ -71,7 +71,7 @@ impl LocalCloud {
     }
 
     /// Emulators whose objects are loaded from `path` (when it exists) and saved back to it after
-    /// every request that changes something.
+    /// every request.
     pub fn persistent(options: Options, path: PathBuf) -> Result<LocalCloud, LocalCloudError> {
         let cloud = LocalCloud::new(options);
         match std::fs::read(&path) {
@@ -156,9 +156,9 @@ async fn save_after_change(
     req: Request,
     next: Next,
 ) -> Response {
-    let changes = req.method() != axum::http::Method::GET;
     let response = next.run(req).await;
-    if changes && cloud.persist.is_some() {
+    // Reads count too: a GET is when a finished operation's effect (a delete, say) is applied.
+    if cloud.persist.is_some() {
         // A failed save must not fail the request: the objects still exist in memory.
         let _ = cloud.save();
     }

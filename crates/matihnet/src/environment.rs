@@ -179,6 +179,27 @@ impl Environment {
                     config,
                 )?))
             }
+            #[cfg(feature = "gcp")]
+            CloudProvider::Gke => {
+                let env = &self.loaded.env;
+                let gcp = env
+                    .gcp
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"gke\" needs a [gcp] section"))?;
+                let endpoint = local_cloud
+                    .map(str::to_string)
+                    .or_else(|| gcp.endpoint.clone())
+                    .or_else(|| std::env::var("MATIHNET_GCP_ENDPOINT").ok());
+                let settings = matihnet_provider_gcp::GcpSettings {
+                    environment: env.name.clone(),
+                    project: gcp.project.clone(),
+                    region: env.region.clone(),
+                    endpoint,
+                };
+                Ok(Arc::new(
+                    matihnet_provider_gcp::GcpProvider::connect(settings).await?,
+                ))
+            }
             #[allow(unreachable_patterns)]
             other => anyhow::bail!(
                 "provider {:?} is not built into this matihnet (build it with its cargo feature)",

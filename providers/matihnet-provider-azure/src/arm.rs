@@ -19,9 +19,15 @@ pub struct StaticToken;
 
 #[async_trait::async_trait]
 impl TokenCredential for StaticToken {
-    async fn get_token(&self, _scopes: &[&str]) -> azure_core::Result<azure_core::auth::AccessToken> {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+    ) -> azure_core::Result<azure_core::auth::AccessToken> {
         let expires = std::time::SystemTime::now() + Duration::from_secs(24 * 3600);
-        Ok(azure_core::auth::AccessToken::new("local-cloud", expires.into()))
+        Ok(azure_core::auth::AccessToken::new(
+            "local-cloud",
+            expires.into(),
+        ))
     }
 
     async fn clear_cache(&self) -> azure_core::Result<()> {
@@ -52,7 +58,12 @@ fn retry_after(headers: &Headers) -> Option<Duration> {
 }
 
 /// Maps an ARM error response to the engine's error kinds; `None` for success.
-fn classify(status: StatusCode, body: &serde_json::Value, what: &str, request_id: Option<&str>) -> Option<ProviderError> {
+fn classify(
+    status: StatusCode,
+    body: &serde_json::Value,
+    what: &str,
+    request_id: Option<&str>,
+) -> Option<ProviderError> {
     let code_num = u16::from(status);
     if code_num < 400 {
         return None;
@@ -89,7 +100,10 @@ pub fn from_azure(what: &str, e: &azure_core::Error) -> ProviderError {
             };
             ProviderError::new(
                 kind,
-                format!("{what}: {status} {code}: {}", h.error_message().unwrap_or("")),
+                format!(
+                    "{what}: {status} {code}: {}",
+                    h.error_message().unwrap_or("")
+                ),
             )
         }
         None => {
@@ -104,7 +118,8 @@ pub fn from_azure(what: &str, e: &azure_core::Error) -> ProviderError {
 }
 
 pub fn is_not_found(e: &azure_core::Error) -> bool {
-    e.as_http_error().is_some_and(|h| u16::from(h.status()) == 404)
+    e.as_http_error()
+        .is_some_and(|h| u16::from(h.status()) == 404)
 }
 
 #[derive(Clone)]
@@ -124,13 +139,22 @@ impl Arm {
     }
 
     fn url(&self, path_and_query: &str) -> Result<Url, ProviderError> {
-        self.endpoint
-            .join(path_and_query)
-            .map_err(|e| ProviderError::new(ErrorKind::Other, format!("bad ARM URL {path_and_query}: {e}")))
+        self.endpoint.join(path_and_query).map_err(|e| {
+            ProviderError::new(
+                ErrorKind::Other,
+                format!("bad ARM URL {path_and_query}: {e}"),
+            )
+        })
     }
 
     /// One request with retries; 404 comes back as `Ok(None)`.
-    pub async fn send(&self, what: &str, method: Method, url: Url, body: Option<&serde_json::Value>) -> Result<Option<Answer>, ProviderError> {
+    pub async fn send(
+        &self,
+        what: &str,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<Answer>, ProviderError> {
         with_backoff(policy(), |_| {
             let url = url.clone();
             async move {
@@ -142,11 +166,17 @@ impl Arm {
                     req.set_body(serde_json::to_vec(b).unwrap_or_default());
                 }
                 let resp = self.http.execute_request(&req).await.map_err(|e| {
-                    (ProviderError::new(ErrorKind::Unavailable, format!("{what}: {e}")), None)
+                    (
+                        ProviderError::new(ErrorKind::Unavailable, format!("{what}: {e}")),
+                        None,
+                    )
                 })?;
                 let (status, headers, body) = resp.deconstruct();
                 let bytes = body.collect().await.map_err(|e| {
-                    (ProviderError::new(ErrorKind::Unavailable, format!("{what}: {e}")), None)
+                    (
+                        ProviderError::new(ErrorKind::Unavailable, format!("{what}: {e}")),
+                        None,
+                    )
                 })?;
                 let json: serde_json::Value = if bytes.is_empty() {
                     serde_json::Value::Null
@@ -159,7 +189,11 @@ impl Arm {
                 let request_id = headers.get_optional_string(&headers::REQUEST_ID);
                 match classify(status, &json, what, request_id.as_deref()) {
                     Some(e) => Err((e, retry_after(&headers))),
-                    None => Ok(Some(Answer { status, headers, body: json })),
+                    None => Ok(Some(Answer {
+                        status,
+                        headers,
+                        body: json,
+                    })),
                 }
             }
         })
@@ -176,7 +210,9 @@ impl Arm {
             (None, Some(u)) => (u, false),
             (None, None) => return Ok(()),
         };
-        let url = Url::parse(&url).map_err(|e| ProviderError::new(ErrorKind::Other, format!("{what}: bad operation URL: {e}")))?;
+        let url = Url::parse(&url).map_err(|e| {
+            ProviderError::new(ErrorKind::Other, format!("{what}: bad operation URL: {e}"))
+        })?;
         let mut wait = retry_after(headers).unwrap_or(Duration::from_millis(200));
         for _ in 0..3600 {
             tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
@@ -186,13 +222,21 @@ impl Arm {
             };
             wait = retry_after(&answer.headers).unwrap_or(Duration::from_millis(500));
             if by_status {
-                match answer.body.get("status").and_then(|s| s.as_str()).unwrap_or("InProgress") {
+                match answer
+                    .body
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("InProgress")
+                {
                     "Succeeded" => return Ok(()),
                     "Failed" | "Canceled" => {
                         let err = answer.body.get("error").cloned().unwrap_or_default();
                         return Err(ProviderError::new(
                             ErrorKind::Rejected,
-                            format!("{what}: the operation ended {}: {}", answer.body["status"], err),
+                            format!(
+                                "{what}: the operation ended {}: {}",
+                                answer.body["status"], err
+                            ),
                         ));
                     }
                     _ => {}
@@ -201,14 +245,25 @@ impl Arm {
                 return Ok(());
             }
         }
-        Err(ProviderError::new(ErrorKind::Unavailable, format!("{what}: the operation did not finish")))
+        Err(ProviderError::new(
+            ErrorKind::Unavailable,
+            format!("{what}: the operation did not finish"),
+        ))
     }
 
     pub fn resource_group_url(&self, subscription: &str, name: &str) -> Result<Url, ProviderError> {
-        self.url(&format!("/subscriptions/{subscription}/resourcegroups/{name}?api-version=2021-04-01"))
+        self.url(&format!(
+            "/subscriptions/{subscription}/resourcegroups/{name}?api-version=2021-04-01"
+        ))
     }
 
-    pub fn resources_in_group_url(&self, subscription: &str, name: &str) -> Result<Url, ProviderError> {
-        self.url(&format!("/subscriptions/{subscription}/resourceGroups/{name}/resources?api-version=2021-04-01"))
+    pub fn resources_in_group_url(
+        &self,
+        subscription: &str,
+        name: &str,
+    ) -> Result<Url, ProviderError> {
+        self.url(&format!(
+            "/subscriptions/{subscription}/resourceGroups/{name}/resources?api-version=2021-04-01"
+        ))
     }
 }

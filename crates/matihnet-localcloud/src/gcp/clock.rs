@@ -43,7 +43,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A fresh fingerprint: 8 random bytes in base64, like GCP's `abcdef0123A=`.
 pub fn fingerprint() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // Fingerprints are `format: byte` fields, which the API encodes as URL-safe base64 (the
+    // official Rust client refuses `+` and `/` there).
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut bits: u64 = 0;
     for b in &bytes[..8] {
@@ -76,6 +78,10 @@ mod tests {
         let a = fingerprint();
         assert_eq!(a.len(), 12);
         assert!(a.ends_with('='));
+        assert!(
+            !a.contains('+') && !a.contains('/'),
+            "{a} is not URL-safe base64"
+        );
         assert_ne!(a, fingerprint());
     }
 }

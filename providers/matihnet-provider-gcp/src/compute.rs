@@ -1,0 +1,457 @@
+//! Compute Engine: the custom-mode network, the subnetwork with its secondary ranges, and the
+//! regional static external addresses of the ingress front ends. Every write is an operation,
+//! waited on until DONE; an operation that ends with an `error` is the failure of the resource.
+
+use google_cloud_lro::Poller;
+use matihnet_core::{
+    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+};
+use serde_json::json;
+
+use crate::provider::{
+    as_json, call, check_owner, gcp_error, is_conflict, labels, model, ownership_description, text,
+    GcpProvider,
+};
+
+pub(crate) fn merge(prior: &Attrs, desired: &Attrs) -> Attrs {
+    let mut out = prior.clone();
+    out.extend(desired.clone());
+    out
+}
+
+fn last_segment(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Waits on an operation and turns its `error` into ours.
+async fn finish<P>(what: &str, poller: P) -> Result<(), ProviderError>
+where
+    P: Poller<google_cloud_compute_v1::model::Operation, google_cloud_compute_v1::model::Operation>,
+{
+    let op = poller.until_done().await.map_err(|e| gcp_error(what, &e))?;
+    let op = as_json(&op);
+    if let Some(errors) = op
+        .pointer("/error/errors")
+        .and_then(|e| e.as_array())
+        .filter(|e| !e.is_empty())
+    {
+        let detail: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.get("code").and_then(|c| c.as_str()).unwrap_or(""),
+                    e.get("message").and_then(|c| c.as_str()).unwrap_or("")
+                )
+            })
+            .collect();
+        return Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!("{what}: the operation failed: {}", detail.join("; ")),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- network
+
+async fn get_network(
+    p: &GcpProvider,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let project = &p.settings.project;
+    Ok(call("get network", || {
+        p.networks
+            .get()
+            .set_project(project)
+            .set_network(name)
+            .send()
+    })
+    .await?
+    .map(|n| as_json(&n)))
+}
+
+pub async fn create_network(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let project = &p.settings.project;
+    let name = text(desired, "name");
+    match get_network(p, name).await? {
+        Some(found) => check_owner(ctx, &format!("network {name}"), &found)?,
+        None => {
+            let body: google_cloud_compute_v1::model::Network = model(json!({
+                "name": name,
+                "autoCreateSubnetworks": false,
+                "routingConfig": {"routingMode": "REGIONAL"},
+                "description": ownership_description(ctx),
+            }))?;
+            let started = p
+                .networks
+                .insert()
+                .set_project(project)
+                .set_body(body)
+                .poller();
+            match finish("insert network", started).await {
+                Ok(()) => {}
+                // Created by a run that died before recording it: adopt after checking it is ours.
+                Err(e) if e.message.contains(" 409 ") => {
+                    let found = get_network(p, name).await?.ok_or(e)?;
+                    check_owner(ctx, &format!("network {name}"), &found)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    read_network(p, desired).await?.ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("network {name} vanished after it was created"),
+        )
+        .into()
+    })
+}
+
+pub async fn read_network(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let Some(found) = get_network(p, text(prior, "name")).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(
+            found
+                .get("selfLink")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    Ok(Some(attrs))
+}
+
+pub async fn delete_network(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    match finish(
+        "delete network",
+        p.networks
+            .delete()
+            .set_project(project)
+            .set_network(text(prior, "name"))
+            .poller(),
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------- subnetwork
+
+fn ranges_json(desired: &Attrs) -> Vec<serde_json::Value> {
+    desired
+        .get("secondary_ranges")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .map(
+                    |(k, v)| json!({"rangeName": k, "ipCidrRange": v.as_str().unwrap_or_default()}),
+                )
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn get_subnet(
+    p: &GcpProvider,
+    region: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let project = &p.settings.project;
+    Ok(call("get subnetwork", || {
+        p.subnetworks
+            .get()
+            .set_project(project)
+            .set_region(region)
+            .set_subnetwork(name)
+            .send()
+    })
+    .await?
+    .map(|s| as_json(&s)))
+}
+
+pub async fn create_subnet(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let project = &p.settings.project;
+    let region = text(desired, "region");
+    let name = text(desired, "name");
+    match get_subnet(p, region, name).await? {
+        Some(found) => check_owner(ctx, &format!("subnetwork {name}"), &found)?,
+        None => {
+            let body: google_cloud_compute_v1::model::Subnetwork = model(json!({
+                "name": name,
+                "network": text(desired, "network_id"),
+                "ipCidrRange": text(desired, "cidr"),
+                "secondaryIpRanges": ranges_json(desired),
+                "privateIpGoogleAccess": true,
+                "description": ownership_description(ctx),
+            }))?;
+            let started = p
+                .subnetworks
+                .insert()
+                .set_project(project)
+                .set_region(region)
+                .set_body(body)
+                .poller();
+            match finish("insert subnetwork", started).await {
+                Ok(()) => {}
+                Err(e) if e.message.contains(" 409 ") => {
+                    let found = get_subnet(p, region, name).await?.ok_or(e)?;
+                    check_owner(ctx, &format!("subnetwork {name}"), &found)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    read_subnet(p, desired).await?.ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("subnetwork {name} vanished after it was created"),
+        )
+        .into()
+    })
+}
+
+pub async fn read_subnet(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let Some(found) = get_subnet(p, text(prior, "region"), text(prior, "name")).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(
+            found
+                .get("selfLink")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    attrs.insert(
+        "cidr".into(),
+        Value::from(
+            found
+                .get("ipCidrRange")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    attrs.insert(
+        "fingerprint".into(),
+        Value::from(
+            found
+                .get("fingerprint")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    if let Some(net) = found.get("network").and_then(|s| s.as_str()) {
+        // Compare by name: the same network may be written with another host or API version.
+        if last_segment(net) != last_segment(text(prior, "network_id")) {
+            attrs.insert("network_id".into(), Value::from(net));
+        }
+    }
+    let ranges: std::collections::BTreeMap<String, Value> = found
+        .get("secondaryIpRanges")
+        .and_then(|r| r.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    Some((
+                        r.get("rangeName")?.as_str()?.to_string(),
+                        Value::from(r.get("ipCidrRange")?.as_str()?),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    attrs.insert("secondary_ranges".into(), Value::Map(ranges));
+    Ok(Some(attrs))
+}
+
+/// Adds secondary ranges in place (the plan replaced the subnetwork for anything else).
+pub async fn update_subnet(
+    p: &GcpProvider,
+    prior: &Attrs,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let project = &p.settings.project;
+    let region = text(prior, "region");
+    let name = text(prior, "name");
+    let current = get_subnet(p, region, name).await?.ok_or_else(|| {
+        ProviderError::new(ErrorKind::Rejected, format!("subnetwork {name} is gone"))
+    })?;
+    let body: google_cloud_compute_v1::model::Subnetwork = model(json!({
+        "secondaryIpRanges": ranges_json(desired),
+        "fingerprint": current.get("fingerprint").cloned().unwrap_or_default(),
+    }))?;
+    let started = p
+        .subnetworks
+        .patch()
+        .set_project(project)
+        .set_region(region)
+        .set_subnetwork(name)
+        .set_body(body)
+        .poller();
+    finish("patch subnetwork", started)
+        .await
+        .map_err(|e| ProviderFailure {
+            error: e,
+            partial: Some(prior.clone()),
+        })?;
+    Ok(read_subnet(p, &merge(prior, desired))
+        .await?
+        .unwrap_or_else(|| merge(prior, desired)))
+}
+
+pub async fn delete_subnet(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    let started = p
+        .subnetworks
+        .delete()
+        .set_project(project)
+        .set_region(text(prior, "region"))
+        .set_subnetwork(text(prior, "name"))
+        .poller();
+    match finish("delete subnetwork", started).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------- addresses
+
+async fn get_address(
+    p: &GcpProvider,
+    region: &str,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let project = &p.settings.project;
+    Ok(call("get address", || {
+        p.addresses
+            .get()
+            .set_project(project)
+            .set_region(region)
+            .set_address(name)
+            .send()
+    })
+    .await?
+    .map(|a| as_json(&a)))
+}
+
+pub async fn create_address(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let project = &p.settings.project;
+    let region = text(desired, "region");
+    let name = text(desired, "name");
+    match get_address(p, region, name).await? {
+        Some(found) => check_owner(ctx, &format!("address {name}"), &found)?,
+        None => {
+            let body: google_cloud_compute_v1::model::Address = model(json!({
+                "name": name,
+                "addressType": "EXTERNAL",
+                "networkTier": "PREMIUM",
+                "labels": labels(ctx),
+                "description": format!("ingress front end {} of MATIH environment {}", ctx.addr.name, ctx.environment),
+            }))?;
+            let started = p
+                .addresses
+                .insert()
+                .set_project(project)
+                .set_region(region)
+                .set_body(body)
+                .poller();
+            match finish("insert address", started).await {
+                Ok(()) => {}
+                Err(e) if e.message.contains(" 409 ") => {
+                    let found = get_address(p, region, name).await?.ok_or(e)?;
+                    check_owner(ctx, &format!("address {name}"), &found)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    read_address(p, desired).await?.ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("address {name} vanished after it was created"),
+        )
+        .into()
+    })
+}
+
+pub async fn read_address(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let Some(found) = get_address(p, text(prior, "region"), text(prior, "name")).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(
+            found
+                .get("selfLink")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    attrs.insert(
+        "ip_address".into(),
+        Value::from(
+            found
+                .get("address")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default(),
+        ),
+    );
+    Ok(Some(attrs))
+}
+
+pub async fn update_address_labels(
+    p: &GcpProvider,
+    _ctx: &OperationContext,
+    prior: &Attrs,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    // Only `purpose` changes in place, and GCP does not record it: nothing to send.
+    let _ = p;
+    Ok(merge(prior, desired))
+}
+
+pub async fn delete_address(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    let started = p
+        .addresses
+        .delete()
+        .set_project(project)
+        .set_region(text(prior, "region"))
+        .set_address(text(prior, "name"))
+        .poller();
+    match finish("delete address", started).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[allow(dead_code)]
+fn conflict(e: &google_cloud_gax::error::Error) -> bool {
+    is_conflict(e)
+}

@@ -1,0 +1,281 @@
+//! Cloud DNS: managed zones (the platform's and one per child), NS delegation in the parent and
+//! A records, all written through changes so that a replacement of values is one atomic change.
+
+use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
+use serde_json::json;
+
+use crate::provider::{as_json, call, check_owner, labels, model, text, texts, GcpProvider};
+
+fn dotted(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.'))
+}
+
+fn fqdn(name: &str, zone_name: &str) -> String {
+    if name == "@" || name.is_empty() {
+        dotted(zone_name)
+    } else {
+        dotted(&format!("{name}.{}", zone_name.trim_end_matches('.')))
+    }
+}
+
+async fn get_zone(
+    p: &GcpProvider,
+    resource: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let project = &p.settings.project;
+    Ok(call("get managed zone", || {
+        p.zones
+            .get()
+            .set_project(project)
+            .set_managed_zone(resource)
+            .send()
+    })
+    .await?
+    .map(|z| as_json(&z)))
+}
+
+fn zone_attrs(prior: &Attrs, z: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(z.get("name").and_then(|n| n.as_str()).unwrap_or_default()),
+    );
+    let servers: Vec<String> = z
+        .get("nameServers")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    attrs.insert("name_servers".into(), Value::string_list(servers));
+    attrs
+}
+
+pub async fn create_zone(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let project = &p.settings.project;
+    let resource = text(desired, "zone_resource");
+    let found = match get_zone(p, resource).await? {
+        Some(found) => {
+            check_owner(ctx, &format!("managed zone {resource}"), &found)?;
+            found
+        }
+        None => {
+            let body: google_cloud_dns_v1::model::ManagedZone = model(json!({
+                "name": resource,
+                "dnsName": dotted(text(desired, "name")),
+                "description": format!("MATIH environment {}", ctx.environment),
+                "visibility": "public",
+                "labels": labels(ctx),
+            }))?;
+            let created = call("create managed zone", || {
+                p.zones
+                    .create()
+                    .set_project(project)
+                    .set_body(body.clone())
+                    .send()
+            })
+            .await;
+            match created {
+                Ok(Some(z)) => as_json(&z),
+                Ok(None) => {
+                    return Err(ProviderError::new(
+                        ErrorKind::Rejected,
+                        format!("project {project} not found"),
+                    )
+                    .into())
+                }
+                Err(e) if e.message.contains(" 409 ") => {
+                    let found = get_zone(p, resource).await?.ok_or(e)?;
+                    check_owner(ctx, &format!("managed zone {resource}"), &found)?;
+                    found
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    Ok(zone_attrs(desired, &found))
+}
+
+pub async fn read_zone(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    Ok(get_zone(p, text(prior, "zone_resource")).await?.map(|z| {
+        let mut attrs = zone_attrs(prior, &z);
+        if let Some(d) = z.get("dnsName").and_then(|d| d.as_str()) {
+            attrs.insert("name".into(), Value::from(d.trim_end_matches('.')));
+        }
+        attrs
+    }))
+}
+
+pub async fn update_zone(
+    p: &GcpProvider,
+    _ctx: &OperationContext,
+    prior: &Attrs,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let mut out = prior.clone();
+    out.extend(desired.clone());
+    Ok(read_zone(p, &out).await?.unwrap_or(out))
+}
+
+pub async fn delete_zone(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    let resource = text(prior, "zone_resource");
+    match call("delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.message.contains("containerNotEmpty") || e.message.contains("not empty") => Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!("managed zone {resource} still holds records matihnet did not create (cert-manager's _acme-challenge TXT records, for example); delete them, then run destroy again"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------- records
+
+fn rrdatas(desired: &Attrs) -> Vec<String> {
+    let values = texts(desired, "values");
+    if text(desired, "type") == "NS" || text(desired, "type") == "CNAME" {
+        values.iter().map(|v| dotted(v)).collect()
+    } else {
+        values
+    }
+}
+
+fn rrset(desired: &Attrs) -> serde_json::Value {
+    json!({
+        "name": fqdn(text(desired, "name"), text(desired, "zone_name")),
+        "type": text(desired, "type"),
+        "ttl": desired.get("ttl").and_then(Value::as_int).unwrap_or(300),
+        "rrdatas": rrdatas(desired),
+    })
+}
+
+async fn current(
+    p: &GcpProvider,
+    prior: &Attrs,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let project = &p.settings.project;
+    let name = fqdn(text(prior, "name"), text(prior, "zone_name"));
+    Ok(call("get record set", || {
+        p.rrsets
+            .get()
+            .set_project(project)
+            .set_managed_zone(text(prior, "zone_id"))
+            .set_name(&name)
+            .set_type(text(prior, "type"))
+            .send()
+    })
+    .await?
+    .map(|r| as_json(&r)))
+}
+
+/// One change that deletes what is there now (if anything) and adds the desired record set.
+pub async fn write_record(
+    p: &GcpProvider,
+    desired: &Attrs,
+    _prior: Option<&Attrs>,
+) -> Result<Attrs, ProviderError> {
+    let project = &p.settings.project;
+    let zone = text(desired, "zone_id");
+    let now = current(p, desired).await?;
+    let wanted = rrset(desired);
+    let same = now.as_ref().is_some_and(|n| {
+        n.get("rrdatas") == wanted.get("rrdatas")
+            && n.get("ttl").and_then(|t| t.as_i64()) == wanted.get("ttl").and_then(|t| t.as_i64())
+    });
+    if !same {
+        let mut change = json!({"additions": [wanted]});
+        if let Some(n) = &now {
+            change["deletions"] = json!([n]);
+        }
+        let body: google_cloud_dns_v1::model::Change = model(change)?;
+        call("create change", || {
+            p.changes
+                .create()
+                .set_project(project)
+                .set_managed_zone(zone)
+                .set_body(body.clone())
+                .send()
+        })
+        .await?
+        .ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Rejected,
+                format!("managed zone {zone} not found"),
+            )
+        })?;
+    }
+    let mut attrs = desired.clone();
+    attrs.insert(
+        "id".into(),
+        Value::from(format!(
+            "{zone}/{}/{}",
+            fqdn(text(desired, "name"), text(desired, "zone_name")),
+            text(desired, "type")
+        )),
+    );
+    Ok(attrs)
+}
+
+pub async fn read_record(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let Some(now) = current(p, prior).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    let kind = text(prior, "type");
+    let values: Vec<String> = now
+        .get("rrdatas")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    // Our NS and CNAME values carry the trailing dot as the zone's name servers do.
+    let normalise = |v: &str| {
+        if kind == "NS" || kind == "CNAME" {
+            dotted(v)
+        } else {
+            v.to_string()
+        }
+    };
+    let prior_values = texts(prior, "values");
+    let mut a: Vec<String> = values.iter().map(|v| normalise(v)).collect();
+    let mut b: Vec<String> = prior_values.iter().map(|v| normalise(v)).collect();
+    a.sort();
+    b.sort();
+    let values = if a == b { prior_values } else { values };
+    attrs.insert("values".into(), Value::string_list(values));
+    if let Some(ttl) = now.get("ttl").and_then(|t| t.as_i64()) {
+        attrs.insert("ttl".into(), Value::Int(ttl));
+    }
+    Ok(Some(attrs))
+}
+
+pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    let zone = text(prior, "zone_id");
+    let Some(now) = current(p, prior).await? else {
+        return Ok(());
+    };
+    let body: google_cloud_dns_v1::model::Change = model(json!({"deletions": [now]}))?;
+    call("create change", || {
+        p.changes
+            .create()
+            .set_project(project)
+            .set_managed_zone(zone)
+            .set_body(body.clone())
+            .send()
+    })
+    .await?;
+    Ok(())
+}

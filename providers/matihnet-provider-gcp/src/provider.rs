@@ -1,0 +1,318 @@
+//! The configured GCP provider: clients with application default credentials (or anonymous ones
+//! for a loopback emulator), retries, ownership marks, and dispatch by resource type.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use matihnet_core::retry::{with_backoff, RetryPolicy};
+use matihnet_core::{
+    Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
+    ResourceSchema, Value,
+};
+
+use crate::{compute, dns, map};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpSettings {
+    pub environment: String,
+    pub project: String,
+    pub region: String,
+    /// `[gcp] endpoint` or `MATIHNET_GCP_ENDPOINT`: Compute and Cloud DNS both live under it.
+    pub endpoint: Option<String>,
+}
+
+pub struct GcpProvider {
+    pub(crate) settings: GcpSettings,
+    pub(crate) networks: google_cloud_compute_v1::client::Networks,
+    pub(crate) subnetworks: google_cloud_compute_v1::client::Subnetworks,
+    pub(crate) addresses: google_cloud_compute_v1::client::Addresses,
+    pub(crate) zones: google_cloud_dns_v1::client::ManagedZones,
+    pub(crate) rrsets: google_cloud_dns_v1::client::ResourceRecordSets,
+    pub(crate) changes: google_cloud_dns_v1::client::Changes,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the Google Cloud clients: {0}")]
+pub struct ConnectError(String);
+
+fn is_loopback(endpoint: &str) -> bool {
+    endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost")
+}
+
+macro_rules! client {
+    ($ty:ty, $settings:expr) => {{
+        let mut b = <$ty>::builder();
+        if let Some(e) = &$settings.endpoint {
+            b = b.with_endpoint(e.clone());
+            if is_loopback(e) {
+                b = b.with_credentials(
+                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
+                );
+            }
+        }
+        b.build().await.map_err(|e| ConnectError(e.to_string()))?
+    }};
+}
+
+impl GcpProvider {
+    pub async fn connect(settings: GcpSettings) -> Result<GcpProvider, ConnectError> {
+        // One TLS crypto provider (ring) for every client; installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(GcpProvider {
+            networks: client!(google_cloud_compute_v1::client::Networks, settings),
+            subnetworks: client!(google_cloud_compute_v1::client::Subnetworks, settings),
+            addresses: client!(google_cloud_compute_v1::client::Addresses, settings),
+            zones: client!(google_cloud_dns_v1::client::ManagedZones, settings),
+            rrsets: client!(google_cloud_dns_v1::client::ResourceRecordSets, settings),
+            changes: client!(google_cloud_dns_v1::client::Changes, settings),
+            settings,
+        })
+    }
+}
+
+pub(crate) fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
+    attrs.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub(crate) fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
+    attrs
+        .get(name)
+        .and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// GCP label values: lowercase letters, digits, `_` and `-`, at most 63 characters.
+pub(crate) fn label_value(s: &str) -> String {
+    s.to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect()
+}
+
+pub(crate) fn labels(ctx: &OperationContext) -> serde_json::Value {
+    serde_json::json!({
+        "matihnet-environment": label_value(&ctx.environment),
+        "matihnet-address": label_value(&ctx.addr.to_string()),
+        "matihnet-lineage": label_value(&ctx.lineage),
+    })
+}
+
+/// For resources without labels (networks, subnetworks): the description carries ownership.
+pub(crate) fn ownership_description(ctx: &OperationContext) -> String {
+    format!(
+        "matihnet environment={} address={} lineage={}",
+        ctx.environment, ctx.addr, ctx.lineage
+    )
+}
+
+/// Refuses to adopt an object whose labels or description say another owner made it.
+pub(crate) fn check_owner(
+    ctx: &OperationContext,
+    what: &str,
+    found: &serde_json::Value,
+) -> Result<(), ProviderError> {
+    if let Some(l) = found
+        .get("labels")
+        .filter(|l| l.get("matihnet-address").is_some())
+    {
+        let ours = l.get("matihnet-address").and_then(|v| v.as_str())
+            == Some(&label_value(&ctx.addr.to_string()))
+            && l.get("matihnet-lineage").and_then(|v| v.as_str())
+                == Some(&label_value(&ctx.lineage));
+        return if ours {
+            Ok(())
+        } else {
+            Err(ProviderError::new(
+                ErrorKind::Rejected,
+                format!(
+                    "{what} already exists and belongs to environment {} of another matihnet state; refusing to take it over",
+                    l.get("matihnet-environment").and_then(|v| v.as_str()).unwrap_or("unknown")
+                ),
+            ))
+        };
+    }
+    let description = found
+        .get("description")
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if description == ownership_description(ctx) {
+        return Ok(());
+    }
+    Err(ProviderError::new(
+        ErrorKind::Rejected,
+        if description.starts_with("matihnet ") {
+            format!("{what} already exists and belongs to another matihnet state ({description}); refusing to take it over")
+        } else {
+            format!("{what} already exists and was not made by matihnet; delete it or choose another environment name")
+        },
+    ))
+}
+
+/// Maps a Google API error to the engine's kinds, keeping GCP's reason.
+pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> ProviderError {
+    let status = e.http_status_code();
+    let kind = match status {
+        Some(429) => ErrorKind::Throttled,
+        Some(401) | Some(403) => ErrorKind::Unauthorized,
+        Some(500..=599) => ErrorKind::Unavailable,
+        Some(_) => ErrorKind::Rejected,
+        None if e.is_authentication() => ErrorKind::Unauthorized,
+        None if e.is_io() || e.is_connect() || e.is_timeout() || e.is_transport() => {
+            ErrorKind::Unavailable
+        }
+        None => ErrorKind::Other,
+    };
+    let message = e
+        .status()
+        .map(|s| s.message.clone())
+        .unwrap_or_else(|| e.to_string());
+    ProviderError::new(
+        kind,
+        format!(
+            "{what}: {}{message}",
+            status.map(|s| format!("{s} ")).unwrap_or_default()
+        ),
+    )
+}
+
+pub(crate) fn is_not_found(e: &google_cloud_gax::error::Error) -> bool {
+    e.http_status_code() == Some(404)
+}
+
+pub(crate) fn is_conflict(e: &google_cloud_gax::error::Error) -> bool {
+    e.http_status_code() == Some(409)
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(250),
+        max_delay: Duration::from_secs(30),
+    }
+}
+
+/// Runs a call with retries on 429 and 5xx; 404 comes back as `Ok(None)`.
+pub(crate) async fn call<T, F, Fut>(what: &str, mut f: F) -> Result<Option<T>, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    with_backoff(policy(), |_| {
+        let fut = f();
+        async move {
+            match fut.await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err((gcp_error(what, &e), None)),
+            }
+        }
+    })
+    .await
+}
+
+pub(crate) fn as_json<T: serde::Serialize>(t: &T) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+pub(crate) fn model<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, ProviderError> {
+    serde_json::from_value(v).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("internal error: building a request body: {e}"),
+        )
+    })
+}
+
+fn unknown(kind: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Other,
+        format!("the gcp provider has no resource type `{kind}`"),
+    )
+}
+
+#[async_trait]
+impl Provider for GcpProvider {
+    fn name(&self) -> &str {
+        "gcp"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        map::schemas()
+    }
+
+    fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
+        map::map_resources(&self.settings, neutral)
+    }
+
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        match ctx.addr.kind.as_str() {
+            "network" => compute::read_network(self, prior).await,
+            "subnet" => compute::read_subnet(self, prior).await,
+            "frontend" => compute::read_address(self, prior).await,
+            "dns_zone" => dns::read_zone(self, prior).await,
+            "dns_record" => dns::read_record(self, prior).await,
+            other => Err(unknown(other)),
+        }
+    }
+
+    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
+        match ctx.addr.kind.as_str() {
+            "network" => compute::create_network(self, ctx, desired).await,
+            "subnet" => compute::create_subnet(self, ctx, desired).await,
+            "frontend" => compute::create_address(self, ctx, desired).await,
+            "dns_zone" => dns::create_zone(self, ctx, desired).await,
+            "dns_record" => dns::write_record(self, desired, None)
+                .await
+                .map_err(Into::into),
+            other => Err(unknown(other).into()),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs> {
+        match ctx.addr.kind.as_str() {
+            "subnet" => compute::update_subnet(self, prior, desired).await,
+            "frontend" => compute::update_address_labels(self, ctx, prior, desired).await,
+            "dns_zone" => dns::update_zone(self, ctx, prior, desired).await,
+            "dns_record" => dns::write_record(self, desired, Some(prior))
+                .await
+                .map_err(Into::into),
+            "network" => Ok(compute::merge(prior, desired)),
+            other => Err(unknown(other).into()),
+        }
+    }
+
+    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
+        match ctx.addr.kind.as_str() {
+            "network" => compute::delete_network(self, prior).await,
+            "subnet" => compute::delete_subnet(self, prior).await,
+            "frontend" => compute::delete_address(self, prior).await,
+            "dns_zone" => dns::delete_zone(self, prior).await,
+            "dns_record" => dns::delete_record(self, prior).await,
+            other => Err(unknown(other)),
+        }
+    }
+}
