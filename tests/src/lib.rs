@@ -1,6 +1,7 @@
 //! A sandbox for black-box tests: a temporary directory holding an environment file, and a way to
 //! run the `matihnet` binary that `cargo test --workspace` builds alongside these tests.
 
+pub mod localcloud;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

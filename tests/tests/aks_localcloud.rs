@@ -1,0 +1,261 @@
+//! The AKS provider end to end: the built binary on `examples/aks.toml` against
+//! `matihnet local-cloud`, every object checked through the emulator's ARM API; drift, faults,
+//! crash safety, destroy, and `--local-cloud`.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use matihnet_e2e::localcloud::LocalCloud;
+use matihnet_e2e::{Run, Sandbox};
+use serde_json::{json, Value};
+
+const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
+
+fn sandbox() -> Sandbox {
+    Sandbox::with_example("aks.toml")
+}
+
+fn run(s: &Sandbox, cloud: &LocalCloud, args: &[&str]) -> Run {
+    let endpoint = cloud.endpoint();
+    s.run_with(
+        args,
+        &[
+            ("MATIHNET_AZURE_ENDPOINT", endpoint.as_str()),
+            ("AZURE_SUBSCRIPTION_ID", SUB),
+        ],
+    )
+}
+
+fn net(path: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{path}?api-version=2024-03-01")
+}
+
+fn dns(path: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/matih-prod/providers/Microsoft.Network/dnsZones{path}?api-version=2018-05-01")
+}
+
+fn values(v: &Value) -> Vec<Value> {
+    v["value"].as_array().cloned().unwrap_or_default()
+}
+
+fn trimmed(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// What examples/aks.toml makes, read back through ARM.
+fn assert_environment(cloud: &LocalCloud, tenants: &[&str]) {
+    for rg in ["matih-prod", "matih-prod-ingress"] {
+        assert_eq!(
+            cloud.status(&format!(
+                "/subscriptions/{SUB}/resourcegroups/{rg}?api-version=2021-04-01"
+            )),
+            200,
+            "{rg}"
+        );
+    }
+    let vnet = cloud.get(&net(
+        "matih-prod/providers/Microsoft.Network/virtualNetworks/matih-prod",
+    ));
+    assert_eq!(
+        vnet["properties"]["addressSpace"]["addressPrefixes"][0],
+        "10.0.0.0/16"
+    );
+    assert_eq!(vnet["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(vnet["tags"]["matihnet:address"], "network.main");
+    let subnets = values(&cloud.get(&net(
+        "matih-prod/providers/Microsoft.Network/virtualNetworks/matih-prod/subnets",
+    )));
+    assert_eq!(subnets.len(), 1, "{subnets:?}");
+    let ips = values(&cloud.get(&net(
+        "matih-prod-ingress/providers/Microsoft.Network/publicIPAddresses",
+    )));
+    assert_eq!(ips.len(), 2, "platform + the dedicated tenant: {ips:?}");
+    for ip in &ips {
+        assert_eq!(ip["sku"]["name"], "Standard");
+        assert_eq!(ip["properties"]["publicIPAllocationMethod"], "Static");
+        assert!(ip["properties"]["ipAddress"].is_string(), "{ip}");
+    }
+    let ip_of = |name: &str| {
+        ips.iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["properties"]["ipAddress"].clone())
+            .unwrap_or_else(|| panic!("public IP {name}"))
+    };
+    let zones = values(&cloud.get(&dns("")));
+    assert_eq!(zones.len(), 1 + tenants.len() + 1, "{zones:?}");
+    for child in tenants.iter().chain(&["staging"]) {
+        let zone = cloud.get(&dns(&format!("/{child}.matih.ai")));
+        let ns = cloud.get(&dns(&format!("/matih.ai/NS/{child}")));
+        let mut want: Vec<String> = zone["properties"]["nameServers"]
+            .as_array()
+            .expect("ns")
+            .iter()
+            .map(trimmed)
+            .collect();
+        let mut got: Vec<String> = ns["properties"]["NSRecords"]
+            .as_array()
+            .expect("NS")
+            .iter()
+            .map(|r| trimmed(&r["nsdname"]))
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(
+            got, want,
+            "{child}'s delegation lists its own zone's name servers"
+        );
+    }
+    let api = cloud.get(&dns("/matih.ai/A/api"));
+    assert_eq!(
+        api["properties"]["ARecords"][0]["ipv4Address"],
+        ip_of("matih-prod-platform")
+    );
+    for t in tenants {
+        let target = if *t == "acme" {
+            "matih-prod-acme"
+        } else {
+            "matih-prod-platform"
+        };
+        for name in ["@", "*"] {
+            let r = cloud.get(&dns(&format!("/{t}.matih.ai/A/{name}")));
+            assert_eq!(
+                r["properties"]["ARecords"][0]["ipv4Address"],
+                ip_of(target),
+                "{t} {name}"
+            );
+        }
+    }
+}
+
+fn assert_nothing_left(cloud: &LocalCloud) {
+    for rg in ["matih-prod", "matih-prod-ingress"] {
+        assert_eq!(
+            cloud.status(&format!(
+                "/subscriptions/{SUB}/resourcegroups/{rg}?api-version=2021-04-01"
+            )),
+            404,
+            "{rg} left behind"
+        );
+    }
+}
+
+fn unprotect(s: &Sandbox) {
+    let text = std::fs::read_to_string(s.path("matihnet.toml")).expect("config");
+    std::fs::write(
+        s.path("matihnet.toml"),
+        text.replace("protect = true", "protect = false"),
+    )
+    .expect("write");
+}
+
+#[test]
+fn aks_lifecycle_against_the_local_azure() {
+    let cloud = LocalCloud::start("50ms");
+    let s = sandbox();
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(2);
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+
+    // A delegation deleted behind matihnet's back is drift, and apply repairs it.
+    let (status, _) = cloud.request("DELETE", &dns("/matih.ai/NS/bigcorp"), None);
+    assert_eq!(status, 200);
+    let plan = run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(2);
+    assert!(
+        plan.stdout()
+            .contains("dns_record.bigcorp_ns has been deleted"),
+        "{}",
+        plan.stdout()
+    );
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+
+    // Throttling and a 500 are retried; the apply still succeeds.
+    let (status, _) = cloud.request("POST", "/_localcloud/azure/faults", Some(&json!({"throttle": {"count": 2, "retry_after_seconds": 1}, "server_error": {"count": 1}})));
+    assert_eq!(status, 200);
+    let text = std::fs::read_to_string(s.path("matihnet.toml")).expect("config");
+    std::fs::write(
+        s.path("matihnet.toml"),
+        format!("{text}\n[[tenant]]\nslug = \"newco\"\n"),
+    )
+    .expect("write");
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech", "newco"]);
+
+    unprotect(&s);
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, &cloud, &["destroy", "--auto-approve"]).expect_code(0);
+    assert_nothing_left(&cloud);
+}
+
+#[test]
+fn an_operation_that_ends_failed_is_reported_and_the_rerun_completes() {
+    let cloud = LocalCloud::start("20ms");
+    let s = sandbox();
+    let (status, _) = cloud.request(
+        "POST",
+        "/_localcloud/azure/faults",
+        Some(&json!({"fail_operations": {"count": 1}})),
+    );
+    assert_eq!(status, 200);
+    let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(1);
+    assert!(r.stderr().contains("failed"), "{}", r.stderr());
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+}
+
+#[test]
+fn aks_apply_killed_at_several_points_leaves_no_duplicate() {
+    for k in [1, 4, 9, 16] {
+        let cloud = LocalCloud::start("30ms");
+        let s = sandbox();
+        let mut c = s.command(&["apply", "--auto-approve", "--parallelism", "2"]);
+        c.env("MATIHNET_AZURE_ENDPOINT", cloud.endpoint())
+            .env("AZURE_SUBSCRIPTION_ID", SUB);
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn apply");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut done = 0;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("Creation complete") {
+                done += 1;
+                if done >= k {
+                    let _ = child.kill();
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+        run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+        assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+        run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+    }
+}
+
+/// The README's first command: a whole AKS bootstrap with no Azure account.
+#[test]
+fn local_cloud_flag_keeps_the_emulated_objects_between_runs() {
+    let s = sandbox();
+    let env = [("AZURE_SUBSCRIPTION_ID", SUB)];
+    s.run_with(&["apply", "--auto-approve", "--local-cloud"], &env)
+        .expect_code(0);
+    assert!(s.path("matihnet.state.json.local-cloud.json").exists());
+    s.run_with(&["plan", "--local-cloud", "--detailed-exitcode"], &env)
+        .expect_code(0);
+    unprotect(&s);
+    s.run_with(&["apply", "--auto-approve", "--local-cloud"], &env)
+        .expect_code(0);
+    s.run_with(&["destroy", "--auto-approve", "--local-cloud"], &env)
+        .expect_code(0);
+    s.run_with(&["plan", "--local-cloud", "--detailed-exitcode"], &env)
+        .expect_code(2);
+}
