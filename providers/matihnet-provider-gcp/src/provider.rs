@@ -39,9 +39,22 @@ fn is_loopback(endpoint: &str) -> bool {
     endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost")
 }
 
+/// Operations are polled from 100 ms up to 10 s apart: the library's default starts at a second,
+/// which alone made a small apply take seconds longer than its operations did.
+fn polling_backoff() -> Option<google_cloud_gax::exponential_backoff::ExponentialBackoff> {
+    google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
+        .with_initial_delay(Duration::from_millis(100))
+        .with_maximum_delay(Duration::from_secs(10))
+        .build()
+        .ok()
+}
+
 macro_rules! client {
     ($ty:ty, $settings:expr) => {{
         let mut b = <$ty>::builder();
+        if let Some(backoff) = polling_backoff() {
+            b = b.with_polling_backoff_policy(backoff);
+        }
         if let Some(e) = &$settings.endpoint {
             b = b.with_endpoint(e.clone());
             if is_loopback(e) {
