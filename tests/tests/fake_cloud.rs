@@ -438,3 +438,31 @@ fn each_delegation_lists_its_own_zones_name_servers() {
         );
     }
 }
+
+#[test]
+fn long_operations_report_that_they_are_still_running() {
+    let s = example();
+    let r = s
+        .run_with(
+            &[
+                "apply",
+                "--auto-approve",
+                "--target",
+                "dns_zone.platform",
+                "--progress-interval",
+                "300ms",
+            ],
+            &[("MATIHNET_FAKE_LATENCY_MS", "1000")],
+        )
+        .expect_code(0);
+    let out = r.stdout();
+    assert!(out.contains("dns_zone.platform: Creating..."), "{out}");
+    assert!(
+        out.contains("dns_zone.platform: Still creating... [0s elapsed]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("dns_zone.platform: Creation complete after 1s"),
+        "{out}"
+    );
+}

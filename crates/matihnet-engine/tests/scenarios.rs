@@ -685,3 +685,77 @@ async fn a_grow_only_map_adds_keys_in_place_and_replaces_on_edits() {
     );
     assert_eq!(run(with(&[("pods", "10.9.0.0/16")])).await, Action::Replace);
 }
+
+mod delete_order {
+    //! Property: whatever the graph and the parallelism, a resource is deleted only after every
+    //! resource that depends on it.
+    use super::*;
+    use matihnet_engine::{Event, Observer, OpKind};
+    use proptest::prelude::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Order(Mutex<Vec<(String, bool)>>);
+
+    impl Observer for Order {
+        fn on_event(&self, e: &Event) {
+            let mut v = self.0.lock().unwrap();
+            match e {
+                Event::Started {
+                    address,
+                    kind: OpKind::Delete,
+                } => v.push((address.to_string(), false)),
+                Event::Finished {
+                    address,
+                    kind: OpKind::Delete,
+                    ..
+                } => v.push((address.to_string(), true)),
+                _ => {}
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        #[test]
+        fn deletes_wait_for_their_dependents(n in 2usize..25, edges in proptest::collection::vec((0usize..25, 0usize..25), 0..60), parallelism in 1usize..8) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let w = World::new(FakeConfig { latency: Duration::from_millis(1), ..FakeConfig::default() });
+                let zone = |i: usize| a("zone", &format!("z{i}"));
+                let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+                for (x, y) in edges {
+                    let (x, y) = (x % n, y % n);
+                    if x > y { deps[x].push(y); }
+                }
+                let desired: Vec<DesiredResource> = (0..n)
+                    .map(|i| {
+                        let mut r = DesiredResource::new(zone(i)).attr("name", format!("z{i}.test"));
+                        for d in &deps[i] { r = r.depends_on(zone(*d)); }
+                        r
+                    })
+                    .collect();
+                w.apply(&desired).await;
+                let p = w.plan(&[], PlanOptions { destroy: true, ..PlanOptions::default() }).await.unwrap();
+                let order = Arc::new(Order::default());
+                let ex = Executor {
+                    provider: w.provider.clone(),
+                    backend: w.backend.clone(),
+                    observer: order.clone(),
+                    environment: "test".into(),
+                    options: ApplyOptions { parallelism, still_running_every: Duration::from_secs(10) },
+                };
+                let outcome = ex.apply(&p, w.state().await, CancellationToken::new()).await.unwrap();
+                assert!(outcome.succeeded());
+                let events = order.0.lock().unwrap().clone();
+                let at = |name: &str, finished: bool| events.iter().position(|(a, f)| a == name && *f == finished).unwrap();
+                for (x, ds) in deps.iter().enumerate() {
+                    for d in ds {
+                        // x depends on d: x's delete finishes before d's delete starts.
+                        assert!(at(&format!("zone.z{x}"), true) < at(&format!("zone.z{d}"), false), "z{x} -> z{d}");
+                    }
+                }
+            });
+        }
+    }
+}
