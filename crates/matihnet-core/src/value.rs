@@ -119,3 +119,63 @@ impl fmt::Display for Value {
         }
     }
 }
+
+/// Reading and combining recorded attributes: what every provider needs and should not rewrite.
+pub mod attrs {
+    use super::{Attrs, Value};
+
+    /// The string attribute `name`, or `""` when it is absent or not a string.
+    pub fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
+        attrs.get(name).and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The list-of-strings attribute `name`; non-strings are skipped.
+    pub fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
+        attrs
+            .get(name)
+            .and_then(Value::as_list)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `prior` with `desired` laid over it.
+    pub fn merged(prior: &Attrs, desired: &Attrs) -> Attrs {
+        let mut out = prior.clone();
+        out.extend(desired.clone());
+        out
+    }
+
+    /// `actual` in the order `prior` lists it when both hold the same items, so that a cloud
+    /// returning a set in another order is not reported as drift; sorted otherwise.
+    pub fn in_prior_order(prior: &[String], mut actual: Vec<String>) -> Vec<String> {
+        let mut a = actual.clone();
+        let mut p = prior.to_vec();
+        a.sort();
+        p.sort();
+        if a == p {
+            return prior.to_vec();
+        }
+        actual.sort();
+        actual
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn same_set_keeps_the_recorded_order() {
+            let prior = vec!["b".to_string(), "a".to_string()];
+            assert_eq!(in_prior_order(&prior, vec!["a".into(), "b".into()]), prior);
+            assert_eq!(
+                in_prior_order(&prior, vec!["c".into(), "a".into()]),
+                ["a", "c"]
+            );
+        }
+    }
+}

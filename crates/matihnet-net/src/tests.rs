@@ -322,7 +322,7 @@ fn gke_subnet_carries_secondary_ranges() {
         .unwrap();
     let mut want = BTreeMap::new();
     want.insert("pods".to_string(), Expr::from("10.4.0.0/14"));
-    want.insert("services".to_string(), Expr::from("34.118.224.0/20"));
+    want.insert("services".to_string(), Expr::from("10.8.0.0/20"));
     assert_eq!(nodes.attrs["secondary_ranges"], Expr::Map(want));
 }
 

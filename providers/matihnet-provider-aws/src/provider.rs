@@ -6,7 +6,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, Value,
+    ResourceSchema,
 };
 
 use crate::map::{self, NatMode};
@@ -66,22 +66,7 @@ impl AwsProvider {
     }
 }
 
-pub(crate) fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
-    attrs.get(name).and_then(Value::as_str).unwrap_or_default()
-}
-
-pub(crate) fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
-    attrs
-        .get(name)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub(crate) use matihnet_core::value::attrs::{merged as merge, text, texts};
 
 fn unknown(kind: &str) -> ProviderError {
     ProviderError::new(
@@ -183,11 +168,4 @@ impl Provider for AwsProvider {
             other => Err(unknown(other)),
         }
     }
-}
-
-/// The prior attributes with the desired ones laid over them.
-pub(crate) fn merge(prior: &Attrs, desired: &Attrs) -> Attrs {
-    let mut out = prior.clone();
-    out.extend(desired.clone());
-    out
 }

@@ -13,19 +13,7 @@ use crate::errors::{aws, invalid, is_not_found, to_provider_error};
 use crate::provider::{merge, text, texts, AwsProvider};
 use crate::tags;
 
-/// Keeps `actual` in the order `prior` lists it when both hold the same items, so that AWS
-/// returning a set in another order is not reported as drift.
-pub(crate) fn in_prior_order(prior: &[String], mut actual: Vec<String>) -> Vec<String> {
-    let mut a = actual.clone();
-    let mut p = prior.to_vec();
-    a.sort();
-    p.sort();
-    if a == p {
-        return prior.to_vec();
-    }
-    actual.sort();
-    actual
-}
+pub(crate) use matihnet_core::value::attrs::in_prior_order;
 
 fn name_tag(tags: &[aws_sdk_ec2::types::Tag]) -> String {
     tags.iter()

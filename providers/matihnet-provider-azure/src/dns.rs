@@ -8,6 +8,8 @@ use std::future::IntoFuture;
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
 
+use matihnet_core::value::attrs::in_prior_order;
+
 use crate::network::{as_json, call, model};
 use crate::provider::{check_owner, tags, text, texts, AzureProvider};
 
@@ -84,17 +86,8 @@ pub async fn read_zone(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>
     let got = get_zone(p, text(prior, "resource_group"), text(prior, "name")).await?;
     Ok(got.map(|z| {
         let mut attrs = zone_attrs(prior, &z);
-        // Keep the recorded order when the set is the same: no drift from reordering.
-        let mut a = texts(&attrs, "name_servers");
-        let mut b = texts(prior, "name_servers");
-        a.sort();
-        b.sort();
-        if a == b {
-            attrs.insert(
-                "name_servers".into(),
-                Value::string_list(texts(prior, "name_servers")),
-            );
-        }
+        let servers = in_prior_order(&texts(prior, "name_servers"), texts(&attrs, "name_servers"));
+        attrs.insert("name_servers".into(), Value::string_list(servers));
         attrs
     }))
 }
@@ -180,15 +173,7 @@ fn record_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
         "NS" => list("NSRecords", "nsdname"),
         _ => list("ARecords", "ipv4Address"),
     };
-    let mut a = values.clone();
-    let mut b = texts(prior, "values");
-    a.sort();
-    b.sort();
-    let values = if a == b {
-        texts(prior, "values")
-    } else {
-        values
-    };
+    let values = in_prior_order(&texts(prior, "values"), values);
     attrs.insert("values".into(), Value::string_list(values));
     attrs
 }

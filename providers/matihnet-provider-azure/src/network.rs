@@ -13,13 +13,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::arm::{from_azure, is_not_found, policy};
+use matihnet_core::value::attrs::in_prior_order;
+
 use crate::provider::{check_owner, tags, text, texts, AzureProvider};
 
-pub(crate) fn merge(prior: &Attrs, desired: &Attrs) -> Attrs {
-    let mut out = prior.clone();
-    out.extend(desired.clone());
-    out
-}
+pub(crate) use matihnet_core::value::attrs::merged as merge;
 
 pub(crate) fn model<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ProviderError> {
     serde_json::from_value(v).map_err(|e| {
@@ -202,15 +200,7 @@ fn vnet_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
     );
     if let Some((first, rest)) = prefixes.split_first() {
         attrs.insert("cidr".into(), Value::from(first.as_str()));
-        let mut rest = rest.to_vec();
-        let prior_rest = texts(prior, "secondary_cidrs");
-        let mut a = rest.clone();
-        let mut b = prior_rest.clone();
-        a.sort();
-        b.sort();
-        if a == b {
-            rest = prior_rest;
-        }
+        let rest = in_prior_order(&texts(prior, "secondary_cidrs"), rest.to_vec());
         attrs.insert("secondary_cidrs".into(), Value::string_list(rest));
     }
     if let Some(loc) = v.get("location").and_then(|l| l.as_str()) {

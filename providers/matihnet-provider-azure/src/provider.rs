@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use azure_core::auth::TokenCredential;
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, Value,
+    ResourceSchema,
 };
 
 use crate::arm::{Arm, StaticToken, SCOPE};
@@ -90,22 +90,7 @@ impl AzureProvider {
     }
 }
 
-pub(crate) fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
-    attrs.get(name).and_then(Value::as_str).unwrap_or_default()
-}
-
-pub(crate) fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
-    attrs
-        .get(name)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub(crate) use matihnet_core::value::attrs::{text, texts};
 
 /// The tags every object that takes tags carries.
 pub(crate) fn tags(ctx: &OperationContext) -> serde_json::Value {

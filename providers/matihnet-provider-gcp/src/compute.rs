@@ -13,11 +13,7 @@ use crate::provider::{
     GcpProvider,
 };
 
-pub(crate) fn merge(prior: &Attrs, desired: &Attrs) -> Attrs {
-    let mut out = prior.clone();
-    out.extend(desired.clone());
-    out
-}
+pub(crate) use matihnet_core::value::attrs::merged as merge;
 
 fn last_segment(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, Value,
+    ResourceSchema,
 };
 
 use crate::{compute, dns, map};
@@ -83,22 +83,7 @@ impl GcpProvider {
     }
 }
 
-pub(crate) fn text<'a>(attrs: &'a Attrs, name: &str) -> &'a str {
-    attrs.get(name).and_then(Value::as_str).unwrap_or_default()
-}
-
-pub(crate) fn texts(attrs: &Attrs, name: &str) -> Vec<String> {
-    attrs
-        .get(name)
-        .and_then(Value::as_list)
-        .map(|l| {
-            l.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub(crate) use matihnet_core::value::attrs::{text, texts};
 
 /// GCP label values: lowercase letters, digits, `_` and `-`, at most 63 characters.
 pub(crate) fn label_value(s: &str) -> String {
