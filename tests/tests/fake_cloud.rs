@@ -466,3 +466,60 @@ fn long_operations_report_that_they_are_still_running() {
         "{out}"
     );
 }
+
+#[test]
+fn a_second_interrupt_exits_at_once_and_says_what_may_be_lost() {
+    let s = example();
+    let child = s
+        .command(&["apply", "--auto-approve", "--parallelism", "1"])
+        .env("MATIHNET_FAKE_LATENCY_MS", "3000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = child.id().to_string();
+    let started = Instant::now();
+    for _ in 0..2 {
+        assert!(std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "it did not wait for the 3 s call"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Second interrupt"), "{stderr}");
+    assert!(stderr.contains("adopts them"), "{stderr}");
+    // What the abandoned call created is adopted by the next apply, not duplicated.
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    let mut objects: Vec<String> = s.fake_objects().into_iter().map(|(_, a)| a).collect();
+    objects.sort();
+    assert_eq!(objects, s.state_addresses());
+}
+
+#[test]
+fn validate_addresses_and_completions() {
+    let s = example();
+    let v = s.run(&["validate"]).expect_code(0);
+    assert!(
+        v.stdout().contains("The configuration is valid"),
+        "{}",
+        v.stdout()
+    );
+    let table = s.run(&["addresses"]).expect_code(0).stdout();
+    assert!(table.starts_with("RANGE"), "{table}");
+    assert!(table.contains("10.0.0.0/16"), "{table}");
+    let bash = s.run(&["completions", "bash"]).expect_code(0).stdout();
+    assert!(
+        bash.contains("_matihnet()"),
+        "{}",
+        &bash[..bash.len().min(300)]
+    );
+}
