@@ -259,3 +259,41 @@ fn local_cloud_flag_keeps_the_emulated_objects_between_runs() {
     s.run_with(&["plan", "--local-cloud", "--detailed-exitcode"], &env)
         .expect_code(2);
 }
+
+/// Record sets are written with `If-Match: <etag>`: a change made between plan and apply is
+/// refused, never silently overwritten.
+#[test]
+fn a_record_changed_between_plan_and_apply_is_not_overwritten() {
+    let cloud = LocalCloud::start("20ms");
+    let s = sandbox();
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    let text = std::fs::read_to_string(s.path("matihnet.toml")).expect("config");
+    let edited = text.replace("[dns]\n", "[dns]\nttl = 120\n");
+    assert_ne!(edited, text);
+    std::fs::write(s.path("matihnet.toml"), edited).expect("write");
+    run(&s, &cloud, &["plan", "-o", "ttl.plan"]).expect_code(0);
+
+    // Someone edits the api record meanwhile.
+    let path = dns("/matih.ai/A/api");
+    let mut record = cloud.get(&path);
+    record["properties"]["TTL"] = json!(30);
+    let (status, body) = cloud.request(
+        "PUT",
+        &path,
+        Some(&json!({"properties": record["properties"]})),
+    );
+    assert!(status == 200 || status == 201, "{status} {body}");
+
+    let r = run(&s, &cloud, &["apply", "ttl.plan"]).expect_code(1);
+    assert!(r.stderr().contains("dns_record.api"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("changed by someone else"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        cloud.get(&path)["properties"]["TTL"],
+        30,
+        "the outside change was kept"
+    );
+}

@@ -294,6 +294,8 @@ impl Executor {
             .await
             .map_err(ApplyError::StateWrite)?;
 
+        // Objects are tagged with the lineage of the state they are recorded in.
+        let lineage = state.lineage.clone();
         let (tx, rx) = watch::channel(0u64);
         let recorder = Arc::new(Recorder {
             state: Mutex::new(state),
@@ -307,7 +309,7 @@ impl Executor {
             stop_saving.clone(),
         ));
 
-        let mut outcome = self.run(plan, ops, &recorder, &cancel).await;
+        let mut outcome = self.run(plan, ops, &recorder, &cancel, &lineage).await;
 
         // The final save: always, whatever happened above.
         let outputs = compute_outputs(plan, &recorder.snapshot());
@@ -337,6 +339,7 @@ impl Executor {
         ops: BTreeMap<OpId, Op>,
         recorder: &Arc<Recorder>,
         cancel: &CancellationToken,
+        lineage: &str,
     ) -> ApplyOutcome {
         let mut waiting_on: BTreeMap<OpId, usize> =
             ops.iter().map(|(id, op)| (*id, op.after.len())).collect();
@@ -399,7 +402,7 @@ impl Executor {
                 let ctx = OperationContext {
                     addr: op.address.clone(),
                     environment: self.environment.clone(),
-                    lineage: recorder.snapshot_lineage(),
+                    lineage: lineage.to_string(),
                 };
                 let provider = Arc::clone(&self.provider);
                 let observer = Arc::clone(&self.observer);
@@ -571,15 +574,6 @@ impl Executor {
             .map(|(_, op)| (op.address.clone(), op.kind))
             .collect();
         outcome
-    }
-}
-
-impl Recorder {
-    fn snapshot_lineage(&self) -> String {
-        match self.state.lock() {
-            Ok(g) => g.lineage.clone(),
-            Err(p) => p.into_inner().lineage.clone(),
-        }
     }
 }
 

@@ -181,8 +181,14 @@ pub async fn output_command(
     Ok(Exit::Success)
 }
 
-pub fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
-    let resources = env.neutral_resources();
+/// The graph of what the provider will manage (AWS's gateways and route tables included); the
+/// model's own graph when the provider cannot be set up here (no credentials, say).
+pub async fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+    let neutral = env.neutral_resources();
+    let resources = match env.provider(None).await {
+        Ok(provider) => provider.map_resources(neutral),
+        Err(_) => neutral,
+    };
     let mut graph = matihnet_engine::Graph::new();
     for r in &resources {
         graph.add_node(r.addr.clone());

@@ -99,7 +99,7 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
         Command::Show(args) => inspect::show_command(&env, args, term).await,
         Command::State(cmd) => inspect::state_command(&env, cmd, term).await,
         Command::Output(args) => inspect::output_command(&env, args, term).await,
-        Command::Graph => inspect::graph_command(&env, term),
+        Command::Graph => inspect::graph_command(&env, term).await,
         Command::ForceUnlock(args) => inspect::force_unlock_command(&env, args, term).await,
         Command::Completions(args) => Ok(inspect::completions_command(args)),
         Command::LocalCloud(args) => serve_local_cloud(args, term).await,
