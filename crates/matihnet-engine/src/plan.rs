@@ -149,10 +149,36 @@ pub enum PlanError {
     Invalid { count: usize, errors: Vec<String> },
     #[error(transparent)]
     Cycle(#[from] CycleError),
-    #[error("refreshing failed for {} resources:\n{}", .0.len(), .0.iter().map(|(a, e)| format!("  - {a}: {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("refreshing failed for {} resources:\n{}", .0.len(), group_refresh_errors(.0))]
     Refresh(Vec<(Address, ProviderError)>),
     #[error("{}", .0.iter().map(|(a, act)| format!("{a} is protected (protect = true) and this plan would {act} it; set protect = false for it, apply, then run this again")).collect::<Vec<_>>().join("\n"))]
     Protected(Vec<(Address, &'static str)>),
+}
+
+/// One line per distinct failure, naming every resource it hit: a missing credential is one cause,
+/// not fifty lines of the same text.
+fn group_refresh_errors(errors: &[(Address, ProviderError)]) -> String {
+    let mut by_message: Vec<(String, Vec<&Address>)> = Vec::new();
+    for (addr, e) in errors {
+        // The operation name before the first colon differs per resource type; the cause does not.
+        let text = e.to_string();
+        let cause = text
+            .split_once(": ")
+            .map(|(_, c)| c.to_string())
+            .unwrap_or(text);
+        match by_message.iter_mut().find(|(m, _)| *m == cause) {
+            Some((_, addrs)) => addrs.push(addr),
+            None => by_message.push((cause, vec![addr])),
+        }
+    }
+    by_message
+        .iter()
+        .map(|(m, addrs)| {
+            let names: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            format!("  - {}: {m}", names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Everything a plan needs; the provider is only used to read.
@@ -671,4 +697,28 @@ pub fn check_fresh(plan: &Plan, state: &State) -> Result<(), StalePlan> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use matihnet_core::ErrorKind;
+
+    #[test]
+    fn identical_refresh_failures_are_reported_once() {
+        let e =
+            |op: &str| ProviderError::new(ErrorKind::Unauthorized, format!("{op}: no credentials"));
+        let err = PlanError::Refresh(vec![
+            (Address::new("network", "main"), e("DescribeVpcs")),
+            (Address::new("subnet", "a"), e("DescribeSubnets")),
+            (
+                Address::new("dns_zone", "p"),
+                ProviderError::new(ErrorKind::Other, "GetHostedZone: boom"),
+            ),
+        ]);
+        assert_eq!(
+            err.to_string(),
+            "refreshing failed for 3 resources:\n  - network.main, subnet.a: no credentials\n  - dns_zone.p: boom"
+        );
+    }
 }

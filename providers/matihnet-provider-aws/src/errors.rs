@@ -49,7 +49,7 @@ where
         _ if chain.contains("credentials") || chain.contains("FailedToLoadToken") => {
             return ProviderError::new(
                 ErrorKind::Unauthorized,
-                format!("{what}: no usable AWS credentials ({chain}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an IAM role is available"),
+                format!("{what}: no usable AWS credentials were found by the standard chain (environment, profile, SSO, web identity, container, instance metadata); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an IAM role is available"),
             );
         }
         _ => format!("{what}: {chain}"),
