@@ -112,15 +112,20 @@ async fn main() {
     .await
     .expect("plan");
     let initial_plan = t.elapsed();
+    let rss_after_plan = peak_rss_mib();
     let t = Instant::now();
     let outcome = executor(provider.clone(), memory.clone(), 50)
         .apply(&p, empty, CancellationToken::new())
         .await
         .expect("apply");
     let initial_apply = t.elapsed();
+    let rss_after_apply = peak_rss_mib();
     assert!(outcome.succeeded());
     let state = outcome.state;
     println!("resources: {n}");
+    println!(
+        "peak RSS after the first plan / apply: {rss_after_plan:.0} / {rss_after_apply:.0} MiB"
+    );
     println!(
         "plan from empty state:              {:>9.1} ms",
         initial_plan.as_secs_f64() * 1e3

@@ -231,6 +231,7 @@ pub async fn create(
                 .load_balancer_arn(&arn)
                 .protocol(ProtocolEnum::Tcp)
                 .port(*port)
+                .set_tags(Some(elb_tags(ctx, &name)))
                 .default_actions(
                     Action::builder()
                         .r#type(ActionTypeEnum::Forward)
