@@ -59,6 +59,9 @@ pub struct LocalCloud {
     pub azure: Arc<azure::Cloud>,
     pub gcp: Arc<gcp::Cloud>,
     persist: Option<PathBuf>,
+    /// Concurrent requests save concurrently: one at a time, or two writers would interleave in
+    /// the temporary file and an older snapshot could land last.
+    saving: std::sync::Mutex<()>,
 }
 
 impl LocalCloud {
@@ -67,6 +70,7 @@ impl LocalCloud {
             azure: Arc::new(azure::Cloud::new(options.clone())),
             gcp: Arc::new(gcp::Cloud::new(options)),
             persist: None,
+            saving: std::sync::Mutex::new(()),
         }
     }
 
@@ -105,6 +109,11 @@ impl LocalCloud {
     pub fn save(&self) -> Result<(), LocalCloudError> {
         let Some(path) = &self.persist else {
             return Ok(());
+        };
+        // The snapshot is taken under the lock too, so the last save holds the newest objects.
+        let _one_at_a_time = match self.saving.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
         };
         let snap = Snapshot {
             azure: self.azure.snapshot(),

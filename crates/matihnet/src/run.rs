@@ -24,6 +24,16 @@ pub struct Locked {
     id: String,
 }
 
+impl Prepared {
+    /// Saves the in-process emulators' objects one last time before the command returns.
+    fn finish(&self) -> anyhow::Result<()> {
+        if let Some(cloud) = &self.local_cloud {
+            cloud.save()?;
+        }
+        Ok(())
+    }
+}
+
 impl Locked {
     pub async fn take(
         env: &Environment,
@@ -58,7 +68,7 @@ fn addresses(raw: &[String], flag: &str) -> anyhow::Result<Vec<Address>> {
 
 struct Prepared {
     /// Kept alive for the whole command: the providers talk to it.
-    _local_cloud: Option<Arc<matihnet_localcloud::LocalCloud>>,
+    local_cloud: Option<Arc<matihnet_localcloud::LocalCloud>>,
     environment: String,
     provider: Arc<dyn Provider>,
     desired: Vec<matihnet_core::DesiredResource>,
@@ -88,7 +98,7 @@ async fn prepare(env: &Environment, run: &RunArgs) -> anyhow::Result<Prepared> {
     let desired = provider.map_resources(env.neutral_resources());
     let outputs = env.outputs(&desired);
     Ok(Prepared {
-        _local_cloud: local_cloud,
+        local_cloud,
         environment: env.name().to_string(),
         provider,
         desired,
@@ -145,6 +155,7 @@ pub async fn plan_command(
         .await
     }
     .await;
+    prepared.finish()?;
     locked.release().await?;
     let p = result?;
     if args.json {
@@ -318,14 +329,15 @@ pub async fn apply_command(
 ) -> anyhow::Result<Exit> {
     let prepared = prepare(env, &args.run).await?;
     let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
-    let result = apply_locked(env, prepared, &locked, args, interrupts, term).await;
+    let result = apply_locked(env, &prepared, &locked, args, interrupts, term).await;
+    prepared.finish()?;
     locked.release().await?;
     result
 }
 
 async fn apply_locked(
     env: &Environment,
-    prepared: Prepared,
+    prepared: &Prepared,
     locked: &Locked,
     args: &ApplyArgs,
     interrupts: &Interrupts,
@@ -345,7 +357,7 @@ async fn apply_locked(
         }
         None => {
             let state = existing.unwrap_or_default();
-            let p = make_plan(env, &prepared, &state, &args.run, &args.replace, false).await?;
+            let p = make_plan(env, prepared, &state, &args.run, &args.replace, false).await?;
             term.out(&render::render_plan(&p, term.colour));
             if p.has_changes() && !args.auto_approve && !confirm("perform these actions", term)? {
                 term.err("Apply cancelled.");
@@ -357,7 +369,7 @@ async fn apply_locked(
     if !p.has_changes() && !had_state {
         return Ok(Exit::Success);
     }
-    let outcome = execute(&prepared, locked, &p, state, &args.run, interrupts, term).await?;
+    let outcome = execute(prepared, locked, &p, state, &args.run, interrupts, term).await?;
     Ok(report(&outcome, p.destroy, term))
 }
 
@@ -387,6 +399,7 @@ pub async fn destroy_command(
         Ok(report(&outcome, true, term))
     }
     .await;
+    prepared.finish()?;
     locked.release().await?;
     result
 }
