@@ -9,8 +9,7 @@ use matihnet_core::{
 use serde_json::json;
 
 use crate::provider::{
-    as_json, call, check_owner, gcp_error, is_conflict, labels, model, ownership_description, text,
-    GcpProvider,
+    as_json, call, check_owner, gcp_error, labels, model, ownership_description, text, GcpProvider,
 };
 
 pub(crate) use matihnet_core::value::attrs::merged as merge;
@@ -49,6 +48,33 @@ where
     Ok(())
 }
 
+/// Adopts the object `get` finds if it is ours, or inserts it; a 409 from the insert means a run
+/// that died before recording it made the object: adopt it too, after checking it is ours.
+async fn adopt_or_insert<G, GF, I, IF>(
+    ctx: &OperationContext,
+    what: &str,
+    get: G,
+    insert: I,
+) -> Result<(), ProviderError>
+where
+    G: Fn() -> GF,
+    GF: std::future::Future<Output = Result<Option<serde_json::Value>, ProviderError>>,
+    I: FnOnce() -> IF,
+    IF: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    if let Some(found) = get().await? {
+        return check_owner(ctx, what, &found);
+    }
+    match insert().await {
+        Ok(()) => Ok(()),
+        Err(e) if e.message.contains(" 409 ") => {
+            let found = get().await?.ok_or(e)?;
+            check_owner(ctx, what, &found)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 // ---------------------------------------------------------------- network
 
 async fn get_network(
@@ -74,32 +100,29 @@ pub async fn create_network(
 ) -> ProviderResult<Attrs> {
     let project = &p.settings.project;
     let name = text(desired, "name");
-    match get_network(p, name).await? {
-        Some(found) => check_owner(ctx, &format!("network {name}"), &found)?,
-        None => {
+    adopt_or_insert(
+        ctx,
+        &format!("network {name}"),
+        || get_network(p, name),
+        || async {
             let body: google_cloud_compute_v1::model::Network = model(json!({
                 "name": name,
                 "autoCreateSubnetworks": false,
                 "routingConfig": {"routingMode": "REGIONAL"},
                 "description": ownership_description(ctx),
             }))?;
-            let started = p
-                .networks
-                .insert()
-                .set_project(project)
-                .set_body(body)
-                .poller();
-            match finish("insert network", started).await {
-                Ok(()) => {}
-                // Created by a run that died before recording it: adopt after checking it is ours.
-                Err(e) if e.message.contains(" 409 ") => {
-                    let found = get_network(p, name).await?.ok_or(e)?;
-                    check_owner(ctx, &format!("network {name}"), &found)?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+            finish(
+                "insert network",
+                p.networks
+                    .insert()
+                    .set_project(project)
+                    .set_body(body)
+                    .poller(),
+            )
+            .await
+        },
+    )
+    .await?;
     read_network(p, desired).await?.ok_or_else(|| {
         ProviderError::new(
             ErrorKind::Other,
@@ -186,9 +209,11 @@ pub async fn create_subnet(
     let project = &p.settings.project;
     let region = text(desired, "region");
     let name = text(desired, "name");
-    match get_subnet(p, region, name).await? {
-        Some(found) => check_owner(ctx, &format!("subnetwork {name}"), &found)?,
-        None => {
+    adopt_or_insert(
+        ctx,
+        &format!("subnetwork {name}"),
+        || get_subnet(p, region, name),
+        || async {
             let body: google_cloud_compute_v1::model::Subnetwork = model(json!({
                 "name": name,
                 "network": text(desired, "network_id"),
@@ -204,16 +229,10 @@ pub async fn create_subnet(
                 .set_region(region)
                 .set_body(body)
                 .poller();
-            match finish("insert subnetwork", started).await {
-                Ok(()) => {}
-                Err(e) if e.message.contains(" 409 ") => {
-                    let found = get_subnet(p, region, name).await?.ok_or(e)?;
-                    check_owner(ctx, &format!("subnetwork {name}"), &found)?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+            finish("insert subnetwork", started).await
+        },
+    )
+    .await?;
     read_subnet(p, desired).await?.ok_or_else(|| {
         ProviderError::new(
             ErrorKind::Other,
@@ -358,9 +377,11 @@ pub async fn create_address(
     let project = &p.settings.project;
     let region = text(desired, "region");
     let name = text(desired, "name");
-    match get_address(p, region, name).await? {
-        Some(found) => check_owner(ctx, &format!("address {name}"), &found)?,
-        None => {
+    adopt_or_insert(
+        ctx,
+        &format!("address {name}"),
+        || get_address(p, region, name),
+        || async {
             let body: google_cloud_compute_v1::model::Address = model(json!({
                 "name": name,
                 "addressType": "EXTERNAL",
@@ -368,23 +389,11 @@ pub async fn create_address(
                 "labels": labels(ctx),
                 "description": format!("ingress front end {} of MATIH environment {}", ctx.addr.name, ctx.environment),
             }))?;
-            let started = p
-                .addresses
-                .insert()
-                .set_project(project)
-                .set_region(region)
-                .set_body(body)
-                .poller();
-            match finish("insert address", started).await {
-                Ok(()) => {}
-                Err(e) if e.message.contains(" 409 ") => {
-                    let found = get_address(p, region, name).await?.ok_or(e)?;
-                    check_owner(ctx, &format!("address {name}"), &found)?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+            let started = p.addresses.insert().set_project(project).set_region(region).set_body(body).poller();
+            finish("insert address", started).await
+        },
+    )
+    .await?;
     read_address(p, desired).await?.ok_or_else(|| {
         ProviderError::new(
             ErrorKind::Other,
@@ -445,9 +454,4 @@ pub async fn delete_address(p: &GcpProvider, prior: &Attrs) -> Result<(), Provid
         Err(e) if e.message.contains(" 404 ") => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-#[allow(dead_code)]
-fn conflict(e: &google_cloud_gax::error::Error) -> bool {
-    is_conflict(e)
 }

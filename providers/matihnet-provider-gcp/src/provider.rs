@@ -190,10 +190,6 @@ pub(crate) fn is_not_found(e: &google_cloud_gax::error::Error) -> bool {
     e.http_status_code() == Some(404)
 }
 
-pub(crate) fn is_conflict(e: &google_cloud_gax::error::Error) -> bool {
-    e.http_status_code() == Some(409)
-}
-
 fn policy() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 8,
