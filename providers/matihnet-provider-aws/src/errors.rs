@@ -69,6 +69,18 @@ where
     move |e| to_provider_error(what, &e)
 }
 
+/// A delete's answer: done, or already gone (also success), or the error.
+pub fn gone_or<T, E>(what: &str, r: Result<T, E>) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + RequestId + std::error::Error,
+{
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(to_provider_error(what, &e)),
+    }
+}
+
 pub fn invalid(message: impl Into<String>) -> ProviderError {
     ProviderError::new(ErrorKind::Rejected, message)
 }

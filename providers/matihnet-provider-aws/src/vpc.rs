@@ -9,7 +9,7 @@ use matihnet_core::{
     Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
 };
 
-use crate::errors::{aws, invalid, is_not_found, to_provider_error};
+use crate::errors::{aws, gone_or, invalid, is_not_found, to_provider_error};
 use crate::provider::{merge, text, texts, AwsProvider};
 use crate::tags;
 
@@ -269,13 +269,7 @@ pub async fn delete_vpc(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderEr
     let id = text(prior, "id").to_string();
     retry_in_use("DeleteVpc", || {
         let id = id.clone();
-        async move {
-            match p.ec2.delete_vpc().vpc_id(&id).send().await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(to_provider_error("DeleteVpc", &e)),
-            }
-        }
+        async move { gone_or("DeleteVpc", p.ec2.delete_vpc().vpc_id(&id).send().await) }
     })
     .await
 }
@@ -379,11 +373,10 @@ pub async fn delete_subnet(p: &AwsProvider, prior: &Attrs) -> Result<(), Provide
     retry_in_use("DeleteSubnet", || {
         let id = id.clone();
         async move {
-            match p.ec2.delete_subnet().subnet_id(&id).send().await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(to_provider_error("DeleteSubnet", &e)),
-            }
+            gone_or(
+                "DeleteSubnet",
+                p.ec2.delete_subnet().subnet_id(&id).send().await,
+            )
         }
     })
     .await
@@ -498,17 +491,14 @@ pub async fn delete_igw(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderEr
         }
     })
     .await?;
-    match p
-        .ec2
-        .delete_internet_gateway()
-        .internet_gateway_id(&id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(to_provider_error("DeleteInternetGateway", &e)),
-    }
+    gone_or(
+        "DeleteInternetGateway",
+        p.ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(&id)
+            .send()
+            .await,
+    )
 }
 
 // ---------------------------------------------------------------- elastic IPs
@@ -569,17 +559,14 @@ pub(crate) async fn release_eip(p: &AwsProvider, allocation_id: &str) -> Result<
         return Ok(());
     }
     retry_in_use("ReleaseAddress", || async move {
-        match p
-            .ec2
-            .release_address()
-            .allocation_id(allocation_id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(to_provider_error("ReleaseAddress", &e)),
-        }
+        gone_or(
+            "ReleaseAddress",
+            p.ec2
+                .release_address()
+                .allocation_id(allocation_id)
+                .send()
+                .await,
+        )
     })
     .await
 }
@@ -932,9 +919,8 @@ pub async fn delete_route_table(p: &AwsProvider, prior: &Attrs) -> Result<(), Pr
             Err(e) => return Err(to_provider_error("DisassociateRouteTable", &e)),
         }
     }
-    match p.ec2.delete_route_table().route_table_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(to_provider_error("DeleteRouteTable", &e)),
-    }
+    gone_or(
+        "DeleteRouteTable",
+        p.ec2.delete_route_table().route_table_id(id).send().await,
+    )
 }
