@@ -1,6 +1,6 @@
 //! Local clouds: faithful emulators of the part of Azure Resource Manager (`azure`) and of
 //! Google Compute Engine + Cloud DNS (`gcp`) that matihnet's providers use, behaving as the
-//! recordings in `shared/reference/` show (status codes, long-running operations, error bodies).
+//! recordings in `tests/reference/` show (status codes, long-running operations, error bodies).
 //!
 //! One HTTP server serves both: ARM paths start with `/subscriptions/`, GCP paths with
 //! `/compute/v1/` and `/dns/v1/`. The emulated objects can be saved to and restored from a JSON
@@ -125,7 +125,7 @@ impl LocalCloud {
         };
         let bytes = serde_json::to_vec_pretty(&snap).map_err(|e| err(e.to_string()))?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
+        write_private(&tmp, &bytes).map_err(|e| err(e.to_string()))?;
         std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
     }
 
@@ -158,6 +158,24 @@ impl LocalCloud {
         });
         Ok(local)
     }
+}
+
+/// Writes `bytes` to a file only its owner can read (0600), as every file matihnet writes: the
+/// emulated objects name subscriptions, projects and addresses.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A temp file left by an older version may exist with wider permissions; `mode` applies
+    // only to files this call creates.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 async fn save_after_change(

@@ -1,5 +1,5 @@
 //! Conformance of the local Azure Resource Manager with the reference data in
-//! `shared/reference/azure`: every x-ms-example (request/response pairs from the REST API specs)
+//! `tests/reference/azure`: every x-ms-example (request/response pairs from the REST API specs)
 //! and every interaction of the real az-cli recording is replayed against the emulator, and the
 //! status codes, the headers that matter (`Azure-AsyncOperation`, `Location`, `etag`) and the
 //! body fields are compared, ignoring ids of operations, etags, GUIDs and addresses.
@@ -37,10 +37,10 @@ const IGNORED: [(&str, &str, &str); 6] = [
 const RANDOM: [&str; 3] = ["etag", "resourceGuid", "ipAddress"];
 
 fn reference_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/azure");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/azure");
     assert!(
         dir.join("README.md").is_file(),
-        "the Azure reference data is missing: expected {} (shared/reference/azure beside the repository) \
+        "the Azure reference data is missing: expected {} (vendored in the repository) \
          with the x-ms-examples and the az-cli recording",
         dir.display()
     );

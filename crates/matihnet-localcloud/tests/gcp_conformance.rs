@@ -1,4 +1,4 @@
-//! Replays every recording in `shared/reference/gcp/*.http.log` (real GCP traffic, normalized by
+//! Replays every recording in `tests/reference/gcp/*.http.log` (real GCP traffic, normalized by
 //! Config Connector's harness) against the local Google Cloud and compares status codes and body
 //! fields, ignoring what the normalization replaced (ids, timestamps, fingerprints, hosts and the
 //! `${...}` placeholders). Requests to services matihnet does not use are skipped with a printed
@@ -53,7 +53,7 @@ struct Exchange {
 }
 
 fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/gcp")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/gcp")
 }
 
 fn parse_log(text: &str) -> Vec<Exchange> {
@@ -346,7 +346,7 @@ async fn replays_every_recording() {
     let dir = reference_dir();
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
         panic!(
-            "the GCP reference recordings are missing: cannot read {} ({e}); they are expected at ../../../shared/reference/gcp relative to the crate",
+            "the GCP reference recordings are missing: cannot read {} ({e}); they are vendored at tests/reference/gcp in the crate",
             dir.display()
         )
     });

@@ -93,3 +93,36 @@ async fn served_over_http_and_persisted_across_restarts() {
     assert_eq!(z["nameServers"], zone["nameServers"]);
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_item3_the_objects_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile_dir();
+    let file = dir.join("env.state.json.local-cloud.json");
+    // A file left by an older version with the default umask's 0644 is tightened on the next save.
+    std::fs::write(&file, "{}").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cloud = Arc::new(LocalCloud::persistent(Options::default(), file.clone()).unwrap());
+    let addr = Arc::clone(&cloud).serve("127.0.0.1:0").await.unwrap();
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/dns/v1/projects/p/managedZones",
+        Some(&json!({"name": "z", "dnsName": "z.example.com.", "description": ""})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    cloud.save().unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "the local cloud's objects file must be 0600, as the state is"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("matihnet-lc-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

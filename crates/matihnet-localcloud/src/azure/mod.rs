@@ -1,6 +1,6 @@
 //! The local Azure Resource Manager: resource groups, `Microsoft.Network` virtual networks with
 //! subnets, public IP addresses and DNS zones with record sets, behaving as the recordings in
-//! `shared/reference/azure` show (long-running PUT/DELETE with `Azure-AsyncOperation` and
+//! `tests/reference/azure` show (long-running PUT/DELETE with `Azure-AsyncOperation` and
 //! `Location`, synchronous DNS with etags, ARM error bodies, bearer tokens, `api-version`).
 //!
 //! Admin endpoints under `/_localcloud/azure/` (no token needed) inject faults, reset the cloud,

@@ -1,6 +1,6 @@
 //! The local Google Cloud: Compute Engine networking (networks, subnetworks, addresses and their
 //! long-running operations) and Cloud DNS (managed zones, record sets, changes), behaving as the
-//! recordings in `shared/reference/gcp` show.
+//! recordings in `tests/reference/gcp` show.
 //!
 //! Compute writes return a `compute#operation` that stays `RUNNING` for the operation delay; the
 //! write takes effect when the operation is `DONE`. Nothing runs in the background: every request
