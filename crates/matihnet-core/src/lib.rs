@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod diag;
+pub mod endpoint;
 pub mod expr;
 pub mod provider;
 pub mod resource;

@@ -43,13 +43,6 @@ pub enum ConnectError {
     Client(String),
 }
 
-fn is_loopback(url: &azure_core::Url) -> bool {
-    matches!(
-        url.host_str(),
-        Some("127.0.0.1") | Some("localhost") | Some("[::1]")
-    )
-}
-
 impl AzureProvider {
     /// Credentials come from `azure_identity`'s standard chain (environment service principal,
     /// workload identity, managed identity, Azure CLI); a loopback endpoint is the local
@@ -61,12 +54,13 @@ impl AzureProvider {
             .unwrap_or_else(|| "https://management.azure.com".to_string());
         let endpoint = azure_core::Url::parse(&endpoint_text)
             .map_err(|_| ConnectError::Endpoint(endpoint_text.clone()))?;
-        let credential: Arc<dyn TokenCredential> = if is_loopback(&endpoint) {
-            Arc::new(StaticToken)
-        } else {
-            azure_identity::create_credential()
-                .map_err(|e| ConnectError::Credential(e.to_string()))?
-        };
+        let credential: Arc<dyn TokenCredential> =
+            if matihnet_core::endpoint::is_loopback(endpoint.as_str()) {
+                Arc::new(StaticToken)
+            } else {
+                azure_identity::create_credential()
+                    .map_err(|e| ConnectError::Credential(e.to_string()))?
+            };
         let network = azure_mgmt_network::ClientBuilder::new(Arc::clone(&credential))
             .endpoint(endpoint.clone())
             .scopes(&[SCOPE])

@@ -35,10 +35,6 @@ pub struct GcpProvider {
 #[error("cannot build the Google Cloud clients: {0}")]
 pub struct ConnectError(String);
 
-fn is_loopback(endpoint: &str) -> bool {
-    endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost")
-}
-
 /// Operations are polled from 100 ms up to 10 s apart: the library's default starts at a second,
 /// which alone made a small apply take seconds longer than its operations did.
 fn polling_backoff() -> Option<google_cloud_gax::exponential_backoff::ExponentialBackoff> {
@@ -57,7 +53,7 @@ macro_rules! client {
         }
         if let Some(e) = &$settings.endpoint {
             b = b.with_endpoint(e.clone());
-            if is_loopback(e) {
+            if matihnet_core::endpoint::is_loopback(e) {
                 b = b.with_credentials(
                     google_cloud_auth::credentials::anonymous::Builder::new().build(),
                 );
