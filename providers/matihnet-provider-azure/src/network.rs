@@ -86,13 +86,19 @@ pub async fn create_group(
         .send("GET resource group", Method::Get, url.clone(), None)
         .await?;
     let created = match existing {
-        // A group that exists already is used, never owned: destroy will leave it.
         Some(found) => {
-            found
-                .body
-                .pointer("/tags/matihnet:address")
-                .and_then(|a| a.as_str())
-                == Some(&ctx.addr.to_string())
+            let tagged = ["matihnet:address", "matihnet:lineage"]
+                .iter()
+                .any(|k| found.body.get("tags").and_then(|t| t.get(k)).is_some());
+            if tagged {
+                // Ours only with this address and this state's lineage: a group left by a lost
+                // or other state is refused like every other object, never taken over.
+                check_owner(ctx, &format!("resource group {name}"), &found.body)?;
+                true
+            } else {
+                // A group someone made beforehand is used, never owned: destroy will leave it.
+                false
+            }
         }
         None => {
             let body = json!({"location": text(desired, "location"), "tags": tags(ctx)});
