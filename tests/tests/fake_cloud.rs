@@ -281,6 +281,72 @@ fn a_corrupt_or_newer_state_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn issue9_item9_suspicious_states_are_refused_by_every_command_and_left_untouched() {
+    let s = example();
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    let good = s.state();
+    let first = good["resources"][0]["address"]
+        .as_str()
+        .expect("address")
+        .to_string();
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        (
+            "newer than this build",
+            Box::new(|v| v["matihnet_version"] = "99.0.0".into()),
+        ),
+        (
+            "is not a version",
+            Box::new(|v| v["matihnet_version"] = "banana".into()),
+        ),
+        ("lineage is empty", Box::new(|v| v["lineage"] = "".into())),
+        (
+            "which the state does not record",
+            Box::new(|v| v["resources"][0]["dependencies"] = serde_json::json!(["network.gone"])),
+        ),
+        (
+            "depends on itself",
+            Box::new(move |v| {
+                let me = v["resources"][0]["address"].clone();
+                v["resources"][0]["dependencies"] = serde_json::json!([me]);
+            }),
+        ),
+        (
+            "form a cycle",
+            Box::new(|v| {
+                let a = v["resources"][0]["address"].clone();
+                let b = v["resources"][1]["address"].clone();
+                v["resources"][0]["dependencies"] = serde_json::json!([b]);
+                v["resources"][1]["dependencies"] = serde_json::json!([a]);
+            }),
+        ),
+    ];
+    for (expected, edit) in cases {
+        let mut bad = good.clone();
+        edit(&mut bad);
+        let text = serde_json::to_string_pretty(&bad).expect("json");
+        std::fs::write(s.state_path(), &text).expect("write");
+        for args in [
+            &["plan", "--refresh=false"][..],
+            &["apply", "--auto-approve", "--refresh=false"][..],
+            &["state", "rm", first.as_str()][..],
+            &["destroy", "--auto-approve"][..],
+        ] {
+            let r = s.run(args).expect_code(1);
+            assert!(
+                r.stderr().contains(expected),
+                "{args:?} for {expected:?}: {}",
+                r.stderr()
+            );
+            assert_eq!(
+                std::fs::read_to_string(s.state_path()).expect("state"),
+                text,
+                "{args:?} changed a refused state ({expected})"
+            );
+        }
+    }
+}
+
+#[test]
 fn state_file_is_versioned_sorted_and_private() {
     use std::os::unix::fs::PermissionsExt;
     let s = example();

@@ -28,10 +28,7 @@ impl LockInfo {
         let who = std::env::var("USER")
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "unknown".to_string());
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
+        let host = this_host();
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             who,
@@ -42,6 +39,14 @@ impl LockInfo {
             path: String::new(),
         }
     }
+}
+
+/// The name lock holders record as their host.
+pub(crate) fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".to_string())
 }
 
 impl fmt::Display for LockInfo {
@@ -62,12 +67,9 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot use state {path}: {source}")]
-    Corrupt {
-        path: PathBuf,
-        #[source]
-        source: FormatError,
-    },
+    // The reason is part of the message and not a `source`: printed as a chain it would appear twice.
+    #[error("cannot use state {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: FormatError },
     #[error("state {path} is locked: {}; waited {}", holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()), humantime::format_duration(*waited))]
     Locked {
         path: PathBuf,

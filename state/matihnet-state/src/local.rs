@@ -69,6 +69,58 @@ impl LocalBackend {
         serde_json::from_slice(&bytes).ok().map(Box::new)
     }
 
+    /// The holder's details as a waiter sees them. The holder writes its info file just after
+    /// the OS lock is taken, so a waiter that looks in that instant finds no file, or the file a
+    /// killed holder left: it looks again for a moment before saying "holder unknown".
+    async fn holder_info(&self) -> Option<Box<LockInfo>> {
+        let deadline = Instant::now() + HOLDER_INFO_GRACE;
+        loop {
+            match self.read_lock_info() {
+                Some(info) if !is_dead_here(&info) => return Some(info),
+                _ if Instant::now() >= deadline => return None,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Temp files that a process killed mid-write left beside the state (`<state>.tmp.<pid>`,
+    /// `<state>.backup.tmp.<pid>`, `<state>.lock.info.tmp.<pid>`). Only the lock holder writes
+    /// them, so once this process holds the lock every one with another pid is garbage.
+    fn remove_stale_temp_files(&self) {
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let Some(state_name) = self.path.file_name().and_then(|n| n.to_str()) else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let ours = std::process::id().to_string();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(state_name) else {
+                continue;
+            };
+            let Some((owner, pid)) = rest.rsplit_once(".tmp.") else {
+                continue;
+            };
+            let ours_to_clean = matches!(owner, "" | ".backup" | ".lock.info")
+                && !pid.is_empty()
+                && pid.chars().all(|c| c.is_ascii_digit())
+                && pid != ours;
+            if ours_to_clean {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     fn open_lock_file(&self) -> Result<File, StateError> {
         let p = self.lock_path();
         OpenOptions::new()
@@ -96,9 +148,9 @@ impl Backend for LocalBackend {
         };
         format::decode(&bytes)
             .map(Some)
-            .map_err(|source| StateError::Corrupt {
+            .map_err(|reason| StateError::Corrupt {
                 path: self.path.clone(),
-                source,
+                reason,
             })
     }
 
@@ -124,7 +176,7 @@ impl Backend for LocalBackend {
                     if started.elapsed() >= timeout {
                         return Err(StateError::Locked {
                             path: self.path.clone(),
-                            holder: self.read_lock_info(),
+                            holder: self.holder_info().await,
                             waited: timeout,
                         });
                     }
@@ -138,6 +190,7 @@ impl Backend for LocalBackend {
         info.path = self.path.display().to_string();
         let bytes = serde_json::to_vec_pretty(&info).unwrap_or_default();
         write_atomic(&self.lock_info_path(), &bytes)?;
+        self.remove_stale_temp_files();
         let id = info.id.clone();
         if let Ok(mut held) = self.held.lock() {
             *held = Some((file, id.clone()));
@@ -197,6 +250,17 @@ impl Backend for LocalBackend {
             Err(_) => Ok(self.read_lock_info().map(|b| *b)),
         }
     }
+}
+
+/// How long a waiter keeps looking for the holder's details before calling it unknown.
+const HOLDER_INFO_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether `info` names a process of this machine that no longer runs (its info file outlived
+/// it). Where `/proc` is missing nothing is known to be dead.
+fn is_dead_here(info: &LockInfo) -> bool {
+    info.host == crate::backend::this_host()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{}", info.pid)).exists()
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StateError {
@@ -298,5 +362,96 @@ mod tests {
             .await
             .unwrap();
         b.unlock(&id).await.unwrap();
+    }
+
+    /// A pid that cannot be running: above the kernel's pid_max limit (2^22).
+    const DEAD_PID: u32 = 4_194_305;
+
+    #[tokio::test]
+    async fn issue9_item12_temp_files_of_dead_writers_are_removed_by_the_next_lock_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let leftovers = [
+            format!("s.json.tmp.{DEAD_PID}"),
+            format!("s.json.backup.tmp.{DEAD_PID}"),
+            format!("s.json.lock.info.tmp.{DEAD_PID}"),
+        ];
+        // Not ours to remove: other files' temp files, odd suffixes, this process's own.
+        let kept = [
+            "other.json.tmp.123".to_string(),
+            "s.json.tmp.notapid".to_string(),
+            "s.json.local-cloud.tmp".to_string(),
+            "s.json.plan.tmp.5".to_string(),
+            format!("s.json.tmp.{}", std::process::id()),
+        ];
+        for name in leftovers.iter().chain(&kept) {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let b = LocalBackend::new(&path);
+        let id = b
+            .lock(LockInfo::for_this_process("apply"), Duration::ZERO)
+            .await
+            .unwrap();
+        for name in &leftovers {
+            assert!(!dir.path().join(name).exists(), "{name} was left behind");
+        }
+        for name in &kept {
+            assert!(dir.path().join(name).exists(), "{name} was removed");
+        }
+        b.unlock(&id).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn issue9_item13_a_waiter_names_the_holder_even_in_the_instant_after_it_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        // The holder has taken the OS lock but not yet written its info; what is there is the
+        // info file of a holder that was killed earlier.
+        let holder_file = LocalBackend::new(&path).open_lock_file().unwrap();
+        holder_file.try_lock().unwrap();
+        let mut dead = LockInfo::for_this_process("apply");
+        dead.pid = DEAD_PID;
+        let info_path = dir.path().join("s.json.lock.info");
+        std::fs::write(&info_path, serde_json::to_vec(&dead).unwrap()).unwrap();
+        let live = LockInfo::for_this_process("destroy");
+        let live_id = live.id.clone();
+        let writer = {
+            let info_path = info_path.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                write_atomic(&info_path, &serde_json::to_vec(&live).unwrap()).unwrap();
+            })
+        };
+        let waiter = LocalBackend::new(&path);
+        let err = waiter
+            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .await
+            .unwrap_err();
+        writer.await.unwrap();
+        match err {
+            StateError::Locked {
+                holder: Some(h), ..
+            } => assert_eq!(
+                h.id, live_id,
+                "named the dead holder instead of the live one"
+            ),
+            other => panic!("expected the live holder to be named, got {other}"),
+        }
+        // With nothing but the dead holder's file, the holder is honestly unknown.
+        let err = waiter
+            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StateError::Locked { holder: Some(ref h), .. } if h.id == live_id),
+            "{err}"
+        );
+        std::fs::write(&info_path, serde_json::to_vec(&dead).unwrap()).unwrap();
+        let err = waiter
+            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("holder unknown"), "{err}");
+        drop(holder_file);
     }
 }
