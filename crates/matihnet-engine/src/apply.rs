@@ -193,26 +193,70 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
 
 /// The state, shared between the executor and the task that saves it.
 struct Recorder {
-    state: Mutex<State>,
+    state: Mutex<Recorded>,
     dirty: watch::Sender<u64>,
+    observer: Arc<dyn Observer>,
+}
+
+/// The state and the "complete" events waiting for a write that includes their change: a
+/// resource is announced as complete only once the state on disk records it, so what the
+/// terminal shows as finished is never more than what a crash would keep.
+struct Recorded {
+    state: State,
+    /// Bumped on every change; a write of the state taken at generation `g` saves every change
+    /// up to `g`.
+    generation: u64,
+    unsaved: Vec<(u64, Event)>,
 }
 
 impl Recorder {
-    fn update(&self, f: impl FnOnce(&mut State)) {
-        let mut s = match self.state.lock() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        match self.state.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        };
-        f(&mut s);
-        drop(s);
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        self.update_then_announce(f, None);
+    }
+
+    /// Applies `f`, and emits `event` once a state write that includes it has finished.
+    fn update_then_announce(&self, f: impl FnOnce(&mut State), event: Option<Event>) {
+        let mut r = self.lock();
+        f(&mut r.state);
+        r.generation += 1;
+        if let Some(event) = event {
+            let generation = r.generation;
+            r.unsaved.push((generation, event));
+        }
+        drop(r);
         self.dirty.send_modify(|v| *v += 1);
     }
 
-    fn snapshot(&self) -> State {
-        match self.state.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
+    /// The state to write next (its serial bumped) and the generation it includes.
+    fn next_write(&self) -> (State, u64) {
+        let mut r = self.lock();
+        r.state.serial += 1;
+        (r.state.clone(), r.generation)
+    }
+
+    /// A write of the state at `generation` finished: announce what it made durable.
+    fn saved(&self, generation: u64) {
+        let ready: Vec<Event> = {
+            let mut r = self.lock();
+            let (ready, later): (Vec<_>, Vec<_>) =
+                r.unsaved.drain(..).partition(|(g, _)| *g <= generation);
+            r.unsaved = later;
+            ready.into_iter().map(|(_, e)| e).collect()
+        };
+        for e in &ready {
+            self.observer.on_event(e);
         }
+    }
+
+    fn snapshot(&self) -> State {
+        self.lock().state.clone()
     }
 }
 
@@ -233,15 +277,9 @@ async fn save_loop(
         }
         dirty.borrow_and_update();
         let started = Instant::now();
-        let snapshot = {
-            let mut s = match recorder.state.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            s.serial += 1;
-            s.clone()
-        };
+        let (snapshot, generation) = recorder.next_write();
         backend.write(&snapshot).await?;
+        recorder.saved(generation);
         // Large states take long to write: rest as long as the write took, so that saving uses
         // at most half the time and the executor keeps the CPU. The final save is not delayed.
         tokio::select! {
@@ -298,8 +336,13 @@ impl Executor {
         let lineage = state.lineage.clone();
         let (tx, rx) = watch::channel(0u64);
         let recorder = Arc::new(Recorder {
-            state: Mutex::new(state),
+            state: Mutex::new(Recorded {
+                state,
+                generation: 0,
+                unsaved: Vec::new(),
+            }),
             dirty: tx,
+            observer: Arc::clone(&self.observer),
         });
         let stop_saving = CancellationToken::new();
         let saver = tokio::spawn(save_loop(
@@ -322,12 +365,12 @@ impl Executor {
                 source: std::io::Error::other(join.to_string()),
             }),
         };
-        let mut final_state = recorder.snapshot();
-        final_state.serial += 1;
+        let (final_state, generation) = recorder.next_write();
         self.backend
             .write(&final_state)
             .await
             .map_err(ApplyError::StateWrite)?;
+        recorder.saved(generation);
         save_result.map_err(ApplyError::StateWrite)?;
         outcome.state = final_state;
         Ok(outcome)
@@ -355,7 +398,7 @@ impl Executor {
             .map(|(id, _)| *id)
             .collect();
         let mut done: BTreeSet<OpId> = BTreeSet::new();
-        let mut running: JoinSet<(OpId, OpResult)> = JoinSet::new();
+        let mut running: JoinSet<(OpId, OpResult, Duration)> = JoinSet::new();
         let mut outcome = ApplyOutcome {
             state: State::new(),
             failures: Vec::new(),
@@ -392,12 +435,13 @@ impl Executor {
                     Ok(out)
                 };
                 let (desired, prior) = {
-                    let s = match recorder.state.lock() {
-                        Ok(g) => g,
-                        Err(p) => p.into_inner(),
-                    };
-                    let prior = s.resources.get(&op.address).map(|r| r.attributes.clone());
-                    (snapshot_attrs(&s), prior)
+                    let r = recorder.lock();
+                    let prior = r
+                        .state
+                        .resources
+                        .get(&op.address)
+                        .map(|r| r.attributes.clone());
+                    (snapshot_attrs(&r.state), prior)
                 };
                 let ctx = OperationContext {
                     addr: op.address.clone(),
@@ -456,25 +500,16 @@ impl Executor {
                             }),
                         }
                     };
-                    match &result {
-                        Ok(attrs) => observer.on_event(&Event::Finished {
-                            address: ctx.addr.clone(),
-                            kind,
-                            elapsed: started.elapsed(),
-                            id: attrs
-                                .as_ref()
-                                .and_then(|a| a.get("id"))
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                        }),
-                        Err((e, _)) => observer.on_event(&Event::Failed {
+                    // Success is announced when the state records it (see `Recorder`).
+                    if let Err((e, _)) = &result {
+                        observer.on_event(&Event::Failed {
                             address: ctx.addr.clone(),
                             kind,
                             elapsed: started.elapsed(),
                             error: e.clone(),
-                        }),
+                        });
                     }
-                    (id, result)
+                    (id, result, started.elapsed())
                 });
             }
             if running.is_empty() {
@@ -490,7 +525,7 @@ impl Executor {
                 }
             };
             let Some(joined) = joined else { break };
-            let (id, result) = match joined {
+            let (id, result, elapsed) = match joined {
                 Ok(r) => r,
                 Err(join) => {
                     // A panicking provider is a bug; stop scheduling and report it.
@@ -516,22 +551,35 @@ impl Executor {
                         OpKind::Update => outcome.changed += 1,
                         OpKind::Delete => outcome.destroyed += 1,
                     }
-                    recorder.update(|s| match attrs {
-                        Some(attributes) => {
-                            s.resources.insert(
-                                addr,
-                                ResourceState {
-                                    attributes,
-                                    dependencies: change.dependencies.clone(),
-                                    tainted: false,
-                                    protect: change.protect,
-                                },
-                            );
-                        }
-                        None => {
-                            s.resources.remove(&addr);
-                        }
-                    });
+                    let finished = Event::Finished {
+                        address: addr.clone(),
+                        kind: op.kind,
+                        elapsed,
+                        id: attrs
+                            .as_ref()
+                            .and_then(|a| a.get("id"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    };
+                    recorder.update_then_announce(
+                        |s| match attrs {
+                            Some(attributes) => {
+                                s.resources.insert(
+                                    addr,
+                                    ResourceState {
+                                        attributes,
+                                        dependencies: change.dependencies.clone(),
+                                        tainted: false,
+                                        protect: change.protect,
+                                    },
+                                );
+                            }
+                            None => {
+                                s.resources.remove(&addr);
+                            }
+                        },
+                        Some(finished),
+                    );
                     done.insert(id);
                     for d in dependents.get(&id).into_iter().flatten() {
                         if let Some(n) = waiting_on.get_mut(d) {

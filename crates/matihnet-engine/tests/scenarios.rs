@@ -694,23 +694,29 @@ mod delete_order {
     use proptest::prelude::*;
     use std::sync::Mutex;
 
-    #[derive(Default)]
-    struct Order(Mutex<Vec<(String, bool)>>);
+    /// At the start of each delete, which resources the fake cloud still holds: a delete must
+    /// not start while a dependent's object exists. ("Finished" events arrive only once the
+    /// state records them, later than the call, so the cloud itself is the witness.)
+    struct Order {
+        cloud: Arc<FakeProvider>,
+        seen: Mutex<Vec<(String, Vec<Address>)>>,
+    }
 
     impl Observer for Order {
         fn on_event(&self, e: &Event) {
-            let mut v = self.0.lock().unwrap();
-            match e {
-                Event::Started {
-                    address,
-                    kind: OpKind::Delete,
-                } => v.push((address.to_string(), false)),
-                Event::Finished {
-                    address,
-                    kind: OpKind::Delete,
-                    ..
-                } => v.push((address.to_string(), true)),
-                _ => {}
+            if let Event::Started {
+                address,
+                kind: OpKind::Delete,
+            } = e
+            {
+                let left: Vec<Address> = self
+                    .cloud
+                    .objects()
+                    .values()
+                    .filter_map(|o| o.tags.get("matihnet:address"))
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                self.seen.lock().unwrap().push((address.to_string(), left));
             }
         }
     }
@@ -737,7 +743,7 @@ mod delete_order {
                     .collect();
                 w.apply(&desired).await;
                 let p = w.plan(&[], PlanOptions { destroy: true, ..PlanOptions::default() }).await.unwrap();
-                let order = Arc::new(Order::default());
+                let order = Arc::new(Order { cloud: w.provider.clone(), seen: Mutex::new(Vec::new()) });
                 let ex = Executor {
                     provider: w.provider.clone(),
                     backend: w.backend.clone(),
@@ -747,15 +753,152 @@ mod delete_order {
                 };
                 let outcome = ex.apply(&p, w.state().await, CancellationToken::new()).await.unwrap();
                 assert!(outcome.succeeded());
-                let events = order.0.lock().unwrap().clone();
-                let at = |name: &str, finished: bool| events.iter().position(|(a, f)| a == name && *f == finished).unwrap();
+                let seen = order.seen.lock().unwrap().clone();
+                assert_eq!(seen.len(), n);
                 for (x, ds) in deps.iter().enumerate() {
                     for d in ds {
-                        // x depends on d: x's delete finishes before d's delete starts.
-                        assert!(at(&format!("zone.z{x}"), true) < at(&format!("zone.z{d}"), false), "z{x} -> z{d}");
+                        // x depends on d: x's object is gone before d's delete starts.
+                        let (_, left) = seen.iter().find(|(a, _)| *a == format!("zone.z{d}")).unwrap();
+                        assert!(!left.contains(&zone(x)), "z{x} -> z{d}");
                     }
                 }
             });
         }
     }
+}
+
+/// A backend that remembers the last state it finished writing, so an observer can check what
+/// a crash at that instant would keep.
+struct Witnessed {
+    inner: MemoryBackend,
+    last_written: std::sync::Mutex<Option<State>>,
+}
+
+#[async_trait::async_trait]
+impl Backend for Witnessed {
+    fn describe(&self) -> String {
+        "witnessed".into()
+    }
+    async fn read(&self) -> Result<Option<State>, matihnet_state::StateError> {
+        self.inner.read().await
+    }
+    async fn write(&self, state: &State) -> Result<(), matihnet_state::StateError> {
+        // Slow writes widen the window in which a "complete" could run ahead of the file.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        self.inner.write(state).await?;
+        *self.last_written.lock().unwrap() = Some(state.clone());
+        Ok(())
+    }
+    async fn lock(
+        &self,
+        info: matihnet_state::LockInfo,
+        timeout: Duration,
+    ) -> Result<String, matihnet_state::StateError> {
+        self.inner.lock(info, timeout).await
+    }
+    async fn unlock(&self, id: &str) -> Result<(), matihnet_state::StateError> {
+        self.inner.unlock(id).await
+    }
+    async fn force_unlock(&self, id: &str) -> Result<(), matihnet_state::StateError> {
+        self.inner.force_unlock(id).await
+    }
+    async fn lock_holder(
+        &self,
+    ) -> Result<Option<matihnet_state::LockInfo>, matihnet_state::StateError> {
+        self.inner.lock_holder().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue9_item11_complete_is_announced_only_after_the_state_records_it() {
+    use matihnet_engine::{Event, Observer, OpKind};
+    struct Check {
+        backend: Arc<Witnessed>,
+        announced: std::sync::Mutex<Vec<(Address, OpKind)>>,
+        broken: std::sync::Mutex<Vec<String>>,
+    }
+    impl Observer for Check {
+        fn on_event(&self, e: &Event) {
+            if let Event::Finished { address, kind, .. } = e {
+                let written = self.backend.last_written.lock().unwrap().clone();
+                let recorded = written.is_some_and(|s| s.resources.contains_key(address));
+                let durable = match kind {
+                    OpKind::Delete => !recorded,
+                    _ => recorded,
+                };
+                if !durable {
+                    self.broken
+                        .lock()
+                        .unwrap()
+                        .push(format!("{kind:?} {address} announced before it was saved"));
+                }
+                self.announced
+                    .lock()
+                    .unwrap()
+                    .push((address.clone(), *kind));
+            }
+        }
+    }
+    let backend = Arc::new(Witnessed {
+        inner: MemoryBackend::new(),
+        last_written: std::sync::Mutex::new(None),
+    });
+    backend.write(&State::new()).await.unwrap();
+    let provider = Arc::new(
+        FakeProvider::new(
+            schemas(),
+            FakeConfig {
+                latency: Duration::from_millis(2),
+                ..FakeConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    let check = Arc::new(Check {
+        backend: Arc::clone(&backend),
+        announced: std::sync::Mutex::new(Vec::new()),
+        broken: std::sync::Mutex::new(Vec::new()),
+    });
+    let desired: Vec<DesiredResource> = (0..40)
+        .map(|i| {
+            DesiredResource::new(a("zone", &format!("z{i}"))).attr("name", format!("z{i}.test"))
+        })
+        .collect();
+    for destroy in [false, true] {
+        let state = backend.read().await.unwrap().unwrap_or_default();
+        let p = plan(
+            PlanInput {
+                desired: if destroy { &[] } else { &desired },
+                outputs: &[],
+                state: &state,
+                provider: provider.as_ref(),
+                environment: "test",
+            },
+            &PlanOptions {
+                destroy,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let ex = Executor {
+            provider: provider.clone(),
+            backend: backend.clone(),
+            observer: check.clone(),
+            environment: "test".into(),
+            options: ApplyOptions {
+                parallelism: 10,
+                still_running_every: Duration::from_secs(10),
+            },
+        };
+        let outcome = ex.apply(&p, state, CancellationToken::new()).await.unwrap();
+        assert!(outcome.succeeded());
+    }
+    assert!(
+        check.broken.lock().unwrap().is_empty(),
+        "{:?}",
+        check.broken.lock().unwrap()
+    );
+    // Every resource is still announced, once per operation.
+    assert_eq!(check.announced.lock().unwrap().len(), 80);
 }
