@@ -1,13 +1,13 @@
 //! Plan-time capacity checks: will every pod and node at max scale get an address?
 //!
-//! The formulas come from ../shared/guide/domain.md (the clouds' IP planning docs and the VPC CNI
-//! max-pods calculator). Each check fills `needed` on the planned range and, when the range is too
+//! The formulas come from the clouds' IP planning docs and the VPC CNI
+//! max-pods calculator. Each check fills `needed` on the planned range and, when the range is too
 //! small or nearly full, reports the arithmetic and the fix.
 
-use crate::cidr;
+use crate::fix::Remedy;
 use crate::instances::{self, InstanceType};
 use crate::model::{CloudProvider, Cni, Environment, Ingress, NodePool};
-use crate::plan::{AddressPlan, Purpose};
+use crate::plan::{AddressPlan, PlannedRange, Purpose, SizedBy};
 use crate::table::group;
 use crate::Finding;
 
@@ -217,17 +217,117 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Fills `needed` on every range of `plan` and reports ranges that are too small or nearly full.
-pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let cni = env.network.cni;
+/// Addresses a range needs at max scale, with the arithmetic spelled out for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Demand {
+    pub amount: u64,
+    pub text: String,
+}
+
+/// One node subnet's demand (per zone on EKS): every pool's nodes and pods, and the internal
+/// load-balancer front ends, which take their addresses from the node subnet.
+pub(crate) fn node_subnet_demand(env: &Environment) -> Demand {
     let zones = env.zones().len().max(1) as u64;
+    let (mut amount, mut text) = sum(&node_terms(env, zones));
     let ilbs = env.network.internal_load_balancers;
+    if ilbs > 0 {
+        amount += ilbs;
+        text = format!(
+            "{text} + {}",
+            plural(ilbs, "internal load balancer", "internal load balancers")
+        );
+    }
+    Demand { amount, text }
+}
+
+/// One pod subnet's demand (AKS pod subnet; EKS custom networking, per zone).
+pub(crate) fn pod_subnet_demand(env: &Environment) -> Demand {
+    let zones = env.zones().len().max(1) as u64;
+    let (amount, text) = sum(&pod_terms(env, zones));
+    Demand { amount, text }
+}
+
+/// One public subnet's demand: the free addresses AWS load balancers need, and the front ends.
+pub(crate) fn public_subnet_demand(env: &Environment) -> Demand {
     let frontends = 1 + env
         .tenants
         .iter()
         .filter(|t| t.ingress == Ingress::Dedicated)
         .count() as u64;
+    Demand {
+        amount: AWS_LB_FREE_ADDRESSES + frontends,
+        text: format!(
+            "{AWS_LB_FREE_ADDRESSES} free for load balancers + {}",
+            plural(frontends, "front end", "front ends")
+        ),
+    }
+}
+
+/// The remedies for a range that is too small or nearly full, by what decided its size: the
+/// setting that sized it first, then a larger parent, then fewer nodes.
+fn remedies(env: &Environment, range: &PlannedRange) -> Vec<Remedy> {
+    let parent = match range.parent_field {
+        "network.pod_cidr" => env.network.pod_cidr,
+        _ => Some(env.network.cidr),
+    };
+    let widen_parent = |v: &mut Vec<Remedy>| {
+        if let Some(p) = parent {
+            v.push(Remedy::Widen {
+                field: range.parent_field.to_string(),
+                current: p,
+                within: None,
+                reserved: 0,
+            });
+        }
+    };
+    let mut v = Vec::new();
+    match range.sized_by {
+        SizedBy::Pinned(i) => v.push(Remedy::Widen {
+            field: format!("network.subnet[{i}].cidr"),
+            current: range.cidr,
+            within: parent,
+            reserved: range.reserved,
+        }),
+        SizedBy::NodePrefix | SizedBy::PodPrefix => {
+            let field = if range.sized_by == SizedBy::NodePrefix {
+                "network.node_prefix"
+            } else {
+                "network.pod_prefix"
+            };
+            v.push(Remedy::Prefix {
+                field,
+                current: range.cidr.prefix_len(),
+                larger: true,
+                reserved: range.reserved,
+            });
+            widen_parent(&mut v);
+            if let (Some(p), Some(needed)) = (parent, range.needed) {
+                v.push(Remedy::PrefixAndParent {
+                    field,
+                    needed,
+                    reserved: range.reserved,
+                    parent_field: range.parent_field,
+                    parent: p,
+                });
+            }
+        }
+        SizedBy::Demand => widen_parent(&mut v),
+        SizedBy::WholePodCidr | SizedBy::Given => v.push(Remedy::Widen {
+            field: "network.pod_cidr".to_string(),
+            current: range.cidr,
+            within: None,
+            reserved: range.reserved,
+        }),
+    }
+    // Fewer nodes is the last resort, also for a warning where no block can grow (a /16 VPC).
+    v.push(Remedy::ShrinkNodes);
+    v
+}
+
+/// Fills `needed` on every range of `plan` and reports ranges that are too small or nearly full.
+pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let cni = env.network.cni;
     let fixed_hint_pods = match cni {
         Cni::VpcCni => {
             "or use a smaller instance type, cni = \"vpc-cni-prefix\" or \"vpc-cni-custom\""
@@ -236,38 +336,13 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
     };
 
     for range in plan.ranges.iter_mut() {
-        let (needed, arithmetic, field, hint_tail, what) = match range.purpose {
-            Purpose::Nodes => {
-                let (mut total, mut text) = sum(&node_terms(env, zones));
-                if ilbs > 0 {
-                    total += ilbs;
-                    text = format!(
-                        "{text} + {}",
-                        plural(ilbs, "internal load balancer", "internal load balancers")
-                    );
-                }
-                let field = if env.network.node_prefix.is_some() {
-                    "network.node_prefix"
-                } else {
-                    "network.cidr"
-                };
-                (total, text, field, fixed_hint_pods, "node subnet")
-            }
-            Purpose::Pods if range.subnet.is_some() => {
-                let (total, text) = sum(&pod_terms(env, zones));
-                let field = if env.network.pod_prefix.is_some() {
-                    "network.pod_prefix"
-                } else {
-                    "network.pod_cidr"
-                };
-                (
-                    total,
-                    text,
-                    field,
-                    "or lower max_pods or max_nodes",
-                    "pod subnet",
-                )
-            }
+        let (demand, hint_tail, what) = match range.purpose {
+            Purpose::Nodes => (node_subnet_demand(env), fixed_hint_pods, "node subnet"),
+            Purpose::Pods if range.subnet.is_some() => (
+                pod_subnet_demand(env),
+                "or lower max_pods or max_nodes",
+                "pod subnet",
+            ),
             Purpose::Pods if cni == Cni::AzureOverlay => {
                 let nodes: u64 = env
                     .node_pools
@@ -276,9 +351,10 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
                     .sum();
                 let text = format!("{} x a /24 (256) per node", plural(nodes, "node", "nodes"));
                 (
-                    nodes * 256,
-                    text,
-                    "network.pod_cidr",
+                    Demand {
+                        amount: nodes * 256,
+                        text,
+                    },
                     "or lower max_nodes",
                     "overlay pod range",
                 )
@@ -304,98 +380,67 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
                         }
                     })
                     .collect();
-                let (total, text) = sum(&terms);
+                let (amount, text) = sum(&terms);
                 (
-                    total,
-                    text,
-                    "network.pod_cidr",
+                    Demand { amount, text },
                     "or lower max_pods (64 pods take a /25 per node, 32 a /26)",
                     "pods secondary range",
                 )
             }
-            Purpose::Public => {
-                let text = format!(
-                    "{AWS_LB_FREE_ADDRESSES} free for load balancers + {}",
-                    plural(frontends, "front end", "front ends")
-                );
-                (
-                    AWS_LB_FREE_ADDRESSES + frontends,
-                    text,
-                    "network.cidr",
-                    "or use a larger network.cidr",
-                    "public subnet",
-                )
-            }
+            Purpose::Public => (
+                public_subnet_demand(env),
+                "or use a larger network.cidr",
+                "public subnet",
+            ),
             _ => continue,
         };
+        let needed = demand.amount;
+        let arithmetic = demand.text;
         range.needed = Some(needed);
         let usable = range.usable();
         let c = range.cidr;
-        let min_prefix = match range.purpose {
-            Purpose::Pods if range.subnet.is_none() => 8,
-            _ => env.network.cidr.prefix_len().min(c.prefix_len()),
+        // The field the user would edit: the one that decided the size.
+        let field = match range.sized_by {
+            SizedBy::Pinned(i) => format!("network.subnet[{i}].cidr"),
+            SizedBy::NodePrefix => "network.node_prefix".to_string(),
+            SizedBy::PodPrefix => "network.pod_prefix".to_string(),
+            SizedBy::WholePodCidr | SizedBy::Given => "network.pod_cidr".to_string(),
+            SizedBy::Demand => range.parent_field.to_string(),
         };
-        let suggestion = cidr::smallest_prefix_for(needed, range.reserved, 8.min(min_prefix));
-        let explicit = env
-            .network
-            .subnets
-            .iter()
-            .position(|e| range.subnet.as_deref() == Some(e.name.as_str()))
-            .map(|i| format!("network.subnet[{i}].cidr"));
-        let knob = match (&explicit, field) {
-            (Some(f), _) => f.as_str(),
-            (None, "network.node_prefix" | "network.cidr") if range.purpose == Purpose::Nodes => {
-                "network.node_prefix"
-            }
-            (None, "network.pod_prefix") => "network.pod_prefix",
-            (None, "network.pod_cidr") if range.subnet.is_some() => "network.pod_prefix",
-            (None, f) => f,
-        };
-        let field = explicit.as_deref().unwrap_or(field);
+        let subject = range
+            .subnet
+            .clone()
+            .unwrap_or_else(|| range.purpose.as_str().to_string());
         let name = range
             .subnet
             .as_deref()
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
         if needed > usable {
-            let fix = match suggestion {
-                Some(p) => {
-                    let size = cidr::usable(
-                        &ipnet::Ipv4Net::new(c.network(), p).unwrap_or(c),
-                        range.reserved,
-                    );
-                    if knob.ends_with("cidr") {
-                        format!("use a /{p} ({}) or larger {knob}, {hint_tail}", group(size))
-                    } else {
-                        format!(
-                            "use a /{p} ({}) or larger: set {knob} = {p}, {hint_tail}",
-                            group(size)
-                        )
-                    }
-                }
-                None => format!("split the load, {hint_tail}"),
-            };
-            findings.push(Finding::error(
-                field,
-                format!(
-                    "{what}{name} {c} holds {} usable addresses; {arithmetic} need {}",
-                    group(usable),
-                    group(needed)
-                ),
-                fix,
-            ));
+            findings.push(
+                Finding::error(
+                    &field,
+                    format!(
+                        "{what}{name} {c} holds {} usable addresses; {arithmetic} need {}",
+                        group(usable),
+                        group(needed)
+                    ),
+                    format!("use a larger block than {c}, {hint_tail}"),
+                )
+                .key(format!("capacity:{subject}"))
+                .remedies(remedies(env, range)),
+            );
         } else if needed * 100 > usable * NEAR_FULL_PERCENT {
             let pct = needed * 100 / usable.max(1);
-            let grow = c.prefix_len().saturating_sub(1);
-            findings.push(Finding::warning(
-                field,
-                format!("{what}{name} {c} is {pct}% full at max scale: {arithmetic} need {} of {} usable addresses", group(needed), group(usable)),
-                if knob.ends_with("cidr") {
-                    format!("leave room to grow: a /{grow} {knob} doubles it")
-                } else {
-                    format!("leave room to grow: set {knob} = {grow} to double it")
-                },
-            ));
+            findings.push(
+                Finding::warning(
+                    &field,
+                    format!("{what}{name} {c} is {pct}% full at max scale: {arithmetic} need {} of {} usable addresses", group(needed), group(usable)),
+                    format!("leave room to grow: use a larger block than {c}"),
+                )
+                .key(format!("capacity:{subject}"))
+                .remedies(remedies(env, range)),
+            );
         }
     }
 
@@ -405,6 +450,7 @@ pub(crate) fn check(env: &Environment, plan: &mut AddressPlan) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cidr;
 
     #[test]
     fn eks_formulas_match_domain_figures() {

@@ -16,8 +16,20 @@
 //! `[[node_pool]]` (`name`, `instance_type`, `max_nodes`, `max_pods`, `max_surge`), `[dns]`
 //! (`zone`, `api`, `subdomains`, `ttl`, `protect`), `[[tenant]]` (`slug`, `ingress` =
 //! `dedicated`|`shared`) and `[state]` (`path`). Every string may use `${NAME}` (`$${` is a
-//! literal `${`). How subnets are carved is described in [`plan`]; the capacity formulas in
-//! [`capacity`].
+//! literal `${`). Names, identifiers and CIDR strings are at most [`MAX_NAME_BYTES`] (1 KiB),
+//! endpoint URLs and the state path at most [`MAX_TEXT_BYTES`] (64 KiB), before and after
+//! `${NAME}` expansion. How subnets are carved (from demand, with headroom) is described in
+//! [`plan`]; the capacity formulas in [`capacity`]; which ranges each cloud refuses in the
+//! errors themselves (`0.0.0.0/8`, `127.0.0.0/8`, `169.254.0.0/16`, `224.0.0.0/4` and
+//! `240.0.0.0/4` everywhere, plus each cloud's own list). CIDR blocks are written in plain
+//! decimal: a leading zero (`010.0.0.0/16`) is an error, since some tools read it as octal.
+//!
+//! # Hints
+//!
+//! A hint that a program can apply reads `set FIELD = VALUE` (or `set A = 1 and B = "..."`);
+//! [`Fix::from_hint`] reads it and [`Fix::apply_to_text`] writes it into the file. Capacity,
+//! carving and range hints are verified before they are shown: applied, the file passes, or
+//! only problems it already had remain, each with its own hint.
 //!
 //! # Neutral resource types
 //!
@@ -39,19 +51,24 @@
 pub mod capacity;
 pub mod cidr;
 mod expand;
+pub mod fix;
 pub mod instances;
 mod interpolate;
+mod lines;
 pub mod model;
 mod parse;
 pub mod plan;
+mod ranges;
 mod spelling;
 mod table;
 
 use matihnet_core::{Diagnostic, Severity};
 
 pub use expand::{expand, neutral_schemas};
+pub use fix::{Change, Fix, FixError, FixValue};
 pub use interpolate::{interpolate, InterpolationError};
 pub use model::*;
+pub use parse::{MAX_NAME_BYTES, MAX_TEXT_BYTES};
 pub use plan::{AddressPlan, PlannedRange, Purpose};
 pub use table::render_address_table;
 
@@ -72,16 +89,24 @@ pub(crate) struct Finding {
     severity: Severity,
     field: String,
     message: String,
+    /// The prose hint; [`fix::resolve`] puts a verified `set FIELD = VALUE` in front of it.
     hint: String,
+    /// What the finding is about, stable across edits that change its numbers (such as
+    /// `capacity:nodes`), so that a fix can be checked to remove it and add nothing new.
+    key: String,
+    /// Ways to fix it, tried in order; the first candidate the checks accept becomes the hint.
+    remedies: Vec<fix::Remedy>,
 }
 
 impl Finding {
     pub(crate) fn error(field: &str, message: String, hint: String) -> Self {
         Finding {
             severity: Severity::Error,
+            key: format!("{field}: {message}"),
             field: field.to_string(),
             message,
             hint,
+            remedies: Vec::new(),
         }
     }
 
@@ -90,6 +115,20 @@ impl Finding {
             severity: Severity::Warning,
             ..Finding::error(field, message, hint)
         }
+    }
+
+    pub(crate) fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    pub(crate) fn remedies(mut self, remedies: Vec<fix::Remedy>) -> Self {
+        self.remedies = remedies;
+        self
+    }
+
+    pub(crate) fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     pub(crate) fn into_diagnostic(self) -> Diagnostic {
@@ -109,6 +148,16 @@ impl Finding {
     }
 }
 
+/// Every finding about the address plan of `env`: its ranges, the carving and the capacity.
+/// Hints are prose only; [`fix::resolve`] turns them into verified fixes.
+pub(crate) fn plan_findings(env: &Environment) -> (AddressPlan, Vec<Finding>) {
+    let mut findings = ranges::check(Some(env.provider), &ranges::of_env(env), false);
+    let (mut plan, carve_findings) = plan::carve(env);
+    findings.extend(carve_findings);
+    findings.extend(capacity::check(env, &mut plan));
+    (plan, findings)
+}
+
 /// Parse + validate an environment file. `vars` resolves `${NAME}` (the CLI passes --var values
 /// first, then the process environment). Returns every error at once, sorted by position.
 pub fn load(
@@ -121,17 +170,13 @@ pub fn load(
     let sites = parsed.sites;
     let mut plan = None;
     if let Some(env) = &parsed.env {
-        match plan::carve(env) {
-            Ok(mut p) => {
-                diags.extend(
-                    capacity::check(env, &mut p)
-                        .into_iter()
-                        .map(|f| f.located(&sites)),
-                );
-                plan = Some(p);
-            }
-            Err(findings) => diags.extend(findings.into_iter().map(|f| f.located(&sites))),
-        }
+        // The parser has already reported the range rules (with their own fixes), so only the
+        // carving and the capacity findings are new here.
+        let (mut p, mut findings) = plan::carve(env);
+        findings.extend(capacity::check(env, &mut p));
+        fix::resolve(env, &mut findings);
+        diags.extend(findings.into_iter().map(|f| f.located(&sites)));
+        plan = Some(p);
     }
     parse::sort(&mut diags);
     match (parsed.env, plan) {

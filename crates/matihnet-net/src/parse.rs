@@ -8,16 +8,49 @@ use matihnet_core::{Diagnostic, Location};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::cidr;
+use crate::cidr::{self, CidrError};
 use crate::interpolate::{interpolate, InterpolationError};
+use crate::lines::LineIndex;
 use crate::model::*;
 use crate::spelling;
+use crate::table::group;
+use crate::Finding;
+
+/// Longest name, identifier or CIDR string accepted (1 KiB): the longest legitimate one (a
+/// 253-character domain) is far shorter, and the checks and messages stay cheap.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Longest free-form string (endpoint URLs, the state path) accepted: 64 KiB.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Longest user text quoted back in a message.
+const SHOWN_CHARS: usize = 60;
+
+/// `s` as quoted in a message: cut short (with its length) when long.
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &s[..cut], group(s.len() as u64)),
+        None => s.to_string(),
+    }
+}
+
+/// The size cap for the string at `field`.
+fn max_bytes(field: &str) -> usize {
+    let free_form = [
+        "aws.endpoint_url",
+        "azure.endpoint",
+        "gcp.endpoint",
+        "state.path",
+    ];
+    if free_form.contains(&field) {
+        MAX_TEXT_BYTES
+    } else {
+        MAX_NAME_BYTES
+    }
+}
 
 /// Where each field of the file was written, so later checks can point at it.
 #[derive(Debug, Clone)]
 pub(crate) struct Sites {
-    file: String,
-    text: String,
+    lines: LineIndex,
     spans: BTreeMap<String, Range<usize>>,
 }
 
@@ -27,7 +60,7 @@ impl Sites {
         let mut f = field;
         loop {
             if let Some(span) = self.spans.get(f) {
-                return Some(Location::from_offset(&self.file, &self.text, span.start));
+                return Some(self.lines.location(span.start));
             }
             let cut = f.rfind(['.', '['])?;
             f = &f[..cut];
@@ -140,8 +173,8 @@ fn article(kind: &str) -> &'static str {
 }
 
 struct Reader<'a> {
-    file: &'a str,
     text: &'a str,
+    lines: LineIndex,
     vars: &'a dyn Fn(&str) -> Option<String>,
     diags: Vec<Diagnostic>,
     spans: BTreeMap<String, Range<usize>>,
@@ -151,7 +184,24 @@ type Val<'i> = Spanned<DeValue<'i>>;
 
 impl<'a> Reader<'a> {
     fn loc(&self, offset: usize) -> Location {
-        Location::from_offset(self.file, self.text, offset)
+        self.lines.location(offset)
+    }
+
+    /// Reports a finding of the shared checks at the field it names (or its nearest written
+    /// parent, or `fallback`).
+    fn finding(&mut self, f: Finding, fallback: usize) {
+        let mut field = f.field.as_str();
+        let offset = loop {
+            if let Some(span) = self.spans.get(field) {
+                break span.start;
+            }
+            match field.rfind(['.', '[']) {
+                Some(cut) => field = &field[..cut],
+                None => break fallback,
+            }
+        };
+        let d = f.into_diagnostic().at(self.loc(offset));
+        self.diags.push(d);
     }
 
     fn error(&mut self, offset: usize, field: &str, message: String, hint: String) {
@@ -185,10 +235,11 @@ impl<'a> Reader<'a> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!("known keys here: {}", known.join(", ")),
             };
+            let shown = shown(key);
             self.error(
                 k.span().start,
-                &join(path, key),
-                format!("unknown key `{key}` {place}"),
+                &join(path, &shown),
+                format!("unknown key `{shown}` {place}"),
                 hint,
             );
         }
@@ -234,17 +285,54 @@ impl<'a> Reader<'a> {
         );
     }
 
-    /// A string value with `${NAME}` expanded.
+    fn too_long(&mut self, at: usize, field: &str, len: usize, expanded: bool) {
+        let max = max_bytes(field);
+        let (what, kind) = if max == MAX_NAME_BYTES {
+            ("1 KiB", "names, identifiers and CIDR blocks")
+        } else {
+            ("64 KiB", "URLs and paths")
+        };
+        let after = if expanded {
+            " after ${...} expansion"
+        } else {
+            ""
+        };
+        self.error(
+            at,
+            field,
+            format!(
+                "the value is {} bytes long{after}; {kind} are at most {what} ({} bytes)",
+                group(len as u64),
+                group(max as u64)
+            ),
+            "shorten the value; a file this large is usually a paste or generation mistake"
+                .to_string(),
+        );
+    }
+
+    /// A string value with `${NAME}` expanded, within its size cap.
     fn string(&mut self, v: &Val<'_>, field: &str, hint: &str) -> Option<String> {
         let DeValue::String(s) = v.get_ref() else {
             self.wrong_type(v, field, "string", hint);
             return None;
         };
+        // Checked before anything else reads the value, so an oversized one costs nothing more.
+        if s.len() > max_bytes(field) {
+            self.too_long(v.span().start, field, s.len(), false);
+            return None;
+        }
         match interpolate(s, self.vars) {
+            Ok(out) if out.len() > max_bytes(field) => {
+                self.too_long(v.span().start, field, out.len(), true);
+                None
+            }
             Ok(s) => Some(s),
             Err(errors) => {
                 let span = v.span();
                 let raw = self.text.get(span.clone()).unwrap_or("");
+                // Errors come in order, so each reference is searched after the previous one:
+                // repeated references point at themselves, and the text is read once overall.
+                let mut cursor = 0;
                 for e in errors {
                     // Escapes can shift offsets, so find the reference in the raw text instead.
                     let (needle, message, hint) = match &e {
@@ -267,8 +355,14 @@ impl<'a> Reader<'a> {
                     // An unclosed reference runs to the end of the string, so it is the last `${`.
                     let found = match e {
                         InterpolationError::Unterminated { .. } => raw.rfind(&needle),
-                        _ => raw.find(&needle),
+                        _ => raw
+                            .get(cursor..)
+                            .and_then(|r| r.find(&needle))
+                            .map(|i| cursor + i),
                     };
+                    if let Some(i) = found {
+                        cursor = i + needle.len();
+                    }
                     let offset = found.map_or(span.start, |i| span.start + i);
                     self.error(offset, field, message, hint);
                 }
@@ -366,16 +460,42 @@ impl<'a> Reader<'a> {
             field,
             "write the block in quotes, such as \"10.0.0.0/16\"",
         )?;
-        match cidr::parse_cidr(&s) {
+        self.parsed_cidr(
+            &s,
+            v.span().start,
+            field,
+            "write an IPv4 block as address/prefix, such as \"10.0.0.0/16\"",
+        )
+    }
+
+    /// `s` as a CIDR block, or an error at `at` whose hint spells the block the way it must be.
+    fn parsed_cidr(
+        &mut self,
+        s: &str,
+        at: usize,
+        field: &str,
+        malformed_hint: &str,
+    ) -> Option<Ipv4Net> {
+        match cidr::parse_cidr(s) {
             Ok(n) => Some(n),
-            Err(msg) => {
-                let hint = match s.parse::<Ipv4Net>() {
-                    Ok(n) => format!("write \"{}\"", n.trunc()),
-                    Err(_) => {
-                        "write an IPv4 block as address/prefix, such as \"10.0.0.0/16\"".to_string()
+            Err(e) => {
+                let hint = match &e {
+                    CidrError::LeadingZeros { canonical, .. } => format!(
+                        "set {field} = \"{}\" (the same block in plain decimal)",
+                        canonical.trunc()
+                    ),
+                    CidrError::HostBits { block, .. } => {
+                        format!("set {field} = \"{block}\" (the block that address is in)")
                     }
+                    CidrError::Malformed { .. } => malformed_hint.to_string(),
                 };
-                self.error(v.span().start, field, msg, hint);
+                let message = match &e {
+                    CidrError::Malformed { text } => {
+                        format!("`{}` is not an IPv4 CIDR block", shown(text))
+                    }
+                    _ => e.to_string(),
+                };
+                self.error(at, field, message, hint);
                 None
             }
         }
@@ -454,8 +574,8 @@ pub(crate) fn sort(diags: &mut [Diagnostic]) {
 
 pub(crate) fn parse(file_name: &str, text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Parsed {
     let mut r = Reader {
-        file: file_name,
         text,
+        lines: LineIndex::new(file_name, text),
         vars,
         diags: Vec::new(),
         spans: BTreeMap::new(),
@@ -481,8 +601,7 @@ pub(crate) fn parse(file_name: &str, text: &str, vars: &dyn Fn(&str) -> Option<S
     Parsed {
         env: env.filter(|_| complete),
         sites: Sites {
-            file: file_name.to_string(),
-            text: text.to_string(),
+            lines: r.lines,
             spans: r.spans,
         },
         diags: r.diags,
@@ -695,10 +814,10 @@ fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Opt
                 );
                 ok = false;
             }
-            let mut seen: Vec<&str> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for (i, (z, zat)) in zones.iter().enumerate() {
                 let f = format!("aws.availability_zones[{i}]");
-                if seen.contains(&z.as_str()) {
+                if seen.contains(z.as_str()) {
                     r.error(
                         *zat,
                         &f,
@@ -725,7 +844,7 @@ fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Opt
                     );
                     ok = false;
                 }
-                seen.push(z);
+                seen.insert(z.as_str());
             }
             ok.then(|| zones.into_iter().map(|(z, _)| z).collect())
         }
@@ -850,18 +969,11 @@ fn read_network(
         match r.str_list(v, "network.secondary_cidrs") {
             Some(items) => {
                 for (i, (s, off)) in items.iter().enumerate() {
-                    match cidr::parse_cidr(s) {
-                        Ok(n) => secondary.push((i, n)),
-                        Err(m) => {
-                            let f = format!("network.secondary_cidrs[{i}]");
-                            r.error(
-                                *off,
-                                &f,
-                                m,
-                                "write an IPv4 block such as \"10.1.0.0/16\"".to_string(),
-                            );
-                            secondary_ok = false;
-                        }
+                    let f = format!("network.secondary_cidrs[{i}]");
+                    match r.parsed_cidr(s, *off, &f, "write an IPv4 block such as \"10.1.0.0/16\"")
+                    {
+                        Some(n) => secondary.push((i, n)),
+                        None => secondary_ok = false,
                     }
                 }
             }
@@ -947,46 +1059,14 @@ fn read_network(
         "the number of internal load-balancer front ends in the node subnet",
     );
 
-    // Every range must be disjoint from the others and from the well-known defaults; checked on
-    // whatever parsed, so that one bad field does not hide the others' overlaps.
-    let mut ranges: Vec<(String, Ipv4Net)> = Vec::new();
-    if let Some(c) = cidr {
-        ranges.push(("network.cidr".to_string(), c));
-    }
-    for (i, s) in &secondary {
-        ranges.push((format!("network.secondary_cidrs[{i}]"), *s));
-    }
-    let pod_cidr_used = cni.is_none_or(|c| {
-        matches!(
-            c,
-            Cni::VpcCniCustom | Cni::AzureOverlay | Cni::AzurePodSubnet | Cni::VpcNative
-        )
-    });
-    if let (Some(Some(pc)), true) = (pod_cidr, pod_cidr_used) {
-        ranges.push(("network.pod_cidr".to_string(), pc));
-    }
-    if let Some(sc) = service_cidr {
-        ranges.push(("network.service_cidr".to_string(), sc));
-    }
+    // The cloud's rules for each range, and every range disjoint from the others and from the
+    // well-known defaults; checked on whatever parsed, so that one bad field does not hide the
+    // others' problems.
+    let ranges = crate::ranges::collect(cni, cidr, &secondary, pod_cidr.flatten(), service_cidr);
     let mut overlap = false;
-    for (j, (fj, nj)) in ranges.iter().enumerate() {
-        let off = r.spans.get(fj).map_or(at, |s| s.start);
-        for (fi, ni) in &ranges[..j] {
-            if cidr::overlaps(ni, nj) {
-                r.error(off, fj, format!("{nj} overlaps {fi} {ni}"),
-                    format!("choose a block outside {ni}; network, pod, service and secondary ranges must not share addresses"));
-                overlap = true;
-            }
-        }
-        for (known, why) in cidr::well_known() {
-            let is_gke_services =
-                provider == Some(CloudProvider::Gke) && fj == "network.service_cidr";
-            if !is_gke_services && cidr::overlaps(&known, nj) {
-                r.error(off, fj, format!("{nj} overlaps {known}, {why}"),
-                    format!("choose a block outside {known}, which clusters and nodes commonly use already"));
-                overlap = true;
-            }
-        }
+    for f in crate::ranges::check(provider, &ranges, true) {
+        overlap |= f.is_error();
+        r.finding(f, at);
     }
 
     let secondary_cidrs: Vec<Ipv4Net> = secondary.into_iter().map(|(_, n)| n).collect();
@@ -1020,24 +1100,12 @@ fn read_network(
             );
             return None;
         }
-        (None, Cni::AzureOverlay) => "10.244.0.0/16".parse().ok(),
+        (None, Cni::AzureOverlay) => crate::ranges::AKS_OVERLAY_DEFAULT_POD_CIDR.parse().ok(),
         (p, _) if uses_pod_cidr => p,
         _ => None,
     };
 
     if provider == Some(CloudProvider::Eks) {
-        let cidr_at = r.spans.get("network.cidr").map_or(at, |s| s.start);
-        if !(16..=28).contains(&cidr.prefix_len()) {
-            r.error(
-                cidr_at,
-                "network.cidr",
-                format!("{cidr} cannot be a VPC block: AWS allows /16 to /28"),
-                format!(
-                    "use a /16 such as \"{}\"",
-                    Ipv4Net::new(cidr.network(), 16).map_or(cidr, |n| n.trunc())
-                ),
-            );
-        }
         let blocks = 1 + secondary_cidrs.len() + usize::from(cni == Cni::VpcCniCustom);
         if blocks > AWS_MAX_VPC_BLOCKS {
             let off = r
@@ -1270,6 +1338,7 @@ fn read_dns(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Dns> {
         );
     }
     let mut subdomains = Vec::new();
+    let mut listed = std::collections::BTreeSet::new();
     let mut ok = true;
     if let Some(v) = r.value(t, "dns", "subdomains") {
         match r.str_list(v, "dns.subdomains") {
@@ -1282,7 +1351,7 @@ fn read_dns(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Dns> {
                     } else if RESERVED_LABELS.contains(&s.as_str()) || s == api {
                         r.error(off, &f, format!("`{s}` is a reserved name"), format!("the names {} and the api label are taken by the platform; choose another", RESERVED_LABELS.join(", ")));
                         ok = false;
-                    } else if subdomains.contains(&s) {
+                    } else if listed.contains(&s) {
                         r.error(
                             off,
                             &f,
@@ -1291,6 +1360,7 @@ fn read_dns(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Dns> {
                         );
                         ok = false;
                     } else {
+                        listed.insert(s.clone());
                         subdomains.push(s);
                     }
                 }
@@ -1318,6 +1388,9 @@ fn read_tenants(r: &mut Reader<'_>, root: &DeTable<'_>, dns: Option<&Dns>) -> Op
     let mut tenants = Vec::new();
     let mut ok = true;
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let subdomains: std::collections::BTreeSet<&str> = dns
+        .map(|d| d.subdomains.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     for (i, (t, at)) in tables.into_iter().enumerate() {
         let p = format!("tenant[{i}]");
         r.check_keys(t, &p, TENANT_KEYS);
@@ -1335,7 +1408,7 @@ fn read_tenants(r: &mut Reader<'_>, root: &DeTable<'_>, dns: Option<&Dns>) -> Op
                 Some((format!("tenant slug `{s}` is not a DNS label"), "use 1-63 lowercase letters, digits and `-`, not starting or ending with `-`".to_string()))
             } else if RESERVED_LABELS.contains(&s.as_str()) || dns.is_some_and(|d| d.api == *s) {
                 Some((format!("tenant slug `{s}` is a reserved name"), format!("the names {} and the api label are taken by the platform; choose another slug", RESERVED_LABELS.join(", "))))
-            } else if dns.is_some_and(|d| d.subdomains.contains(s)) {
+            } else if subdomains.contains(s.as_str()) {
                 Some((format!("tenant slug `{s}` is also listed in dns.subdomains"), "a child zone can belong to a tenant or be a subdomain, not both: rename one".to_string()))
             } else { seen.get(s.as_str()).map(|first| (format!("tenant `{s}` is defined twice (first as tenant[{first}])"), "remove the duplicate [[tenant]] or give it another slug".to_string())) };
             match bad {

@@ -338,9 +338,11 @@ fn eks_custom_networking_adds_the_pod_cidr_to_the_vpc() {
         resources[0].attrs["secondary_cidrs"],
         Expr::Literal(Value::string_list(["100.64.0.0/16"]))
     );
+    // Carved from demand: ceil(7 / 3) x (3 - 1) x 10 + ceil(32 / 3) x (4 - 1) x 15 = 555 per zone,
+    // a /22 with headroom, the second one in the pod CIDR.
     assert_eq!(
         l.plan.subnet("pods_eu-west-1b").unwrap().cidr.to_string(),
-        "100.64.64.0/18"
+        "100.64.4.0/22"
     );
 }
 
@@ -435,18 +437,20 @@ proptest! {
         }
     }
 
+    // Sizes follow demand (issue 9 item 5), so growing an environment can move its subnets;
+    // what adds no demand moves nothing, and a fixed node_prefix keeps the node subnets put.
     #[test]
-    fn adding_tenants_pools_or_zones_never_moves_a_range(tenants in 0usize..6, pools in 1usize..4, more in 1usize..4, zones in 2usize..4) {
+    fn what_adds_no_demand_never_moves_a_range(tenants in 0usize..6, pools in 1usize..4, more in 1usize..4) {
         let before = load("f.toml", &fake_env(tenants, pools, 16), &vars).unwrap();
-        let after = load("f.toml", &fake_env(tenants + more, pools + more, 16), &vars).unwrap();
+        let shared: String = (0..more).map(|i| format!("[[tenant]]\nslug = \"s{i}\"\n")).collect();
+        let after = load("f.toml", &(fake_env(tenants, pools, 16) + &shared), &vars).unwrap();
         let cidrs = |p: &AddressPlan| p.ranges.iter().map(|r| (r.subnet.clone(), r.cidr)).collect::<Vec<_>>();
         prop_assert_eq!(cidrs(&before.plan), cidrs(&after.plan));
 
-        let small = AddressPlan::carve(&eks_env(zones, 16, true)).unwrap();
-        let large = AddressPlan::carve(&eks_env(zones + 1, 16, true)).unwrap();
-        for r in small.subnets() {
-            prop_assert_eq!(Some(r.cidr), large.subnet(r.subnet.as_deref().unwrap()).map(|s| s.cidr));
-        }
+        let pinned = |t: usize, p: usize| fake_env(t, p, 16).replace("[dns]", "node_prefix = 20\n[dns]");
+        let small = load("f.toml", &pinned(tenants, pools), &vars).unwrap();
+        let large = load("f.toml", &pinned(tenants + more, pools + more), &vars).unwrap();
+        prop_assert_eq!(small.plan.subnet("nodes").map(|s| s.cidr), large.plan.subnet("nodes").map(|s| s.cidr));
     }
 }
 
@@ -481,7 +485,10 @@ fn aks_domain_figure_end_to_end() {
         ),
         "{out}"
     );
-    assert!(out.contains("use a /21 (2,043) or larger"), "{out}");
+    assert!(
+        out.contains("set network.node_prefix = 21 (a /21: 2,043 usable addresses)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -565,27 +572,49 @@ fn explicit_subnets_replace_carved_ones_by_name() {
         l.plan.subnet("nodes_eu-west-1b").unwrap().cidr.to_string(),
         "10.0.128.0/20"
     );
+    // The carved subnets flow around the pinned one.
     assert_eq!(
         l.plan.subnet("nodes_eu-west-1a").unwrap().cidr.to_string(),
-        "10.0.0.0/19"
+        "10.0.0.0/22"
+    );
+    assert_eq!(
+        l.plan.subnet("nodes_eu-west-1c").unwrap().cidr.to_string(),
+        "10.0.4.0/22"
     );
 
     let bad = EKS.replace(
         "protect = true\n\n[[node_pool]]",
-        "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1x\"\ncidr = \"10.0.128.0/20\"\n\n[[network.subnet]]\nname = \"nodes_eu-west-1a\"\ncidr = \"10.1.0.0/20\"\n\n[[network.subnet]]\nname = \"public_eu-west-1a\"\ncidr = \"10.0.32.0/28\"\n\n[[node_pool]]",
+        "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1x\"\ncidr = \"10.0.128.0/20\"\n\n[[network.subnet]]\nname = \"nodes_eu-west-1a\"\ncidr = \"10.1.0.0/20\"\n\n[[network.subnet]]\nname = \"nodes_eu-west-1b\"\ncidr = \"10.0.32.0/22\"\n\n[[network.subnet]]\nname = \"public_eu-west-1a\"\ncidr = \"10.0.33.0/28\"\n\n[[node_pool]]",
     );
+    // Carved subnets avoid pinned ones, so only two pinned subnets can overlap.
     insta::assert_snapshot!("explicit_subnet_errors", errors(&bad));
 }
 
 #[test]
 fn eks_pod_subnets_respect_aws_subnet_sizes() {
+    // Carved from demand, pod subnets never fall below /28; a pod CIDR too small for them is
+    // refused with the shortfall.
     let text = EKS.replace(
         "cni = \"vpc-cni\"",
         "cni = \"vpc-cni-custom\"\npod_cidr = \"100.64.0.0/27\"",
     );
     let out = errors(&text);
     assert!(
-        out.contains("subnet pods_eu-west-1a would be 100.64.0.0/29: AWS subnets are /16 to /28"),
+        out.contains("network.pod_cidr: 100.64.0.0/27 cannot hold the subnets carved from it: pods_eu-west-1a /22 (1,024) + pods_eu-west-1b /22 (1,024) + pods_eu-west-1c /22 (1,024) = 3,072 addresses, 3,040 more than its 32"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set network.pod_cidr = \"100.64.0.0/20\""),
+        "{out}"
+    );
+    // A prefix the file fixes must still be one AWS accepts.
+    let text = EKS.replace(
+        "cni = \"vpc-cni\"",
+        "cni = \"vpc-cni-custom\"\npod_cidr = \"100.64.0.0/16\"\npod_prefix = 15",
+    );
+    let out = errors(&text);
+    assert!(
+        out.contains("network.pod_prefix = 15 would make subnet pods_eu-west-1a a /15: AWS subnets are /16 to /28"),
         "{out}"
     );
 }
@@ -610,4 +639,569 @@ fn provider_and_section_problems() {
         .collect::<Vec<_>>()
         .join("\n---\n");
     insta::assert_snapshot!("provider_and_section_problems", out);
+}
+
+// ---- Issue 9, items 5-8 ----
+
+/// One pool of `nodes` nodes; `extra` goes into [network].
+fn aks_file(cidr: &str, nodes: u64, pods: u64, extra: &str) -> String {
+    format!(
+        "[environment]\nname = \"t\"\nprovider = \"aks\"\nregion = \"westeurope\"\n\n[azure]\nsubscription_id = \"s\"\nresource_group = \"rg\"\n\n[network]\ncidr = \"{cidr}\"\nservice_cidr = \"172.20.0.0/16\"\n{extra}\n[[node_pool]]\nname = \"apps\"\ninstance_type = \"Standard_D8s_v5\"\nmax_nodes = {nodes}\nmax_pods = {pods}\n\n[dns]\nzone = \"matih.ai\"\n"
+    )
+}
+
+/// A file of carving shape `shape` (0-8: every CNI of every cloud) with a network of /`prefix`.
+/// `knob` sets node_prefix (pod_prefix for the pod-subnet shapes) to prefix + knob.
+fn shaped_file(
+    shape: usize,
+    prefix: u8,
+    nodes: u64,
+    knob: Option<u8>,
+    ilbs: u64,
+    dedicated: usize,
+) -> String {
+    let (head, net, pool) = match shape {
+        0..=3 => (
+            "provider = \"aks\"\nregion = \"westeurope\"\n\n[azure]\nsubscription_id = \"s\"\nresource_group = \"rg\"\n",
+            ["cni = \"azure\"\n", "cni = \"azure-pod-subnet\"\n", "cni = \"azure-pod-subnet\"\npod_cidr = \"100.64.0.0/22\"\n", "cni = \"azure-overlay\"\npod_cidr = \"10.244.0.0/20\"\n"][shape],
+            "instance_type = \"Standard_D8s_v5\"\nmax_pods = 30\n",
+        ),
+        4..=6 => (
+            "provider = \"eks\"\nregion = \"eu-west-1\"\n\n[aws]\navailability_zones = [\"eu-west-1a\", \"eu-west-1b\", \"eu-west-1c\"]\n",
+            ["cni = \"vpc-cni\"\n", "cni = \"vpc-cni-custom\"\npod_cidr = \"100.64.0.0/22\"\n", "cni = \"vpc-cni-prefix\"\n"][shape - 4],
+            "instance_type = \"m5.large\"\n",
+        ),
+        7 => (
+            "provider = \"gke\"\nregion = \"europe-west1\"\n\n[gcp]\nproject = \"p\"\n",
+            "pod_cidr = \"10.200.0.0/18\"\n",
+            "instance_type = \"e2-standard-4\"\nmax_pods = 64\n",
+        ),
+        _ => ("provider = \"fake\"\n", "", "instance_type = \"x\"\nmax_pods = 30\n"),
+    };
+    let knob_key = if matches!(shape, 1 | 2 | 5) {
+        "pod_prefix"
+    } else {
+        "node_prefix"
+    };
+    let knob = knob
+        .map(|k| format!("{knob_key} = {}\n", (prefix + k).min(28)))
+        .unwrap_or_default();
+    let mut s = format!(
+        "[environment]\nname = \"t\"\n{head}\n[network]\ncidr = \"10.0.0.0/{prefix}\"\nservice_cidr = \"172.20.0.0/16\"\n{net}{knob}internal_load_balancers = {ilbs}\n\n[[node_pool]]\nname = \"system\"\n{pool}max_nodes = 3\n\n[[node_pool]]\nname = \"apps\"\n{pool}max_nodes = {nodes}\n\n[dns]\nzone = \"matih.ai\"\n"
+    );
+    for i in 0..dedicated {
+        s.push_str(&format!(
+            "\n[[tenant]]\nslug = \"t{i}\"\ningress = \"dedicated\"\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn issue9_item5_sound_aks_file_is_carved_from_demand() {
+    // (40 + 1 surge) x (1 + 30 pods) = 1,271 addresses; the /20 has 4,096.
+    let l = ok("aks.toml", &aks_file("10.1.0.0/20", 40, 30, ""));
+    let nodes = l.plan.subnet("nodes").unwrap();
+    assert_eq!(nodes.needed, Some(1_271));
+    // The smallest block with headroom: 1,271 is 62% of a /21's 2,043 (a /22's 1,019 is too few).
+    assert_eq!(nodes.cidr.to_string(), "10.1.0.0/21");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn issue9_item5_every_cloud_is_carved_from_demand() {
+    // The fixed fractions of before: EKS /(N+3) node and /(N+6) public subnets, AKS and GKE a
+    // quarter. A /20 now holds each example's demand.
+    for (name, text) in [
+        ("eks.toml", EKS),
+        ("aks.toml", AKS),
+        ("gke.toml", GKE),
+        ("fake.toml", FAKE),
+    ] {
+        let text = text.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/20\"");
+        let l = ok(name, &text);
+        for s in l.plan.subnets() {
+            assert!(
+                s.needed.unwrap() * 100 <= s.usable() * plan::HEADROOM_PERCENT,
+                "{name}: {s:?}"
+            );
+        }
+    }
+    let l = ok(
+        "eks.toml",
+        &EKS.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/20\""),
+    );
+    let cidrs: Vec<String> = l.plan.subnets().map(|s| s.cidr.to_string()).collect();
+    assert_eq!(
+        cidrs,
+        [
+            "10.0.0.0/22",
+            "10.0.4.0/22",
+            "10.0.8.0/22",
+            "10.0.12.0/27",
+            "10.0.12.32/27",
+            "10.0.12.64/27"
+        ]
+    );
+}
+
+#[test]
+fn issue9_item5_network_too_small_says_by_how_much() {
+    let aks = errors(&aks_file("10.1.0.0/22", 50, 30, ""));
+    let eks = errors(&EKS.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/22\""));
+    insta::assert_snapshot!(
+        "issue9_item5_network_too_small",
+        format!("{aks}\n---\n{eks}")
+    );
+}
+
+#[test]
+fn issue9_item5_explicit_sizes_still_apply() {
+    let l = ok(
+        "aks.toml",
+        &aks_file("10.1.0.0/16", 40, 30, "node_prefix = 18\n"),
+    );
+    assert_eq!(
+        l.plan.subnet("nodes").unwrap().cidr.to_string(),
+        "10.1.0.0/18"
+    );
+    // A pinned subnet keeps its block and the carved ones are placed around it.
+    let pinned = "[[network.subnet]]\nname = \"nodes\"\ncidr = \"10.1.0.0/21\"\n";
+    let text = aks_file("10.1.0.0/20", 40, 30, "cni = \"azure-pod-subnet\"\n")
+        .replace("\n[[node_pool]]", &format!("\n{pinned}\n[[node_pool]]"));
+    let l = ok("aks.toml", &text);
+    assert_eq!(
+        l.plan.subnet("nodes").unwrap().cidr.to_string(),
+        "10.1.0.0/21"
+    );
+    // 41 nodes x 32 (batches of 16 for 30 pods) = 1,312: a /21, the free half.
+    assert_eq!(
+        l.plan.subnet("pods").unwrap().cidr.to_string(),
+        "10.1.8.0/21"
+    );
+}
+
+proptest! {
+    #[test]
+    fn issue9_item5_carved_subnets_are_smallest_aligned_and_disjoint(
+        shape in 0usize..9, prefix in 16u8..=24, nodes in 1u64..400, knob in proptest::option::of(1u8..5),
+        ilbs in 0u64..20, dedicated in 0usize..30,
+    ) {
+        let text = shaped_file(shape, prefix, nodes, knob, ilbs, dedicated);
+        let Some(env) = parse::parse("p.toml", &text, &vars).env else {
+            return Err(TestCaseError::fail(format!("does not parse:\n{text}")));
+        };
+        let (plan, findings) = plan::carve(&env);
+        prop_assert_eq!(plan::carve(&env), (plan.clone(), findings.clone()), "carving is deterministic");
+        let parents: Vec<ipnet::Ipv4Net> = plan.ranges.iter()
+            .filter(|r| matches!(r.purpose, Purpose::Network | Purpose::NetworkSecondary))
+            .map(|r| r.cidr).collect();
+        let subnets: Vec<&PlannedRange> = plan.subnets().collect();
+        for (j, b) in subnets.iter().enumerate() {
+            prop_assert_eq!(b.cidr, b.cidr.trunc(), "aligned");
+            prop_assert!(parents.iter().any(|p| p.contains(&b.cidr)), "{} outside every network block", b.cidr);
+            for a in &subnets[..j] {
+                prop_assert!(!cidr::overlaps(&a.cidr, &b.cidr), "{} overlaps {}", a.cidr, b.cidr);
+            }
+        }
+        let smallest_allowed = if matches!(shape, 0..=3 | 7) { 29 } else { 28 };
+        for s in subnets.iter().filter(|s| s.sized_by == plan::SizedBy::Demand) {
+            let demand = match s.purpose {
+                Purpose::Nodes => capacity::node_subnet_demand(&env).amount,
+                Purpose::Pods => capacity::pod_subnet_demand(&env).amount,
+                _ => capacity::public_subnet_demand(&env).amount,
+            };
+            let usable = |p: u8| (1u64 << (32 - u32::from(p))) - s.reserved;
+            let p = s.cidr.prefix_len();
+            prop_assert!(usable(p) >= demand, "{} holds its demand {demand}", s.cidr);
+            if p < smallest_allowed {
+                // One size smaller would miss the headroom (or, when carved tight, the demand).
+                let roomy = demand * 100 <= usable(p) * plan::HEADROOM_PERCENT;
+                let smaller_ok = if roomy { demand * 100 <= usable(p + 1) * plan::HEADROOM_PERCENT } else { usable(p + 1) >= demand };
+                prop_assert!(!smaller_ok, "{} is not the smallest block for {demand}", s.cidr);
+            }
+        }
+        // Within a parent, blocks in address order never grow, so alignment wasted nothing.
+        let mut carved: Vec<&&PlannedRange> = subnets.iter().filter(|s| !matches!(s.sized_by, plan::SizedBy::Pinned(_))).collect();
+        carved.sort_by_key(|s| (s.parent_field, s.cidr.network()));
+        for w in carved.windows(2) {
+            if w[0].parent_field == w[1].parent_field {
+                prop_assert!(w[0].cidr.prefix_len() <= w[1].cidr.prefix_len(), "{} before {}", w[0].cidr, w[1].cidr);
+            }
+        }
+    }
+}
+
+/// Applies the first machine-applicable hint until the file loads; the fixes applied.
+fn converge(start: &str) -> Result<Vec<Fix>, String> {
+    let mut text = start.to_string();
+    let mut applied = Vec::new();
+    for _ in 0..5 {
+        let diags = match load("f.toml", &text, &vars) {
+            Ok(_) => return Ok(applied),
+            Err(d) => d,
+        };
+        let rendered: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        // Every capacity or carving error carries a fix a program can apply.
+        for d in &diags {
+            let hint = d.hint.as_deref().unwrap_or("");
+            if Fix::from_hint(hint).is_none() {
+                return Err(format!(
+                    "no machine-applicable hint:\n{}\n--- in\n{text}",
+                    d
+                ));
+            }
+        }
+        let fix = diags
+            .iter()
+            .find_map(|d| Fix::from_hint(d.hint.as_deref()?))
+            .ok_or("no fix")?;
+        let next = fix
+            .apply_to_text(&text)
+            .map_err(|e| format!("{fix}: {e}"))?;
+        if next == text || applied.contains(&fix) {
+            return Err(format!("{fix} changes nothing:\n{}", rendered.join("\n")));
+        }
+        applied.push(fix);
+        text = next;
+    }
+    Err(format!("no convergence after {applied:?}:\n{text}"))
+}
+
+#[test]
+fn issue9_item6_every_capacity_hint_applied_passes() {
+    let (mut failing, mut direct) = (0, 0);
+    for shape in 0..9 {
+        for prefix in [16u8, 19, 22, 24, 26] {
+            for nodes in [3u64, 40, 300] {
+                for knob in [None, Some(1), Some(4)] {
+                    let text = shaped_file(shape, prefix, nodes, knob, 2, 3);
+                    if load("f.toml", &text, &vars).is_ok() {
+                        continue;
+                    }
+                    failing += 1;
+                    let initial = load("f.toml", &text, &vars).err().map_or(0, |d| d.len());
+                    match converge(&text) {
+                        // Each step removes at least one problem; a single problem takes one.
+                        Ok(fixes) => {
+                            assert!(
+                                fixes.len() <= initial,
+                                "{} steps for {initial} errors",
+                                fixes.len()
+                            );
+                            if initial == 1 {
+                                assert_eq!(
+                                    fixes.len(),
+                                    1,
+                                    "shape {shape} /{prefix} {nodes} {knob:?}: {fixes:?}"
+                                );
+                            }
+                            direct += usize::from(fixes.len() == 1);
+                        }
+                        Err(e) => {
+                            panic!("shape {shape} /{prefix} {nodes} nodes knob {knob:?}: {e}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The grid must exercise many failures, most of them with a single cause.
+    assert!(failing >= 150, "only {failing} failing files");
+    assert!(
+        direct * 4 >= failing * 3,
+        "{direct} of {failing} passed after one fix"
+    );
+}
+
+#[test]
+fn issue9_item6_warning_hints_applied_remove_the_warning() {
+    let mut files = Vec::new();
+    for shape in 0..9 {
+        for prefix in [16u8, 19, 22, 24] {
+            for nodes in [3u64, 40, 300] {
+                for knob in [None, Some(1), Some(4)] {
+                    files.push(shaped_file(shape, prefix, nodes, knob, 2, 3));
+                }
+            }
+        }
+    }
+    // Headroom carving seldom warns: add fills between 80% and 100% of every kind.
+    files.extend([
+        aks_file("10.0.0.0/16", 50, 34, "node_prefix = 21\n"),
+        aks_file("10.0.0.0/21", 50, 30, ""),
+        aks_file("10.0.0.0/16", 50, 30, "cni = \"azure-overlay\"\npod_cidr = \"10.244.0.0/18\"\n"),
+        aks_file("10.0.0.0/16", 50, 30, "cni = \"azure-pod-subnet\"\npod_cidr = \"100.64.0.0/21\"\n"),
+        GKE.replace("10.4.0.0/14", "10.4.0.0/19"),
+        EKS.replace("protect = true\n\n[[node_pool]]", "protect = true\n\n[[network.subnet]]\nname = \"nodes_eu-west-1b\"\ncidr = \"10.0.128.0/22\"\n\n[[node_pool]]").replace("max_nodes = 30", "max_nodes = 36"),
+    ]);
+    let (mut seen, mut without) = (0, 0);
+    for text in files {
+        let Ok(l) = load("f.toml", &text, &vars) else {
+            continue;
+        };
+        for w in &l.warnings {
+            let Some(fix) = w.hint.as_deref().and_then(Fix::from_hint) else {
+                without += usize::from(w.message.contains("full at max scale"));
+                continue;
+            };
+            seen += 1;
+            let fixed = fix.apply_to_text(&text).unwrap();
+            let after = load("f.toml", &fixed, &vars)
+                .unwrap_or_else(|e| panic!("{fix} for {w} fails: {e:?}"));
+            assert!(
+                !after
+                    .warnings
+                    .iter()
+                    .any(|a| a.field == w.field && a.message == w.message),
+                "{fix} kept {w}"
+            );
+        }
+    }
+    assert!(seen >= 10, "only {seen} warnings with fixes");
+    assert_eq!(without, 0, "every capacity warning has a fix");
+}
+
+#[test]
+fn issue9_item6_hint_for_a_22_vnet_works() {
+    // The old hint for this file was node_prefix = 21, which cannot fit in a /22.
+    let one_pool = AKS.replace(
+        "[[node_pool]]\nname = \"system\"\ninstance_type = \"Standard_D4s_v5\"\nmax_nodes = 5\n\n",
+        "",
+    );
+    let small = one_pool.replace("cidr = \"10.0.0.0/16\"", "cidr = \"10.0.0.0/22\"");
+    let followed = small.replace(
+        "cidr = \"10.0.0.0/22\"",
+        "cidr = \"10.0.0.0/22\"\nnode_prefix = 21",
+    );
+    let out = format!("{}\n---\n{}", errors(&small), errors(&followed));
+    insta::assert_snapshot!("issue9_item6_vnet_22", out);
+    for text in [small, followed] {
+        assert_eq!(converge(&text).map(|f| f.len()), Ok(1));
+    }
+}
+
+#[test]
+fn issue9_item7_reserved_ranges_are_refused_in_files() {
+    let cases = [
+        (
+            "aks.toml",
+            AKS,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"224.0.0.0/16\"",
+            "network.cidr",
+            "Azure VNet address space cannot be in",
+        ),
+        (
+            "aks.toml",
+            AKS,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"168.63.0.0/16\"",
+            "network.cidr",
+            "168.63.129.16/32",
+        ),
+        (
+            "aks.toml",
+            AKS,
+            "service_cidr = \"172.20.0.0/16\"",
+            "service_cidr = \"169.254.0.0/16\"",
+            "network.service_cidr",
+            "AKS service address range",
+        ),
+        (
+            "aks.toml",
+            AKS,
+            "cni = \"azure\"",
+            "cni = \"azure-overlay\"\npod_cidr = \"240.0.0.0/16\"",
+            "network.pod_cidr",
+            "no cluster can use",
+        ),
+        (
+            "eks.toml",
+            EKS,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"127.0.0.0/16\"",
+            "network.cidr",
+            "AWS VPC CIDR must be RFC 1918",
+        ),
+        (
+            "eks.toml",
+            EKS,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"0.0.0.0/16\"",
+            "network.cidr",
+            "AWS VPC CIDR must be RFC 1918",
+        ),
+        (
+            "eks.toml",
+            EKS,
+            "cni = \"vpc-cni\"",
+            "cni = \"vpc-cni-custom\"\npod_cidr = \"169.254.0.0/16\"",
+            "network.pod_cidr",
+            "AWS VPC CIDR",
+        ),
+        (
+            "eks.toml",
+            EKS,
+            "service_cidr = \"172.20.0.0/16\"",
+            "service_cidr = \"100.64.0.0/16\"",
+            "network.service_cidr",
+            "EKS service CIDR must be inside",
+        ),
+        (
+            "gke.toml",
+            GKE,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"240.0.0.0/16\"",
+            "network.cidr",
+            "GKE subnet ranges",
+        ),
+        (
+            "gke.toml",
+            GKE,
+            "10.4.0.0/14",
+            "224.0.0.0/14",
+            "network.pod_cidr",
+            "GKE subnet ranges",
+        ),
+        (
+            "gke.toml",
+            GKE,
+            "service_cidr = \"10.8.0.0/20\"",
+            "service_cidr = \"255.255.255.255/32\"",
+            "network.service_cidr",
+            "GKE subnet ranges",
+        ),
+        (
+            "fake.toml",
+            FAKE,
+            "cidr = \"10.0.0.0/16\"",
+            "cidr = \"127.0.0.0/16\"",
+            "network.cidr",
+            "no cluster can use",
+        ),
+    ];
+    let mut shown = Vec::new();
+    for (name, text, from, to, field, rule) in cases {
+        assert!(text.contains(from), "{name}: {from}");
+        let diags = load(name, &text.replacen(from, to, 1), &vars).expect_err(to);
+        let d = diags
+            .iter()
+            .find(|d| d.field.as_deref() == Some(field) && d.message.contains(rule))
+            .unwrap_or_else(|| panic!("{name} {to}: {diags:?}"));
+        assert!(
+            d.location
+                .as_ref()
+                .is_some_and(|l| l.file == name && l.line > 1),
+            "{d}"
+        );
+        // The hint names a block that the cloud accepts.
+        let fix = Fix::from_hint(d.hint.as_deref().unwrap_or("")).unwrap_or_else(|| panic!("{d}"));
+        let fixed = fix.apply_to_text(&text.replacen(from, to, 1)).unwrap();
+        if let Err(after) = load(name, &fixed, &vars) {
+            assert!(
+                !after
+                    .iter()
+                    .any(|a| a.field.as_deref() == Some(field) && a.message.contains(rule)),
+                "{fix}: {after:?}"
+            );
+        }
+        shown.push(d.to_string());
+    }
+    insta::assert_snapshot!("issue9_item7_reserved", shown.join("\n"));
+}
+
+#[test]
+fn issue9_item7_leading_zeros_name_the_field_and_the_spelling() {
+    let text = AKS.replace("cidr = \"10.0.0.0/16\"", "cidr = \"010.000.0.0/16\"");
+    let out = errors(&text);
+    insta::assert_snapshot!("issue9_item7_leading_zeros", out);
+    let diags = load("aks.toml", &text, &vars).unwrap_err();
+    let fix = Fix::from_hint(diags[0].hint.as_deref().unwrap()).unwrap();
+    ok("aks.toml", &fix.apply_to_text(&text).unwrap());
+    let list = EKS.replace(
+        "cni = \"vpc-cni\"",
+        "cni = \"vpc-cni\"\nsecondary_cidrs = [\"10.1.0.0/16\", \"10.02.0.0/16\"]",
+    );
+    let out = errors(&list);
+    assert!(
+        out.contains("network.secondary_cidrs[1]: `10.02.0.0/16` has leading zeros"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set network.secondary_cidrs[1] = \"10.2.0.0/16\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn issue9_item7_docker_bridge_range_warns_only() {
+    let text = EKS.replace(
+        "cni = \"vpc-cni\"",
+        "cni = \"vpc-cni-custom\"\npod_cidr = \"172.17.0.0/16\"",
+    );
+    let l = ok("eks.toml", &text);
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    assert!(
+        l.warnings[0].message.contains("some AWS services"),
+        "{}",
+        l.warnings[0]
+    );
+}
+
+#[test]
+fn issue9_item8_oversized_values_are_refused_briefly() {
+    let big = "a".repeat(2_000_000);
+    let cases = [
+        AKS.replace("name = \"prod\"", &format!("name = \"{big}\"")),
+        AKS.replace("protect = true", &format!("{big} = true")),
+        AKS.replace("cni = \"azure\"", &format!("cni = \"{big}\"")),
+        format!("{AKS}\n[state]\npath = \"{}\"\n", "p".repeat(70_000)),
+        AKS.replace("zone = \"matih.ai\"", "zone = \"${BIG}\""),
+    ];
+    let vars = |n: &str| match n {
+        "BIG" => Some("b".repeat(2_000_000)),
+        _ => vars(n),
+    };
+    let mut out = Vec::new();
+    for text in &cases {
+        let diags = load("aks.toml", text, &vars).unwrap_err();
+        for d in &diags {
+            assert!(
+                d.to_string().len() < 400,
+                "a short message: {}",
+                &d.to_string()[..400]
+            );
+        }
+        out.extend(diags.iter().map(|d| d.to_string()));
+    }
+    insta::assert_snapshot!("issue9_item8_oversized", out.join("\n"));
+}
+
+#[test]
+fn issue9_item8_each_reference_points_at_itself_and_work_is_linear() {
+    let text = FAKE.replace("name = \"test\"", "name = \"${A}${A}\"");
+    let diags = load("fake.toml", &text, &|_| None).unwrap_err();
+    let cols: Vec<usize> = diags
+        .iter()
+        .map(|d| d.location.as_ref().unwrap().column)
+        .collect();
+    assert_eq!(cols, [9, 13]);
+
+    // 15,000 unset references on one 60 KB line: each lookup reads at most two strides of the
+    // line instead of the whole text before it.
+    let refs = 15_000;
+    let text = format!("{FAKE}\n[state]\npath = \"{}\"\n", "${A}".repeat(refs));
+    lines::SCANNED.with(|s| s.set(0));
+    let diags = load("fake.toml", &text, &|_| None).unwrap_err();
+    assert_eq!(diags.len(), refs);
+    let cols: Vec<usize> = diags
+        .iter()
+        .map(|d| d.location.as_ref().unwrap().column)
+        .collect();
+    assert!(
+        cols.windows(2).all(|w| w[1] == w[0] + 4),
+        "each reference located at itself"
+    );
+    assert!(lines::SCANNED.with(|s| s.get()) <= (refs + 1) * 2 * 1024);
 }
