@@ -62,6 +62,18 @@ pub enum Command {
     LocalCloud(LocalCloudArgs),
 }
 
+impl Command {
+    /// Whether this command runs its providers against the in-process emulators.
+    pub fn uses_local_cloud(&self) -> bool {
+        match self {
+            Command::Plan(a) => a.run.local_cloud,
+            Command::Apply(a) => a.run.local_cloud,
+            Command::Destroy(a) => a.run.local_cloud,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct LocalCloudArgs {
     /// The port to listen on (0: any free port).

@@ -115,8 +115,24 @@ impl Environment {
         matihnet_net::expand(&self.loaded.env, &self.loaded.plan)
     }
 
-    /// Builds the provider the file names, configured from its section.
+    /// Builds the provider the file names, configured from its section. With `local_cloud` (the
+    /// in-process emulators' endpoint) the provider reaches that endpoint only, with test
+    /// credentials, whatever the file, the environment or a profile say; a provider without a
+    /// local cloud refuses before anything is connected.
     pub async fn provider(&self, local_cloud: Option<&str>) -> anyhow::Result<Arc<dyn Provider>> {
+        if let Some(endpoint) = local_cloud {
+            anyhow::ensure!(
+                matihnet_core::endpoint::is_loopback(endpoint),
+                "--local-cloud endpoint {endpoint} is not on this machine"
+            );
+            if self.loaded.env.provider == CloudProvider::Eks {
+                anyhow::bail!(
+                    "--local-cloud has no AWS emulator yet, so provider \"eks\" refuses it rather than reach real AWS (nothing was contacted)\n  \
+                     hint: rehearse EKS against moto instead: `pip install 'moto[server]' && moto_server -p 5000`, then run without --local-cloud \
+                     with AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+                );
+            }
+        }
         match self.loaded.env.provider {
             #[cfg(feature = "azure")]
             CloudProvider::Aks => {

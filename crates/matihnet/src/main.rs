@@ -41,6 +41,9 @@ fn main() -> ExitCode {
     if let Command::Completions(args) = &cli.command {
         return inspect::completions_command(args).into();
     }
+    if cli.command.uses_local_cloud() {
+        bypass_proxies_for_loopback();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,6 +67,21 @@ fn main() -> ExitCode {
         }
     });
     exit.into()
+}
+
+/// The in-process emulators are on 127.0.0.1: a proxy from `HTTPS_PROXY` / `ALL_PROXY` must
+/// never see their traffic (it would fail, or carry test requests off this machine). The HTTP
+/// clients read these variables when they are built, so this runs before the runtime starts,
+/// while the process has one thread.
+fn bypass_proxies_for_loopback() {
+    const LOOPBACK: &str = "127.0.0.1,localhost,::1";
+    for var in ["NO_PROXY", "no_proxy"] {
+        let value = match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => format!("{v},{LOOPBACK}"),
+            _ => LOOPBACK.to_string(),
+        };
+        std::env::set_var(var, value);
+    }
 }
 
 async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
