@@ -193,13 +193,36 @@ fn aks_lifecycle_against_the_local_azure() {
 }
 
 #[test]
-fn an_operation_that_ends_failed_is_reported_and_the_rerun_completes() {
+fn issue9_item10_transient_failed_operations_are_retried_inside_one_apply() {
     let cloud = LocalCloud::start("20ms");
     let s = sandbox();
+    // Three failed operations used to need four applies.
     let (status, _) = cloud.request(
         "POST",
         "/_localcloud/azure/faults",
-        Some(&json!({"fail_operations": {"count": 1}})),
+        Some(&json!({"fail_operations": {"count": 2}})),
+    );
+    assert_eq!(status, 200);
+    let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    assert!(
+        r.stdout().contains("retrying in") && r.stdout().contains("operation failed"),
+        "the progress line says it is retrying and why:\n{}",
+        r.stdout()
+    );
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+}
+
+#[test]
+fn an_operation_that_keeps_failing_is_reported_and_the_rerun_completes() {
+    let cloud = LocalCloud::start("20ms");
+    let s = sandbox();
+    // The generated clients' poller hides an operation's error code, so every failed PUT
+    // operation is re-sent: as many failures as the budget (3) fail the resource.
+    let (status, _) = cloud.request(
+        "POST",
+        "/_localcloud/azure/faults",
+        Some(&json!({"fail_operations": {"count": 3, "code": "InvalidRequestFormat", "message": "definite"}})),
     );
     assert_eq!(status, 200);
     let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(1);

@@ -210,20 +210,44 @@ fn gke_lifecycle_against_the_local_google_cloud() {
 }
 
 #[test]
-fn an_operation_that_finishes_with_an_error_fails_that_resource() {
+fn issue9_item10_transient_failed_operations_are_retried_inside_one_apply() {
     let cloud = LocalCloud::start("20ms");
     let s = sandbox();
     let (status, _) = cloud.request(
         "POST",
         "/_localcloud/gcp/faults",
-        Some(&json!({"fail_operations": {"count": 1}})),
+        Some(&json!({"fail_operations": {"count": 2}})),
+    );
+    assert_eq!(status, 200);
+    let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    assert!(
+        r.stdout().contains("retrying in") && r.stdout().contains("INTERNAL_ERROR"),
+        "the progress line says it is retrying and why:\n{}",
+        r.stdout()
+    );
+    run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+}
+
+#[test]
+fn an_operation_that_finishes_with_a_definite_error_fails_that_resource() {
+    let cloud = LocalCloud::start("20ms");
+    let s = sandbox();
+    let (status, _) = cloud.request(
+        "POST",
+        "/_localcloud/gcp/faults",
+        Some(&json!({"fail_operations": {"count": 1, "code": "QUOTA_EXCEEDED"}})),
     );
     assert_eq!(status, 200);
     let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(1);
     assert!(
-        r.stderr().contains("the operation failed"),
+        r.stderr().contains("the operation failed") && r.stderr().contains("QUOTA_EXCEEDED"),
         "{}",
         r.stderr()
+    );
+    assert!(
+        !r.stdout().contains("retrying in"),
+        "a definite failure is not retried"
     );
     run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
     run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);

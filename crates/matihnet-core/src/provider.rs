@@ -30,6 +30,10 @@ pub enum ErrorKind {
     Rejected,
     /// Credentials are missing or not allowed to do this.
     Unauthorized,
+    /// A long-running operation the cloud accepted ended failed in a way the cloud documents as
+    /// transient (an internal error, a rate limit, preemption): re-issuing the request may
+    /// succeed, so it is retried a few times before the resource fails.
+    OperationFailed,
     /// Anything else.
     Other,
 }

@@ -487,6 +487,21 @@ impl Executor {
                             }
                         }
                     };
+                    let reporter: matihnet_core::retry::RetryReporter = {
+                        let observer = Arc::clone(&observer);
+                        let address = ctx.addr.clone();
+                        Arc::new(move |n: &matihnet_core::retry::RetryNotice| {
+                            observer.on_event(&Event::Retrying {
+                                address: address.clone(),
+                                kind,
+                                attempt: n.attempt,
+                                max_attempts: n.max_attempts,
+                                wait: n.wait,
+                                reason: n.reason.clone(),
+                            })
+                        })
+                    };
+                    let call = matihnet_core::retry::reporting_retries(reporter, call);
                     tokio::pin!(call);
                     let mut ticker =
                         tokio::time::interval_at(tokio::time::Instant::now() + every, every);

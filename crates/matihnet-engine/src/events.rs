@@ -50,6 +50,15 @@ pub enum Event {
         kind: OpKind,
         elapsed: Duration,
     },
+    /// A call of this operation failed transiently and is tried again after `wait`.
+    Retrying {
+        address: Address,
+        kind: OpKind,
+        attempt: u32,
+        max_attempts: u32,
+        wait: Duration,
+        reason: String,
+    },
     Finished {
         address: Address,
         kind: OpKind,

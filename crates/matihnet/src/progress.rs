@@ -32,6 +32,21 @@ impl Observer for Progress {
                     elapsed(*e)
                 ));
             }
+            Event::Retrying {
+                address,
+                kind,
+                attempt,
+                max_attempts,
+                wait,
+                reason,
+            } => {
+                self.term.line(&format!(
+                    "{}: Still {}... retrying in {} (attempt {attempt} of {max_attempts} failed: {reason})",
+                    paint(c, "1", &address.to_string()),
+                    kind.lower_progressive(),
+                    format!("{:.1}s", wait.as_secs_f64())
+                ));
+            }
             Event::Finished {
                 address,
                 kind,

@@ -43,6 +43,7 @@ where
 {
     let policy = RetryPolicy {
         max_attempts: 30,
+        max_failed_operations: 1,
         base_delay: Duration::from_millis(500),
         max_delay: Duration::from_secs(10),
     };

@@ -35,12 +35,10 @@ impl TokenCredential for StaticToken {
     }
 }
 
+/// The one retry policy of every ARM call (core's default: capped backoff, a small budget for
+/// failed operations).
 pub fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(30),
-    }
+    RetryPolicy::default()
 }
 
 /// ARM's answer to a request, already known not to be an error.
@@ -110,11 +108,32 @@ pub fn from_azure(what: &str, e: &azure_core::Error) -> ProviderError {
             let kind = match e.kind() {
                 azure_core::error::ErrorKind::Credential => ErrorKind::Unauthorized,
                 azure_core::error::ErrorKind::Io => ErrorKind::Unavailable,
+                // The generated clients' poller says only this when a PUT's operation ends
+                // `Failed` (no code, no body): a PUT is idempotent, so re-sending it is safe,
+                // within the small budget for failed operations.
+                _ if e.to_string() == "Long running operation failed" => ErrorKind::OperationFailed,
                 _ => ErrorKind::Other,
             };
             ProviderError::new(kind, format!("{what}: {e}"))
         }
     }
+}
+
+/// ARM operation error codes that mean "try again" (ARM's guidance for failed async operations
+/// and the codes its services return for internal errors, throttling and preemption).
+fn is_transient_operation_error(code: &str) -> bool {
+    matches!(
+        code,
+        "InternalServerError"
+            | "InternalError"
+            | "RetryableError"
+            | "ServiceUnavailable"
+            | "GatewayTimeout"
+            | "OperationPreempted"
+            | "AnotherOperationInProgress"
+            | "TooManyRequests"
+            | "Throttled"
+    )
 }
 
 pub fn is_not_found(e: &azure_core::Error) -> bool {
@@ -231,8 +250,13 @@ impl Arm {
                     "Succeeded" => return Ok(()),
                     "Failed" | "Canceled" => {
                         let err = answer.body.get("error").cloned().unwrap_or_default();
+                        let code = err.get("code").and_then(|c| c.as_str()).unwrap_or("");
                         return Err(ProviderError::new(
-                            ErrorKind::Rejected,
+                            if is_transient_operation_error(code) {
+                                ErrorKind::OperationFailed
+                            } else {
+                                ErrorKind::Rejected
+                            },
                             format!(
                                 "{what}: the operation ended {}: {}",
                                 answer.body["status"], err

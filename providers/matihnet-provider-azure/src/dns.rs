@@ -10,6 +10,7 @@ use serde_json::json;
 
 use matihnet_core::value::attrs::in_prior_order;
 
+use crate::network::delete_and_wait;
 use crate::network::{as_json, call, model};
 use crate::provider::{check_owner, tags, text, texts, AzureProvider};
 
@@ -96,18 +97,15 @@ pub async fn delete_zone(p: &AzureProvider, prior: &Attrs) -> Result<(), Provide
     let s = &p.settings;
     let rg = text(prior, "resource_group");
     let name = text(prior, "name");
-    let sent = call("DELETE DNS zone", || {
+    delete_and_wait(p, "DELETE DNS zone", || async {
         p.dns
             .zones_client()
             .delete(rg, name, &s.subscription_id)
             .send()
+            .await
+            .map(|r| r.as_raw_response().headers().clone())
     })
     .await?;
-    if let Some(resp) = sent {
-        p.arm
-            .wait("DELETE DNS zone", resp.as_raw_response().headers())
-            .await?;
-    }
     Ok(())
 }
 

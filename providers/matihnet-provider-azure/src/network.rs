@@ -52,6 +52,28 @@ where
     .await
 }
 
+/// Sends a DELETE and waits for its operation. An operation that ends failed in a way ARM calls
+/// transient is re-sent (DELETE is idempotent) within the failed-operation budget, so one
+/// transient failure does not cost the user a whole re-run.
+pub(crate) async fn delete_and_wait<F, Fut>(
+    p: &AzureProvider,
+    what: &str,
+    send: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = azure_core::Result<azure_core::headers::Headers>>,
+{
+    let send = &send;
+    with_backoff(policy().failed_operations_only(), |_| async move {
+        if let Some(headers) = call(what, send).await.map_err(|e| (e, None))? {
+            p.arm.wait(what, &headers).await.map_err(|e| (e, None))?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// `/subscriptions/s/resourceGroups/rg/providers/.../virtualNetworks/name` -> (rg, name).
 fn group_and_name(id: &str) -> (String, String) {
     let parts: Vec<&str> = id.split('/').collect();
@@ -269,18 +291,15 @@ pub async fn read_vnet(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>
 pub async fn delete_vnet(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let (rg, name) = group_and_name(text(prior, "id"));
     let s = &p.settings;
-    let sent = call("DELETE virtual network", || {
+    delete_and_wait(p, "DELETE virtual network", || async {
         p.network
             .virtual_networks_client()
             .delete(&rg, &name, &s.subscription_id)
             .send()
+            .await
+            .map(|r| r.as_raw_response().headers().clone())
     })
     .await?;
-    if let Some(resp) = sent {
-        p.arm
-            .wait("DELETE virtual network", resp.as_raw_response().headers())
-            .await?;
-    }
     Ok(())
 }
 
@@ -342,18 +361,15 @@ pub async fn delete_subnet(p: &AzureProvider, prior: &Attrs) -> Result<(), Provi
     let s = &p.settings;
     let (rg, vnet) = group_and_name(text(prior, "network_id"));
     let name = text(prior, "name");
-    let sent = call("DELETE subnet", || {
+    delete_and_wait(p, "DELETE subnet", || async {
         p.network
             .subnets_client()
             .delete(&rg, &vnet, name, &s.subscription_id)
             .send()
+            .await
+            .map(|r| r.as_raw_response().headers().clone())
     })
     .await?;
-    if let Some(resp) = sent {
-        p.arm
-            .wait("DELETE subnet", resp.as_raw_response().headers())
-            .await?;
-    }
     Ok(())
 }
 
@@ -446,17 +462,14 @@ pub async fn read_ip(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, 
 pub async fn delete_ip(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let s = &p.settings;
     let (rg, name) = group_and_name(text(prior, "id"));
-    let sent = call("DELETE public IP", || {
+    delete_and_wait(p, "DELETE public IP", || async {
         p.network
             .public_ip_addresses_client()
             .delete(&rg, &name, &s.subscription_id)
             .send()
+            .await
+            .map(|r| r.as_raw_response().headers().clone())
     })
     .await?;
-    if let Some(resp) = sent {
-        p.arm
-            .wait("DELETE public IP", resp.as_raw_response().headers())
-            .await?;
-    }
     Ok(())
 }

@@ -253,6 +253,7 @@ impl FakeProvider {
         with_backoff(
             RetryPolicy {
                 max_attempts: 6,
+                max_failed_operations: 3,
                 base_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(50),
             },

@@ -8,8 +8,11 @@ use matihnet_core::{
 };
 use serde_json::json;
 
+use matihnet_core::retry::with_backoff;
+
 use crate::provider::{
-    as_json, call, check_owner, gcp_error, labels, model, ownership_description, text, GcpProvider,
+    as_json, call, check_owner, gcp_error, labels, model, ownership_description, policy, text,
+    GcpProvider,
 };
 
 pub(crate) use matihnet_core::value::attrs::merged as merge;
@@ -40,12 +43,37 @@ where
                 )
             })
             .collect();
+        let transient = errors.iter().all(|e| {
+            is_transient_operation_error(e.get("code").and_then(|c| c.as_str()).unwrap_or(""))
+        });
         return Err(ProviderError::new(
-            ErrorKind::Rejected,
+            if transient {
+                ErrorKind::OperationFailed
+            } else {
+                ErrorKind::Rejected
+            },
             format!("{what}: the operation failed: {}", detail.join("; ")),
         ));
     }
     Ok(())
+}
+
+/// Compute operation error codes that Google documents as worth retrying (internal errors,
+/// rate limits on a resource's operations, a resource not ready yet); anything else, such as an
+/// invalid range or a quota, is a definite failure.
+fn is_transient_operation_error(code: &str) -> bool {
+    matches!(
+        code,
+        "INTERNAL_ERROR"
+            | "BACKEND_ERROR"
+            | "UNAVAILABLE"
+            | "SERVICE_UNAVAILABLE"
+            | "RESOURCE_OPERATION_RATE_EXCEEDED"
+            | "RATE_LIMIT_EXCEEDED"
+            | "RESOURCE_NOT_READY"
+            | "DEADLINE_EXCEEDED"
+            | "TIMEOUT"
+    )
 }
 
 /// Adopts the object `get` finds if it is ours, or inserts it; a 409 from the insert means a run
@@ -59,20 +87,29 @@ async fn adopt_or_insert<G, GF, I, IF>(
 where
     G: Fn() -> GF,
     GF: std::future::Future<Output = Result<Option<serde_json::Value>, ProviderError>>,
-    I: FnOnce() -> IF,
+    I: Fn() -> IF,
     IF: std::future::Future<Output = Result<(), ProviderError>>,
 {
-    if let Some(found) = get().await? {
-        return check_owner(ctx, what, &found);
-    }
-    match insert().await {
-        Ok(()) => Ok(()),
-        Err(e) if e.message.contains(" 409 ") => {
-            let found = get().await?.ok_or(e)?;
-            check_owner(ctx, what, &found)
-        }
-        Err(e) => Err(e),
-    }
+    let (get, insert) = (&get, &insert);
+    // An insert whose operation failed transiently is issued again (after looking once more for
+    // the object, in case the failure left it behind), within the failed-operation budget.
+    with_backoff(policy().failed_operations_only(), |_| async move {
+        let attempt = async {
+            if let Some(found) = get().await? {
+                return check_owner(ctx, what, &found);
+            }
+            match insert().await {
+                Ok(()) => Ok(()),
+                Err(e) if e.message.contains(" 409 ") => {
+                    let found = get().await?.ok_or(e)?;
+                    check_owner(ctx, what, &found)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        attempt.await.map_err(|e| (e, None))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------- network

@@ -186,12 +186,10 @@ pub(crate) fn is_not_found(e: &google_cloud_gax::error::Error) -> bool {
     e.http_status_code() == Some(404)
 }
 
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(30),
-    }
+/// The one retry policy of every Google call (core's default: capped backoff, a small budget
+/// for failed operations).
+pub(crate) fn policy() -> RetryPolicy {
+    RetryPolicy::default()
 }
 
 /// Runs a call with retries on 429 and 5xx; 404 comes back as `Ok(None)`.

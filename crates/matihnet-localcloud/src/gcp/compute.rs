@@ -142,6 +142,8 @@ pub struct Operation {
     effect: Option<Effect>,
     settled: bool,
     inject_failure: bool,
+    #[serde(default)]
+    failure_code: Option<String>,
     /// Recorded GCP returns `setLabels` operations as global ones without a target.
     #[serde(default)]
     bare: bool,
@@ -369,7 +371,7 @@ pub(super) fn settle(world: &mut World, now: u64) {
         };
         let outcome = if op.inject_failure {
             Err(op_error(
-                "INTERNAL_ERROR",
+                op.failure_code.as_deref().unwrap_or("INTERNAL_ERROR"),
                 "Internal error. Please try again or contact Google Support. (localcloud: injected failure)".into(),
                 500,
                 "INTERNAL SERVER ERROR",
@@ -510,6 +512,9 @@ fn start(cloud: &Cloud, inner: &mut Inner, query: &Query, new: NewOperation<'_>)
         effect: Some(new.effect),
         settled: false,
         inject_failure,
+        failure_code: inject_failure
+            .then(|| inner.faults.failure_code.clone())
+            .flatten(),
         bare: false,
         error: None,
     };
@@ -1536,6 +1541,7 @@ async fn set_address_labels(
         effect: None,
         settled: true,
         inject_failure: false,
+        failure_code: None,
         bare: true,
         error: None,
     };

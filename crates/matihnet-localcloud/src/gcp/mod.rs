@@ -74,6 +74,9 @@ struct Faults {
     throttle: u32,
     unavailable: u32,
     fail_operations: u32,
+    /// The error code failed operations end with (`INTERNAL_ERROR`, transient, by default).
+    #[serde(default)]
+    failure_code: Option<String>,
     /// Overrides `Options::operation_delay` when set.
     operation_delay_ms: Option<u64>,
 }
@@ -229,8 +232,15 @@ async fn unknown_path(uri: axum::http::Uri) -> Response {
 struct FaultRequest {
     throttle: Option<Count>,
     unavailable: Option<Count>,
-    fail_operations: Option<Count>,
+    fail_operations: Option<FailOperations>,
     operation_delay_ms: Option<u64>,
+}
+
+/// A count, and for `fail_operations` the error code to end with.
+#[derive(Debug, Default, Deserialize)]
+struct FailOperations {
+    count: u32,
+    code: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +261,7 @@ async fn set_faults(AxumState(cloud): AxumState<Arc<Cloud>>, body: axum::body::B
     }
     if let Some(c) = request.fail_operations {
         cloud.fail_operations(c.count);
+        cloud.lock().faults.failure_code = c.code;
     }
     if let Some(ms) = request.operation_delay_ms {
         cloud.set_operation_delay(Duration::from_millis(ms));
