@@ -5,13 +5,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use matihnet_core::{Address, DesiredResource, Diagnostic, Expr, Provider};
+use matihnet_core::{Address, DesiredResource, Diagnostic, Expr, Provider, ResourceSchema};
 use matihnet_engine::OutputSpec;
 use matihnet_net::{CloudProvider, Loaded};
 use matihnet_provider_fake::{FakeConfig, FakeProvider};
 use matihnet_state::LocalBackend;
 
 use crate::render::Terminal;
+
+/// A provider's settings, built from the file without connecting.
+enum Settings {
+    #[cfg(feature = "azure")]
+    Azure(matihnet_provider_azure::AzureSettings),
+    #[cfg(feature = "aws")]
+    Aws(matihnet_provider_aws::AwsSettings),
+    #[cfg(feature = "gcp")]
+    Gcp(matihnet_provider_gcp::GcpSettings),
+    Fake,
+}
 
 /// An environment file that loaded without errors.
 pub struct Environment {
@@ -115,6 +126,98 @@ impl Environment {
         matihnet_net::expand(&self.loaded.env, &self.loaded.plan)
     }
 
+    /// The settings of the provider the file names, from its section; with `local_cloud` the
+    /// endpoint is the in-process emulators', whatever the file or the environment say.
+    fn settings(&self, local_cloud: Option<&str>) -> anyhow::Result<Settings> {
+        let env = &self.loaded.env;
+        match env.provider {
+            #[cfg(feature = "azure")]
+            CloudProvider::Aks => {
+                let azure = env
+                    .azure
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"aks\" needs an [azure] section"))?;
+                let endpoint = local_cloud
+                    .map(str::to_string)
+                    .or_else(|| azure.endpoint.clone())
+                    .or_else(|| std::env::var("MATIHNET_AZURE_ENDPOINT").ok());
+                Ok(Settings::Azure(matihnet_provider_azure::AzureSettings {
+                    environment: env.name.clone(),
+                    location: env.region.clone(),
+                    subscription_id: azure.subscription_id.clone(),
+                    resource_group: azure.resource_group.clone(),
+                    ingress_resource_group: azure.ingress_resource_group.clone(),
+                    endpoint,
+                }))
+            }
+            #[cfg(feature = "aws")]
+            CloudProvider::Eks => {
+                let aws = env
+                    .aws
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"eks\" needs an [aws] section"))?;
+                Ok(Settings::Aws(matihnet_provider_aws::AwsSettings {
+                    environment: env.name.clone(),
+                    region: env.region.clone(),
+                    availability_zones: aws.availability_zones.clone(),
+                    endpoint_url: aws.endpoint_url.clone(),
+                    nat: match aws.nat {
+                        matihnet_net::Nat::PerAz => matihnet_provider_aws::NatMode::PerAz,
+                        matihnet_net::Nat::Single => matihnet_provider_aws::NatMode::Single,
+                        matihnet_net::Nat::None => matihnet_provider_aws::NatMode::None,
+                    },
+                }))
+            }
+            #[cfg(feature = "gcp")]
+            CloudProvider::Gke => {
+                let gcp = env
+                    .gcp
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("provider \"gke\" needs a [gcp] section"))?;
+                let endpoint = local_cloud
+                    .map(str::to_string)
+                    .or_else(|| gcp.endpoint.clone())
+                    .or_else(|| std::env::var("MATIHNET_GCP_ENDPOINT").ok());
+                Ok(Settings::Gcp(matihnet_provider_gcp::GcpSettings {
+                    environment: env.name.clone(),
+                    project: gcp.project.clone(),
+                    region: env.region.clone(),
+                    endpoint,
+                }))
+            }
+            CloudProvider::Fake => Ok(Settings::Fake),
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!(
+                "provider {:?} is not built into this matihnet (build it with its cargo feature)",
+                other.as_str()
+            ),
+        }
+    }
+
+    /// The provider's resource types and the resources it will manage, without connecting to
+    /// anything or reading credentials: `validate` and `graph` stay offline.
+    pub fn offline_mapping(&self) -> anyhow::Result<(Vec<ResourceSchema>, Vec<DesiredResource>)> {
+        let neutral = self.neutral_resources();
+        Ok(match self.settings(None)? {
+            #[cfg(feature = "azure")]
+            Settings::Azure(s) => (
+                matihnet_provider_azure::schemas(),
+                matihnet_provider_azure::map_resources(&s, neutral),
+            ),
+            #[cfg(feature = "aws")]
+            Settings::Aws(s) => (
+                matihnet_provider_aws::schemas(),
+                matihnet_provider_aws::map_resources(&s, neutral),
+            ),
+            #[cfg(feature = "gcp")]
+            Settings::Gcp(s) => (
+                matihnet_provider_gcp::schemas(),
+                matihnet_provider_gcp::map_resources(&s, neutral),
+            ),
+            Settings::Fake => (matihnet_net::neutral_schemas(), neutral),
+        })
+    }
+
     /// Builds the provider the file names, configured from its section. With `local_cloud` (the
     /// in-process emulators' endpoint) the provider reaches that endpoint only, with test
     /// credentials, whatever the file, the environment or a profile say; a provider without a
@@ -133,53 +236,20 @@ impl Environment {
                 );
             }
         }
-        match self.loaded.env.provider {
+        match self.settings(local_cloud)? {
             #[cfg(feature = "azure")]
-            CloudProvider::Aks => {
-                let env = &self.loaded.env;
-                let azure = env
-                    .azure
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("provider \"aks\" needs an [azure] section"))?;
-                let endpoint = local_cloud
-                    .map(str::to_string)
-                    .or_else(|| azure.endpoint.clone())
-                    .or_else(|| std::env::var("MATIHNET_AZURE_ENDPOINT").ok());
-                let settings = matihnet_provider_azure::AzureSettings {
-                    environment: env.name.clone(),
-                    location: env.region.clone(),
-                    subscription_id: azure.subscription_id.clone(),
-                    resource_group: azure.resource_group.clone(),
-                    ingress_resource_group: azure.ingress_resource_group.clone(),
-                    endpoint,
-                };
-                Ok(Arc::new(matihnet_provider_azure::AzureProvider::connect(
-                    settings,
-                )?))
-            }
+            Settings::Azure(settings) => Ok(Arc::new(
+                matihnet_provider_azure::AzureProvider::connect(settings)?,
+            )),
             #[cfg(feature = "aws")]
-            CloudProvider::Eks => {
-                let env = &self.loaded.env;
-                let aws = env
-                    .aws
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("provider \"eks\" needs an [aws] section"))?;
-                let settings = matihnet_provider_aws::AwsSettings {
-                    environment: env.name.clone(),
-                    region: env.region.clone(),
-                    availability_zones: aws.availability_zones.clone(),
-                    endpoint_url: aws.endpoint_url.clone(),
-                    nat: match aws.nat {
-                        matihnet_net::Nat::PerAz => matihnet_provider_aws::NatMode::PerAz,
-                        matihnet_net::Nat::Single => matihnet_provider_aws::NatMode::Single,
-                        matihnet_net::Nat::None => matihnet_provider_aws::NatMode::None,
-                    },
-                };
-                Ok(Arc::new(
-                    matihnet_provider_aws::AwsProvider::connect(settings).await,
-                ))
-            }
-            CloudProvider::Fake => {
+            Settings::Aws(settings) => Ok(Arc::new(
+                matihnet_provider_aws::AwsProvider::connect(settings).await,
+            )),
+            #[cfg(feature = "gcp")]
+            Settings::Gcp(settings) => Ok(Arc::new(
+                matihnet_provider_gcp::GcpProvider::connect(settings).await?,
+            )),
+            Settings::Fake => {
                 let mut config = FakeConfig::from_env(|k| std::env::var(k).ok())?;
                 if config.store.is_none() {
                     let mut name = self
@@ -195,32 +265,6 @@ impl Environment {
                     config,
                 )?))
             }
-            #[cfg(feature = "gcp")]
-            CloudProvider::Gke => {
-                let env = &self.loaded.env;
-                let gcp = env
-                    .gcp
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("provider \"gke\" needs a [gcp] section"))?;
-                let endpoint = local_cloud
-                    .map(str::to_string)
-                    .or_else(|| gcp.endpoint.clone())
-                    .or_else(|| std::env::var("MATIHNET_GCP_ENDPOINT").ok());
-                let settings = matihnet_provider_gcp::GcpSettings {
-                    environment: env.name.clone(),
-                    project: gcp.project.clone(),
-                    region: env.region.clone(),
-                    endpoint,
-                };
-                Ok(Arc::new(
-                    matihnet_provider_gcp::GcpProvider::connect(settings).await?,
-                ))
-            }
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!(
-                "provider {:?} is not built into this matihnet (build it with its cargo feature)",
-                other.as_str()
-            ),
         }
     }
 

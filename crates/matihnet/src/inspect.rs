@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::CommandFactory;
 use matihnet_core::Address;
-use matihnet_engine::plan::schema_map;
 use matihnet_state::{Backend, LockInfo};
 
 use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
@@ -16,12 +15,13 @@ use crate::run::{read_plan_file, Locked};
 use crate::Exit;
 
 pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
-    let resources = env.neutral_resources();
-    // Building a provider reads credentials but calls no API, so validate stays offline.
-    if let Ok(provider) = env.provider(None).await {
-        let desired = provider.map_resources(resources);
-        matihnet_engine::validate(&desired, &schema_map(provider.as_ref()))?;
-    }
+    // No provider is connected: validate reads no credentials and reaches no cloud.
+    let (schemas, desired) = env.offline_mapping()?;
+    let schemas = schemas
+        .into_iter()
+        .map(|s| (s.type_name.clone(), s))
+        .collect();
+    matihnet_engine::validate(&desired, &schemas)?;
     let warnings = env.loaded.warnings.len();
     term.line(&format!(
         "{} The configuration is valid{}.",
@@ -181,14 +181,10 @@ pub async fn output_command(
     Ok(Exit::Success)
 }
 
-/// The graph of what the provider will manage (AWS's gateways and route tables included); the
-/// model's own graph when the provider cannot be set up here (no credentials, say).
+/// The graph of what the provider will manage (AWS's gateways and route tables included), built
+/// offline: no credentials are needed.
 pub async fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
-    let neutral = env.neutral_resources();
-    let resources = match env.provider(None).await {
-        Ok(provider) => provider.map_resources(neutral),
-        Err(_) => neutral,
-    };
+    let (_, resources) = env.offline_mapping()?;
     let mut graph = matihnet_engine::Graph::new();
     for r in &resources {
         graph.add_node(r.addr.clone());

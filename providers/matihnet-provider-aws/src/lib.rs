@@ -18,3 +18,5 @@ mod vpc;
 
 pub use map::NatMode;
 pub use provider::{AwsProvider, AwsSettings};
+/// What the provider manages, without connecting: `validate` and `graph` stay offline.
+pub use map::{map_resources, schemas};

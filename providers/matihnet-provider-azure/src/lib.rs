@@ -16,3 +16,5 @@ mod network;
 mod provider;
 
 pub use provider::{AzureProvider, AzureSettings};
+/// What the provider manages, without connecting: `validate` and `graph` stay offline.
+pub use map::{map_resources, schemas};

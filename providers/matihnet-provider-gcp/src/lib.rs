@@ -15,3 +15,5 @@ mod map;
 mod provider;
 
 pub use provider::{GcpProvider, GcpSettings};
+/// What the provider manages, without connecting: `validate` and `graph` stay offline.
+pub use map::{map_resources, schemas};
