@@ -320,3 +320,39 @@ fn a_record_changed_between_plan_and_apply_is_not_overwritten() {
         "the outside change was kept"
     );
 }
+
+#[test]
+fn issue9_item4_a_lost_state_does_not_take_over_the_resource_groups_of_its_lineage() {
+    let cloud = LocalCloud::start("20ms");
+    let s = sandbox();
+    run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+    let old_lineage = s.state()["lineage"].as_str().expect("lineage").to_string();
+    // The state is lost, as on a thrown-away CI runner.
+    std::fs::remove_file(s.state_path()).expect("remove state");
+    let _ = std::fs::remove_file(s.path("matihnet.state.json.backup"));
+    let r = run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        r.stderr()
+            .contains("resource group matih-prod already exists and belongs to"),
+        "{}",
+        r.stderr()
+    );
+    let state = s.state();
+    assert_ne!(state["lineage"], old_lineage.as_str());
+    let taken: Vec<&serde_json::Value> = state["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| {
+            r["address"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("resource_group."))
+        })
+        .collect();
+    assert!(
+        taken.is_empty(),
+        "the new state took over the old lineage's resource groups: {taken:?}"
+    );
+    // The old lineage's objects are all still there, untouched.
+    assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
+}

@@ -134,3 +134,25 @@ fn issue9_item1_local_cloud_on_eks_is_refused_before_any_connection() {
         "a refused --local-cloud must not start a state"
     );
 }
+
+#[test]
+fn issue9_item8_validate_and_graph_read_no_credentials_and_contact_nothing() {
+    // GKE's validate used to build the Google clients, whose credential lookup probed the
+    // metadata server (0.55 s); now neither command connects a provider.
+    for (example, section, key) in [
+        ("aks.toml", "azure", "endpoint"),
+        ("gke.toml", "gcp", "endpoint"),
+        ("eks.toml", "aws", "endpoint_url"),
+    ] {
+        let trip = Tripwire::start();
+        let s = sandbox(example, section, key, &trip);
+        run(&s, &trip, &["validate"]).expect_code(0);
+        let graph = run(&s, &trip, &["graph"]).expect_code(0);
+        assert!(graph.stdout().contains("digraph"), "{}", graph.stdout());
+        assert_eq!(
+            trip.hits(),
+            0,
+            "{example}: validate or graph connected somewhere"
+        );
+    }
+}

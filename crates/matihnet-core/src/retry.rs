@@ -211,7 +211,11 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(r, Ok(2), "two failed operations, then success, in one apply");
+        assert_eq!(
+            r,
+            Ok(2),
+            "two failed operations, then success, in one apply"
+        );
         calls = 0;
         let r: Result<(), _> = with_backoff(RetryPolicy::default(), |_| {
             calls += 1;
@@ -260,6 +264,8 @@ mod tests {
         let notices = notices.lock().unwrap();
         assert_eq!(notices.len(), 10);
         assert_eq!(notices[0].attempt, 1);
-        assert!(notices.iter().all(|n| n.reason.contains("503") && n.wait <= policy.max_delay));
+        assert!(notices
+            .iter()
+            .all(|n| n.reason.contains("503") && n.wait <= policy.max_delay));
     }
 }

@@ -17,6 +17,6 @@ mod tags;
 mod vpc;
 
 pub use map::NatMode;
-pub use provider::{AwsProvider, AwsSettings};
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};
+pub use provider::{AwsProvider, AwsSettings};

@@ -15,6 +15,6 @@ mod map;
 mod network;
 mod provider;
 
-pub use provider::{AzureProvider, AzureSettings};
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};
+pub use provider::{AzureProvider, AzureSettings};

@@ -14,6 +14,6 @@ mod dns;
 mod map;
 mod provider;
 
-pub use provider::{GcpProvider, GcpSettings};
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};
+pub use provider::{GcpProvider, GcpSettings};
