@@ -289,7 +289,8 @@ fn issue9_item9_suspicious_states_are_refused_by_every_command_and_left_untouche
         .as_str()
         .expect("address")
         .to_string();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "newer than this build",
             Box::new(|v| v["matihnet_version"] = "99.0.0".into()),

@@ -73,7 +73,8 @@ fn issue9_item14_no_test_or_script_reads_outside_the_repository() {
                 || name.ends_with(".sh")
                 || path
                     .parent()
-                    .is_some_and(|p| p.ends_with("scripts") || p.ends_with(".ci"));
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|dir| dir == "scripts" || dir == ".ci");
             if !scanned {
                 continue;
             }

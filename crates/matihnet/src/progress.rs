@@ -41,10 +41,10 @@ impl Observer for Progress {
                 reason,
             } => {
                 self.term.line(&format!(
-                    "{}: Still {}... retrying in {} (attempt {attempt} of {max_attempts} failed: {reason})",
+                    "{}: Still {}... retrying in {:.1}s (attempt {attempt} of {max_attempts} failed: {reason})",
                     paint(c, "1", &address.to_string()),
                     kind.lower_progressive(),
-                    format!("{:.1}s", wait.as_secs_f64())
+                    wait.as_secs_f64()
                 ));
             }
             Event::Finished {
