@@ -232,6 +232,38 @@ fn a_second_apply_waits_for_the_lock_then_names_the_holder() {
 }
 
 #[test]
+fn issue9_item13_two_applies_started_at_once_the_loser_names_the_winner() {
+    for round in 0..6 {
+        let s = example();
+        let spawn = || {
+            s.command(&["apply", "--auto-approve"])
+                .env("MATIHNET_FAKE_LATENCY_MS", "200")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn apply")
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (
+            a.wait_with_output().expect("first"),
+            b.wait_with_output().expect("second"),
+        );
+        let codes = [a.status.code(), b.status.code()];
+        assert!(codes.contains(&Some(0)), "round {round}: one apply wins: {codes:?}");
+        for out in [&a, &b] {
+            if out.status.code() == Some(1) {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("is locked"), "round {round}: {err}");
+                assert!(
+                    !err.contains("holder unknown") && err.contains("`apply`"),
+                    "round {round}: the loser must name the holder: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn destroy_removes_everything_and_protection_is_honoured() {
     let s = example();
     s.run(&["apply", "--auto-approve"]).expect_code(0);
