@@ -249,7 +249,10 @@ fn issue9_item13_two_applies_started_at_once_the_loser_names_the_winner() {
             b.wait_with_output().expect("second"),
         );
         let codes = [a.status.code(), b.status.code()];
-        assert!(codes.contains(&Some(0)), "round {round}: one apply wins: {codes:?}");
+        assert!(
+            codes.contains(&Some(0)),
+            "round {round}: one apply wins: {codes:?}"
+        );
         for out in [&a, &b] {
             if out.status.code() == Some(1) {
                 let err = String::from_utf8_lossy(&out.stderr);

@@ -104,6 +104,17 @@ pub(crate) enum SizedBy {
     Pinned(usize),
 }
 
+impl SizedBy {
+    /// The setting that sizes the subnet, where the file has one.
+    fn field(self) -> Option<&'static str> {
+        match self {
+            SizedBy::NodePrefix => Some("network.node_prefix"),
+            SizedBy::PodPrefix => Some("network.pod_prefix"),
+            _ => None,
+        }
+    }
+}
+
 impl PlannedRange {
     fn new(cidr: Ipv4Net, purpose: Purpose) -> Self {
         PlannedRange {
@@ -646,12 +657,7 @@ fn no_room(
     );
     let mut remedies = Vec::new();
     for (i, p) in sized {
-        let knob = match wants[*i].sized_by {
-            SizedBy::NodePrefix => Some("network.node_prefix"),
-            SizedBy::PodPrefix => Some("network.pod_prefix"),
-            _ => None,
-        };
-        if let Some(field) = knob {
+        if let Some(field) = wants[*i].sized_by.field() {
             let r = Remedy::Prefix {
                 field,
                 current: *p,
@@ -670,12 +676,7 @@ fn no_room(
         reserved: 0,
     });
     for (i, _) in sized {
-        let knob = match wants[*i].sized_by {
-            SizedBy::NodePrefix => Some("network.node_prefix"),
-            SizedBy::PodPrefix => Some("network.pod_prefix"),
-            _ => None,
-        };
-        if let Some(field) = knob {
+        if let Some(field) = wants[*i].sized_by.field() {
             let r = Remedy::PrefixAndParent {
                 field,
                 needed: wants[*i].demand.amount,
