@@ -3,6 +3,7 @@
 //! conformance suite each backend must pass. Knows nothing of clouds, plans or the terminal.
 
 pub mod backend;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod format;
 pub mod local;
