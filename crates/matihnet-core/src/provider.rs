@@ -26,8 +26,18 @@ pub enum ErrorKind {
     Throttled,
     /// A network error or a 5xx that retries did not cure.
     Unavailable,
-    /// The request was refused as invalid or conflicting; retrying will not help.
+    /// The request was refused as invalid; retrying will not help.
     Rejected,
+    /// The object is not there (HTTP 404, AWS `*.NotFound`).
+    NotFound,
+    /// An object with that name exists already (HTTP 409, AWS `Duplicate*`): adopt it if it is
+    /// ours, refuse otherwise.
+    Conflict,
+    /// A conditional write lost a race (HTTP 412: the ETag moved on).
+    PreconditionFailed,
+    /// Another object still uses this one (AWS `DependencyViolation`, GCP `containerNotEmpty` /
+    /// `resourceInUseByAnotherResource`): it goes once that one is gone.
+    InUse,
     /// Credentials are missing or not allowed to do this.
     Unauthorized,
     /// A long-running operation the cloud accepted ended failed in a way the cloud documents as

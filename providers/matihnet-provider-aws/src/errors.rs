@@ -11,12 +11,11 @@ pub fn code<E: ProvideErrorMetadata>(e: &E) -> Option<&str> {
 
 /// Whether AWS says the object does not exist.
 pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
-    e.code().is_some_and(|c| {
-        c.ends_with(".NotFound")
-            || c.ends_with("NotFound")
-            || c == "NoSuchHostedZone"
-            || c == "InvalidAllocationID.NotFound"
-    })
+    e.code().is_some_and(is_not_found_code)
+}
+
+fn is_not_found_code(c: &str) -> bool {
+    c.ends_with("NotFound") || c == "NoSuchHostedZone"
 }
 
 pub fn to_provider_error<E>(what: &str, e: &E) -> ProviderError
@@ -39,6 +38,15 @@ where
         "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => {
             ErrorKind::Unavailable
         }
+        "DependencyViolation"
+        | "InvalidIPAddress.InUse"
+        | "ResourceInUse"
+        | "HostedZoneNotEmpty" => ErrorKind::InUse,
+        "DuplicateLoadBalancerName"
+        | "DuplicateTargetGroupName"
+        | "HostedZoneAlreadyExists"
+        | "InvalidSubnet.Conflict" => ErrorKind::Conflict,
+        c if is_not_found_code(c) => ErrorKind::NotFound,
         "" => ErrorKind::Unavailable,
         _ => ErrorKind::Rejected,
     };

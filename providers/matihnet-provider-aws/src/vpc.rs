@@ -52,19 +52,10 @@ where
         async move {
             match f.await {
                 Ok(()) => Ok(()),
-                Err(e)
-                    if e.message.contains("DependencyViolation")
-                        || e.message.contains("InvalidIPAddress.InUse")
-                        || e.message.contains("ResourceInUse") =>
-                {
-                    Err((
-                        ProviderError::new(
-                            ErrorKind::Unavailable,
-                            format!("{what}: {}", e.message),
-                        ),
-                        None,
-                    ))
-                }
+                Err(e) if e.kind == ErrorKind::InUse => Err((
+                    ProviderError::new(ErrorKind::Unavailable, format!("{what}: {}", e.message)),
+                    None,
+                )),
                 Err(e) => Err((e, None)),
             }
         }

@@ -55,6 +55,21 @@ fn retry_after(headers: &Headers) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// The engine's kind for an ARM error status and code.
+fn kind_of(status: u16, code: &str) -> ErrorKind {
+    match status {
+        429 => ErrorKind::Throttled,
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        409 if code == "AnotherOperationInProgress" => ErrorKind::Unavailable,
+        409 => ErrorKind::Conflict,
+        412 => ErrorKind::PreconditionFailed,
+        400 if code.ends_with("InUse") || code == "InUseSubnetCannotBeDeleted" => ErrorKind::InUse,
+        500..=599 => ErrorKind::Unavailable,
+        _ => ErrorKind::Rejected,
+    }
+}
+
 /// Maps an ARM error response to the engine's error kinds; `None` for success.
 fn classify(
     status: StatusCode,
@@ -69,13 +84,7 @@ fn classify(
     let error = body.get("error").unwrap_or(body);
     let code = error.get("code").and_then(|c| c.as_str()).unwrap_or("");
     let message = error.get("message").and_then(|c| c.as_str()).unwrap_or("");
-    let kind = match code_num {
-        429 => ErrorKind::Throttled,
-        401 | 403 => ErrorKind::Unauthorized,
-        409 if code == "AnotherOperationInProgress" => ErrorKind::Unavailable,
-        500..=599 => ErrorKind::Unavailable,
-        _ => ErrorKind::Rejected,
-    };
+    let kind = kind_of(code_num, code);
     let mut e = ProviderError::new(kind, format!("{what}: {code_num} {code}: {message}"));
     if let Some(id) = request_id {
         e = e.with_request_id(id);
@@ -89,13 +98,7 @@ pub fn from_azure(what: &str, e: &azure_core::Error) -> ProviderError {
         Some(h) => {
             let status = u16::from(h.status());
             let code = h.error_code().unwrap_or("");
-            let kind = match status {
-                429 => ErrorKind::Throttled,
-                401 | 403 => ErrorKind::Unauthorized,
-                409 if code == "AnotherOperationInProgress" => ErrorKind::Unavailable,
-                500..=599 => ErrorKind::Unavailable,
-                _ => ErrorKind::Rejected,
-            };
+            let kind = kind_of(status, code);
             ProviderError::new(
                 kind,
                 format!(
@@ -289,5 +292,31 @@ impl Arm {
         self.url(&format!(
             "/subscriptions/{subscription}/resourceGroups/{name}/resources?api-version=2021-04-01"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_not_message_text_set_the_error_kind() {
+        assert_eq!(kind_of(404, "ResourceNotFound"), ErrorKind::NotFound);
+        assert_eq!(kind_of(409, "Conflict"), ErrorKind::Conflict);
+        assert_eq!(
+            kind_of(409, "AnotherOperationInProgress"),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            kind_of(412, "PreconditionFailed"),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(kind_of(400, "InUseSubnetCannotBeDeleted"), ErrorKind::InUse);
+        assert_eq!(kind_of(400, "PublicIPAddressInUse"), ErrorKind::InUse);
+        assert_eq!(kind_of(400, "InvalidRequestFormat"), ErrorKind::Rejected);
+        assert_eq!(kind_of(429, ""), ErrorKind::Throttled);
+        assert_eq!(kind_of(503, ""), ErrorKind::Unavailable);
+        assert!(is_transient_operation_error("InternalServerError"));
+        assert!(!is_transient_operation_error("InvalidRequestFormat"));
     }
 }

@@ -177,7 +177,7 @@ fn record_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
 }
 
 fn precondition_failed(e: &ProviderError) -> bool {
-    e.message.contains(" 412 ")
+    e.kind == ErrorKind::PreconditionFailed
 }
 
 pub async fn put_record(

@@ -100,7 +100,7 @@ where
             }
             match insert().await {
                 Ok(()) => Ok(()),
-                Err(e) if e.message.contains(" 409 ") => {
+                Err(e) if e.kind == ErrorKind::Conflict => {
                     let found = get().await?.ok_or(e)?;
                     check_owner(ctx, what, &found)
                 }
@@ -199,7 +199,7 @@ pub async fn delete_network(p: &GcpProvider, prior: &Attrs) -> Result<(), Provid
     .await
     {
         Ok(()) => Ok(()),
-        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -381,7 +381,7 @@ pub async fn delete_subnet(p: &GcpProvider, prior: &Attrs) -> Result<(), Provide
         .poller();
     match finish("delete subnetwork", started).await {
         Ok(()) => Ok(()),
-        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -488,7 +488,7 @@ pub async fn delete_address(p: &GcpProvider, prior: &Attrs) -> Result<(), Provid
         .poller();
     match finish("delete address", started).await {
         Ok(()) => Ok(()),
-        Err(e) if e.message.contains(" 404 ") => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
 }

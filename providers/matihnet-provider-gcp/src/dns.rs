@@ -91,7 +91,7 @@ pub async fn create_zone(
                     )
                     .into())
                 }
-                Err(e) if e.message.contains(" 409 ") => {
+                Err(e) if e.kind == ErrorKind::Conflict => {
                     let found = get_zone(p, resource).await?.ok_or(e)?;
                     check_owner(ctx, &format!("managed zone {resource}"), &found)?;
                     found
@@ -129,7 +129,7 @@ pub async fn delete_zone(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderE
     let resource = text(prior, "zone_resource");
     match call("delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
         Ok(_) => Ok(()),
-        Err(e) if e.message.contains("containerNotEmpty") || e.message.contains("not empty") => Err(ProviderError::new(
+        Err(e) if e.kind == ErrorKind::InUse => Err(ProviderError::new(
             ErrorKind::Rejected,
             format!("managed zone {resource} still holds records matihnet did not create (cert-manager's _acme-challenge TXT records, for example); delete them, then run destroy again"),
         )),

@@ -158,9 +158,21 @@ pub(crate) fn check_owner(
 /// Maps a Google API error to the engine's kinds, keeping GCP's reason.
 pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> ProviderError {
     let status = e.http_status_code();
+    let message = e
+        .status()
+        .map(|s| s.message.clone())
+        .unwrap_or_else(|| e.to_string());
+    // GCP says "in use" with a 400 whose reason is only in the error text.
+    let in_use = message.contains("containerNotEmpty")
+        || message.contains("resourceInUseByAnotherResource")
+        || message.contains("is not empty");
     let kind = match status {
         Some(429) => ErrorKind::Throttled,
         Some(401) | Some(403) => ErrorKind::Unauthorized,
+        Some(404) => ErrorKind::NotFound,
+        Some(409) => ErrorKind::Conflict,
+        Some(412) => ErrorKind::PreconditionFailed,
+        Some(400) if in_use => ErrorKind::InUse,
         Some(500..=599) => ErrorKind::Unavailable,
         Some(_) => ErrorKind::Rejected,
         None if e.is_authentication() => ErrorKind::Unauthorized,
@@ -169,10 +181,6 @@ pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Provi
         }
         None => ErrorKind::Other,
     };
-    let message = e
-        .status()
-        .map(|s| s.message.clone())
-        .unwrap_or_else(|| e.to_string());
     ProviderError::new(
         kind,
         format!(
