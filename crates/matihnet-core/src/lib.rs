@@ -17,6 +17,6 @@ pub use expr::Expr;
 pub use provider::{
     ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure, ProviderResult,
 };
-pub use resource::DesiredResource;
+pub use resource::{DesiredResource, OutputSpec};
 pub use schema::{AttributeKind, AttributeSchema, ResourceSchema};
 pub use value::{Attrs, Value};

@@ -51,3 +51,12 @@ impl DesiredResource {
         deps
     }
 }
+
+/// A value users read after an apply (`matihnet output`): an expression over the resources'
+/// attributes, known once they exist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutputSpec {
+    pub name: String,
+    pub value: Expr,
+    pub sensitive: bool,
+}

@@ -361,7 +361,7 @@ impl Executor {
         let save_result = match saver.await {
             Ok(r) => r,
             Err(join) => Err(StateError::Io {
-                path: self.backend.describe().into(),
+                location: self.backend.describe(),
                 source: std::io::Error::other(join.to_string()),
             }),
         };

@@ -1,13 +1,15 @@
 //! The plan/apply engine: builds the dependency graph, refreshes and diffs into a [`Plan`], and
 //! executes plans with bounded parallelism while recording state as it goes.
 //!
-//! It reaches the world only through the `Provider` and `Backend` traits: it knows no cloud, no
-//! file format beyond what `matihnet-state` gives it, and never prints (it reports [`Event`]s).
+//! It reaches the world only through the `Provider` and `Backend` traits and the saved-plan
+//! files whose format it owns: it knows no cloud, no file format beyond its plans and what
+//! `matihnet-state` gives it, and never prints (it reports [`Event`]s).
 
 pub mod apply;
 pub mod events;
 pub mod graph;
 pub mod plan;
+pub mod plan_file;
 
 pub use apply::{ApplyError, ApplyOptions, ApplyOutcome, Executor, OpFailure};
 pub use events::{Event, Observer, OpKind, Silent};
@@ -16,3 +18,4 @@ pub use plan::{
     check_fresh, plan, validate, Action, Drift, OutputSpec, Plan, PlanError, PlanInput,
     PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,
 };
+pub use plan_file::PlanFileError;

@@ -64,12 +64,7 @@ pub struct Drift {
     pub attributes: Vec<AttributeDrift>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputSpec {
-    pub name: String,
-    pub value: Expr,
-    pub sensitive: bool,
-}
+pub use matihnet_core::OutputSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use matihnet_core::{Address, DesiredResource, Expr, ResourceSchema, Value};
+use matihnet_core::{Address, DesiredResource, Expr, OutputSpec, ResourceSchema, Value};
 
 use crate::model::{Environment, Ingress};
 use crate::plan::{AddressPlan, Purpose};
@@ -208,4 +208,35 @@ pub fn neutral_schemas() -> Vec<ResourceSchema> {
             .required("ttl")
             .required("values"),
     ]
+}
+
+/// The outputs users need after an apply: the platform zone's name servers (to delegate it at
+/// the registrar), each ingress front end's address, and the network's id. Derived from the
+/// resources a provider will manage (it may rename none of these addresses).
+pub fn outputs(desired: &[DesiredResource]) -> Vec<OutputSpec> {
+    let mut out = Vec::new();
+    let zone = Address::new("dns_zone", "platform");
+    if desired.iter().any(|r| r.addr == zone) {
+        out.push(OutputSpec {
+            name: "platform_name_servers".into(),
+            value: Expr::reference(zone, "name_servers"),
+            sensitive: false,
+        });
+    }
+    for r in desired.iter().filter(|r| r.addr.kind == "frontend") {
+        out.push(OutputSpec {
+            name: format!("{}_ingress_ip", r.addr.name.replace('-', "_")),
+            value: Expr::reference(r.addr.clone(), "ip_address"),
+            sensitive: false,
+        });
+    }
+    let network = Address::new("network", "main");
+    if desired.iter().any(|r| r.addr == network) {
+        out.push(OutputSpec {
+            name: "network_id".into(),
+            value: Expr::reference(network, "id"),
+            sensitive: false,
+        });
+    }
+    out
 }

@@ -64,7 +64,7 @@ mod table;
 
 use matihnet_core::{Diagnostic, Severity};
 
-pub use expand::{expand, neutral_schemas};
+pub use expand::{expand, neutral_schemas, outputs};
 pub use fix::{Change, Fix, FixError, FixValue};
 pub use interpolate::{interpolate, InterpolationError};
 pub use model::*;

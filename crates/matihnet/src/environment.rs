@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use matihnet_core::{Address, DesiredResource, Diagnostic, Expr, Provider, ResourceSchema};
-use matihnet_engine::OutputSpec;
+use matihnet_core::OutputSpec;
+use matihnet_core::{DesiredResource, Diagnostic, Provider, ResourceSchema};
 use matihnet_net::{CloudProvider, Loaded};
 use matihnet_provider_fake::{FakeConfig, FakeProvider};
-use matihnet_state::LocalBackend;
+use matihnet_state::{Backend, LocalBackend};
 
 use crate::render::Terminal;
 
@@ -117,8 +117,10 @@ impl Environment {
         self.state_path().with_file_name(name)
     }
 
-    pub fn backend(&self) -> LocalBackend {
-        LocalBackend::new(self.state_path())
+    /// Where the state lives: the only place the binary picks a backend, so a new one (S3,
+    /// PostgreSQL) is chosen here and every command works with it.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        Arc::new(LocalBackend::new(self.state_path()))
     }
 
     /// The provider-neutral resources of the model.
@@ -268,34 +270,9 @@ impl Environment {
         }
     }
 
-    /// The outputs users need after an apply: the platform zone's name servers (to delegate it
-    /// at the registrar) and each ingress front end's address.
+    /// The outputs users need after an apply (see [`matihnet_net::outputs`]).
     pub fn outputs(&self, desired: &[DesiredResource]) -> Vec<OutputSpec> {
-        let mut out = Vec::new();
-        let zone = Address::new("dns_zone", "platform");
-        if desired.iter().any(|r| r.addr == zone) {
-            out.push(OutputSpec {
-                name: "platform_name_servers".into(),
-                value: Expr::reference(zone, "name_servers"),
-                sensitive: false,
-            });
-        }
-        for r in desired.iter().filter(|r| r.addr.kind == "frontend") {
-            out.push(OutputSpec {
-                name: format!("{}_ingress_ip", r.addr.name.replace('-', "_")),
-                value: Expr::reference(r.addr.clone(), "ip_address"),
-                sensitive: false,
-            });
-        }
-        let network = Address::new("network", "main");
-        if desired.iter().any(|r| r.addr == network) {
-            out.push(OutputSpec {
-                name: "network_id".into(),
-                value: Expr::reference(network, "id"),
-                sensitive: false,
-            });
-        }
-        out
+        matihnet_net::outputs(desired)
     }
 
     pub fn print_warnings(&self, term: &Terminal) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::CommandFactory;
 use matihnet_core::Address;
-use matihnet_state::{Backend, LockInfo};
+use matihnet_state::LockInfo;
 
 use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
 use crate::environment::Environment;

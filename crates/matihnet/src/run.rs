@@ -1,6 +1,6 @@
 //! `plan`, `apply` and `destroy`: open the environment, lock the state, plan, confirm, execute.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use matihnet_core::{Address, Provider};
 use matihnet_engine::{
     check_fresh, plan, ApplyOptions, ApplyOutcome, Executor, Plan, PlanInput, PlanOptions,
 };
-use matihnet_state::{Backend, LocalBackend, LockInfo, State};
+use matihnet_state::{Backend, LockInfo, State};
 
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs};
 use crate::environment::Environment;
@@ -20,7 +20,7 @@ use crate::Exit;
 
 /// The state backend, locked for one operation, unlocked by [`Locked::release`].
 pub struct Locked {
-    pub backend: Arc<LocalBackend>,
+    pub backend: Arc<dyn Backend>,
     id: String,
 }
 
@@ -40,7 +40,7 @@ impl Locked {
         operation: &str,
         timeout: std::time::Duration,
     ) -> anyhow::Result<Locked> {
-        let backend = Arc::new(env.backend());
+        let backend = env.backend();
         let id = backend
             .lock(LockInfo::for_this_process(operation), timeout)
             .await
@@ -164,7 +164,7 @@ pub async fn plan_command(
         term.out(&render::render_plan(&p, term.colour));
     }
     if let Some(out) = &args.out {
-        write_plan_file(out, &p)?;
+        matihnet_engine::plan_file::write(out, &p)?;
         if !args.json {
             term.line(&format!(
                 "\nSaved the plan to {}. To make exactly these changes, run:\n    matihnet apply {}",
@@ -180,40 +180,8 @@ pub async fn plan_command(
     })
 }
 
-fn write_plan_file(path: &Path, p: &Plan) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let bytes = serde_json::to_vec_pretty(p)?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
 pub fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the saved plan {}", path.display()))?;
-    let p: Plan = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{} is not a plan saved by `matihnet plan -o`",
-            path.display()
-        )
-    })?;
-    if p.format_version > matihnet_engine::PLAN_FORMAT_VERSION {
-        bail!(
-            "{} was saved by a newer matihnet (plan format {}); upgrade matihnet or plan again",
-            path.display(),
-            p.format_version
-        );
-    }
-    Ok(p)
+    Ok(matihnet_engine::plan_file::read(path)?)
 }
 
 /// Asks for `yes` on a terminal; refuses without one.

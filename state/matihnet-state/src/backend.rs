@@ -1,7 +1,6 @@
 //! The Backend trait: where state lives and how writers exclude each other.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,26 +58,31 @@ impl fmt::Display for LockInfo {
     }
 }
 
+/// Why a backend could not do what was asked. `location` is where the state lives, as the
+/// backend describes it (a path, later a bucket and key or a database row).
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot access state {path}: {source}")]
+    #[error("cannot access state {location}: {source}")]
     Io {
-        path: PathBuf,
+        location: String,
         #[source]
         source: std::io::Error,
     },
     // The reason is part of the message and not a `source`: printed as a chain it would appear twice.
-    #[error("cannot use state {path}: {reason}")]
-    Corrupt { path: PathBuf, reason: FormatError },
-    #[error("state {path} is locked: {}; waited {}", holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()), humantime::format_duration(*waited))]
+    #[error("cannot use state {location}: {reason}")]
+    Corrupt {
+        location: String,
+        reason: FormatError,
+    },
+    #[error("state {location} is locked: {}; waited {}", holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "holder unknown".into()), humantime::format_duration(*waited))]
     Locked {
-        path: PathBuf,
+        location: String,
         holder: Option<Box<LockInfo>>,
         waited: Duration,
     },
-    #[error("state {path} has no lock with id {id}{}", current.as_ref().map(|h| format!("; the current one is {h}")).unwrap_or_default())]
+    #[error("state {location} has no lock with id {id}{}", current.as_ref().map(|h| format!("; the current one is {h}")).unwrap_or_default())]
     NoSuchLock {
-        path: PathBuf,
+        location: String,
         id: String,
         current: Option<Box<LockInfo>>,
     },

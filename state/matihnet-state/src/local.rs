@@ -149,7 +149,7 @@ impl Backend for LocalBackend {
         format::decode(&bytes)
             .map(Some)
             .map_err(|reason| StateError::Corrupt {
-                path: self.path.clone(),
+                location: self.describe(),
                 reason,
             })
     }
@@ -175,7 +175,7 @@ impl Backend for LocalBackend {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if started.elapsed() >= timeout {
                         return Err(StateError::Locked {
-                            path: self.path.clone(),
+                            location: self.describe(),
                             holder: self.holder_info().await,
                             waited: timeout,
                         });
@@ -208,7 +208,7 @@ impl Backend for LocalBackend {
         };
         let Some((file, _)) = taken else {
             return Err(StateError::NoSuchLock {
-                path: self.path.clone(),
+                location: self.describe(),
                 id: id.to_string(),
                 current: self.read_lock_info(),
             });
@@ -224,7 +224,7 @@ impl Backend for LocalBackend {
             Some(info) if info.id == id => {}
             _ => {
                 return Err(StateError::NoSuchLock {
-                    path: self.path.clone(),
+                    location: self.describe(),
                     id: id.to_string(),
                     current,
                 })
@@ -266,7 +266,7 @@ fn is_dead_here(info: &LockInfo) -> bool {
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StateError {
     let path = path.to_path_buf();
     move |source| StateError::Io {
-        path: path.clone(),
+        location: path.display().to_string(),
         source,
     }
 }

@@ -73,7 +73,7 @@ impl Backend for MemoryBackend {
                 Ok(id) => return Ok(id),
                 Err(holder) if started.elapsed() >= timeout => {
                     return Err(StateError::Locked {
-                        path: "memory".into(),
+                        location: "memory".into(),
                         holder,
                         waited: timeout,
                     })
@@ -90,7 +90,7 @@ impl Backend for MemoryBackend {
                 Ok(())
             }
             current => Err(StateError::NoSuchLock {
-                path: "memory".into(),
+                location: "memory".into(),
                 id: id.to_string(),
                 current: current.clone().map(Box::new),
             }),
