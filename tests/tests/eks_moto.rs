@@ -277,8 +277,9 @@ fn a_foreign_load_balancer_with_our_name_is_refused_not_adopted() {
     let s = sandbox();
     let r = run(&s, &moto, &["apply", "--auto-approve"]).expect_code(1);
     assert!(
-        r.stderr()
-            .contains("matih-prod-platform exists and was not made by"),
+        r.stderr().contains(
+            "load balancer matih-prod-platform already exists and was not made by matihnet"
+        ),
         "{}",
         r.stderr()
     );

@@ -5,6 +5,7 @@ pub mod address;
 pub mod diag;
 pub mod endpoint;
 pub mod expr;
+pub mod ownership;
 pub mod provider;
 pub mod resource;
 pub mod retry;

@@ -7,6 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
     ProtocolEnum, SubnetMapping, Tag, TargetTypeEnum,
 };
+use matihnet_core::ownership::{self, Marks};
 use matihnet_core::{
     Attrs, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
 };
@@ -45,7 +46,14 @@ async fn find_by_name(p: &AwsProvider, name: &str) -> Result<Option<LoadBalancer
 }
 
 /// Whether the resource's tags say this address of this state made it.
-async fn owned(p: &AwsProvider, ctx: &OperationContext, arn: &str) -> Result<bool, ProviderError> {
+/// Whether the load balancer's tags say this address of this state made it (core's one
+/// ownership rule and wording).
+async fn check_owned(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    name: &str,
+    arn: &str,
+) -> Result<(), ProviderError> {
     let out = p
         .elb
         .describe_tags()
@@ -53,15 +61,24 @@ async fn owned(p: &AwsProvider, ctx: &OperationContext, arn: &str) -> Result<boo
         .send()
         .await
         .map_err(aws("DescribeTags"))?;
-    let addr = ctx.addr.to_string();
-    Ok(out.tag_descriptions().iter().any(|d| {
-        let has = |k: &str, v: &str| {
-            d.tags()
-                .iter()
-                .any(|t| t.key() == Some(k) && t.value() == Some(v))
-        };
-        has(tags::ADDRESS, &addr) && has(tags::LINEAGE, &ctx.lineage)
-    }))
+    let tags: Vec<(&str, &str)> = out
+        .tag_descriptions()
+        .iter()
+        .flat_map(|d| d.tags())
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    let get = |k: &str| tags.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let found = Marks {
+        address: get(tags::ADDRESS),
+        lineage: get(tags::LINEAGE),
+        environment: get(tags::ENVIRONMENT),
+    };
+    let address = ctx.addr.to_string();
+    ownership::check_owner(
+        &format!("load balancer {name}"),
+        found,
+        Marks::of(ctx, &address),
+    )
 }
 
 fn fail(error: ProviderError, partial: &Attrs) -> ProviderFailure {
@@ -112,12 +129,9 @@ pub async fn create(
     let lb = match find_by_name(p, &name).await.map_err(|e| fail(e, &attrs))? {
         Some(lb) => {
             let arn = lb.load_balancer_arn().unwrap_or_default();
-            if !owned(p, ctx, arn).await.map_err(|e| fail(e, &attrs))? {
-                return Err(fail(
-                    invalid(format!("a load balancer named {name} exists and was not made by this environment's {}; delete or rename it", ctx.addr)),
-                    &attrs,
-                ));
-            }
+            check_owned(p, ctx, &name, arn)
+                .await
+                .map_err(|e| fail(e, &attrs))?;
             lb
         }
         None => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::auth::TokenCredential;
+use matihnet_core::ownership::{self, Marks};
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
     ResourceSchema,
@@ -95,8 +96,8 @@ pub(crate) fn tags(ctx: &OperationContext) -> serde_json::Value {
     })
 }
 
-/// Whether an existing object with our deterministic name may be adopted: it must carry this
-/// address and lineage (or no matihnet tags at all, for objects that take none).
+/// Whether an existing object with our deterministic name may be adopted: its tags (or a record
+/// set's metadata) must name this address and lineage (core's one ownership rule).
 pub(crate) fn check_owner(
     ctx: &OperationContext,
     what: &str,
@@ -106,21 +107,13 @@ pub(crate) fn check_owner(
         .get("tags")
         .or_else(|| found.pointer("/properties/metadata"));
     let get = |k: &str| tags.and_then(|t| t.get(k)).and_then(|v| v.as_str());
-    match (get("matihnet:address"), get("matihnet:lineage")) {
-        (Some(a), Some(l)) if a == ctx.addr.to_string() && l == ctx.lineage => Ok(()),
-        (None, None) => Err(ProviderError::new(
-            ErrorKind::Rejected,
-            format!("{what} already exists and was not made by matihnet; import it by deleting it or renaming the environment"),
-        )),
-        (a, _) => Err(ProviderError::new(
-            ErrorKind::Rejected,
-            format!(
-                "{what} already exists and belongs to {} of another matihnet state (environment {}); refusing to take it over",
-                a.unwrap_or("another resource"),
-                get("matihnet:environment").unwrap_or("unknown")
-            ),
-        )),
-    }
+    let address = ctx.addr.to_string();
+    let marks = Marks {
+        address: get("matihnet:address"),
+        lineage: get("matihnet:lineage"),
+        environment: get("matihnet:environment"),
+    };
+    ownership::check_owner(what, marks, Marks::of(ctx, &address))
 }
 
 fn unknown(kind: &str) -> ProviderError {

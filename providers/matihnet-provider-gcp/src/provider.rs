@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use matihnet_core::ownership::{self, Marks};
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
@@ -112,7 +113,8 @@ pub(crate) fn ownership_description(ctx: &OperationContext) -> String {
     )
 }
 
-/// Refuses to adopt an object whose labels or description say another owner made it.
+/// Refuses to adopt an object whose labels (or, for objects that take none, description) say
+/// another owner made it (core's one ownership rule).
 pub(crate) fn check_owner(
     ctx: &OperationContext,
     what: &str,
@@ -122,37 +124,51 @@ pub(crate) fn check_owner(
         .get("labels")
         .filter(|l| l.get("matihnet-address").is_some())
     {
-        let ours = l.get("matihnet-address").and_then(|v| v.as_str())
-            == Some(&label_value(&ctx.addr.to_string()))
-            && l.get("matihnet-lineage").and_then(|v| v.as_str())
-                == Some(&label_value(&ctx.lineage));
-        return if ours {
-            Ok(())
-        } else {
-            Err(ProviderError::new(
-                ErrorKind::Rejected,
-                format!(
-                    "{what} already exists and belongs to environment {} of another matihnet state; refusing to take it over",
-                    l.get("matihnet-environment").and_then(|v| v.as_str()).unwrap_or("unknown")
-                ),
-            ))
+        let get = |k: &str| l.get(k).and_then(|v| v.as_str());
+        let (address, lineage, environment) = (
+            label_value(&ctx.addr.to_string()),
+            label_value(&ctx.lineage),
+            label_value(&ctx.environment),
+        );
+        let found = Marks {
+            address: get("matihnet-address"),
+            lineage: get("matihnet-lineage"),
+            environment: get("matihnet-environment"),
         };
+        let expected = Marks {
+            address: Some(&address),
+            lineage: Some(&lineage),
+            environment: Some(&environment),
+        };
+        return ownership::check_owner(what, found, expected);
     }
     let description = found
         .get("description")
         .and_then(|d| d.as_str())
         .unwrap_or("");
-    if description == ownership_description(ctx) {
-        return Ok(());
+    let address = ctx.addr.to_string();
+    ownership::check_owner(
+        what,
+        description_marks(description),
+        Marks::of(ctx, &address),
+    )
+}
+
+/// Reads back what [`ownership_description`] wrote: `matihnet environment=E address=A lineage=L`.
+fn description_marks(description: &str) -> Marks<'_> {
+    let Some(rest) = description.strip_prefix("matihnet ") else {
+        return Marks::default();
+    };
+    let mut marks = Marks::default();
+    for part in rest.split_whitespace() {
+        match part.split_once('=') {
+            Some(("environment", v)) => marks.environment = Some(v),
+            Some(("address", v)) => marks.address = Some(v),
+            Some(("lineage", v)) => marks.lineage = Some(v),
+            _ => {}
+        }
     }
-    Err(ProviderError::new(
-        ErrorKind::Rejected,
-        if description.starts_with("matihnet ") {
-            format!("{what} already exists and belongs to another matihnet state ({description}); refusing to take it over")
-        } else {
-            format!("{what} already exists and was not made by matihnet; delete it or choose another environment name")
-        },
-    ))
+    marks
 }
 
 /// Maps a Google API error to the engine's kinds, keeping GCP's reason.
