@@ -5,9 +5,11 @@ pub mod address;
 pub mod diag;
 pub mod endpoint;
 pub mod expr;
+pub mod neutral;
 pub mod ownership;
 pub mod provider;
 pub mod resource;
+pub mod resource_type;
 pub mod retry;
 pub mod schema;
 pub mod value;
@@ -15,9 +17,11 @@ pub mod value;
 pub use address::{Address, AddressParseError};
 pub use diag::{Diagnostic, Location, Severity};
 pub use expr::Expr;
+pub use neutral::NeutralKind;
 pub use provider::{
     ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure, ProviderResult,
 };
 pub use resource::{DesiredResource, OutputSpec};
+pub use resource_type::{ResourceType, ResourceTypes};
 pub use schema::{AttributeKind, AttributeSchema, ResourceSchema};
 pub use value::{Attrs, Value};

@@ -37,14 +37,26 @@ impl ResourceSchema {
         }
     }
 
+    /// Declares `name`; declaring it again replaces the earlier rule in place, so a provider
+    /// can tighten a rule of a base schema (a rename that forces replacement, say).
     fn with(mut self, name: &str, kind: AttributeKind, force_new: bool) -> Self {
-        self.attributes.push(AttributeSchema {
+        let attribute = AttributeSchema {
             name: name.to_string(),
             kind,
             force_new,
             sensitive: false,
             grow_only: false,
-        });
+        };
+        match self.attributes.iter_mut().find(|a| a.name == name) {
+            Some(existing) => *existing = attribute,
+            None => self.attributes.push(attribute),
+        }
+        self
+    }
+
+    /// Drops `name`, for a provider whose mapping removes an attribute of a base schema.
+    pub fn without(mut self, name: &str) -> Self {
+        self.attributes.retain(|a| a.name != name);
         self
     }
 

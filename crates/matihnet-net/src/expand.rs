@@ -2,21 +2,23 @@
 
 use std::collections::BTreeMap;
 
-use matihnet_core::{Address, DesiredResource, Expr, OutputSpec, ResourceSchema, Value};
+use matihnet_core::{
+    Address, DesiredResource, Expr, NeutralKind, OutputSpec, ResourceSchema, Value,
+};
 
 use crate::model::{Environment, Ingress};
 use crate::plan::{AddressPlan, Purpose};
 
 fn network_addr() -> Address {
-    Address::new("network", "main")
+    NeutralKind::Network.address("main")
 }
 
 fn zone_addr(label: &str) -> Address {
-    Address::new("dns_zone", label)
+    NeutralKind::DnsZone.address(label)
 }
 
 fn frontend_addr(name: &str) -> Address {
-    Address::new("frontend", name)
+    NeutralKind::Frontend.address(name)
 }
 
 fn record(
@@ -28,7 +30,7 @@ fn record(
     ttl: u64,
     values: Expr,
 ) -> DesiredResource {
-    DesiredResource::new(Address::new("dns_record", name))
+    DesiredResource::new(NeutralKind::DnsRecord.address(name))
         .attr("zone_id", Expr::reference(zone.clone(), "id"))
         .attr("zone_name", zone_name)
         .attr("name", label)
@@ -70,7 +72,7 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
                 _ => None,
             })
             .collect();
-        let addr = Address::new("subnet", name.as_str());
+        let addr = NeutralKind::Subnet.address(name.as_str());
         if s.purpose == Purpose::Public {
             public_subnets.push(addr.clone());
         }
@@ -174,40 +176,9 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
     out
 }
 
-/// The schema of every neutral resource type [`expand`] produces.
+/// The schema of every neutral resource type [`expand`] produces: core's contract.
 pub fn neutral_schemas() -> Vec<ResourceSchema> {
-    vec![
-        ResourceSchema::new("network")
-            .required("name")
-            .required_force_new("cidr")
-            .optional("secondary_cidrs")
-            .required_force_new("region")
-            .computed("id"),
-        ResourceSchema::new("subnet")
-            .required_force_new("network_id")
-            .required("name")
-            .required_force_new("cidr")
-            .required_force_new("purpose")
-            .required_force_new("zone")
-            .optional("secondary_ranges")
-            .computed("id"),
-        ResourceSchema::new("frontend")
-            .required("name")
-            .required("purpose")
-            .computed("id")
-            .computed("ip_address"),
-        ResourceSchema::new("dns_zone")
-            .required_force_new("name")
-            .computed("id")
-            .computed("name_servers"),
-        ResourceSchema::new("dns_record")
-            .required_force_new("zone_id")
-            .required_force_new("zone_name")
-            .required_force_new("name")
-            .required_force_new("type")
-            .required("ttl")
-            .required("values"),
-    ]
+    matihnet_core::neutral::schemas()
 }
 
 /// The outputs users need after an apply: the platform zone's name servers (to delegate it at

@@ -14,6 +14,7 @@ mod map;
 mod nlb;
 mod provider;
 mod tags;
+mod types;
 mod vpc;
 
 pub use map::NatMode;

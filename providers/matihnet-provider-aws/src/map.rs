@@ -16,70 +16,9 @@ pub enum NatMode {
     None,
 }
 
+/// The resource types' schemas, without connecting (see `types.rs`).
 pub fn schemas() -> Vec<ResourceSchema> {
-    vec![
-        ResourceSchema::new("network")
-            .required("name")
-            .required_force_new("cidr")
-            .optional("secondary_cidrs")
-            .required_force_new("region")
-            .computed("id")
-            .computed("cidr_associations"),
-        ResourceSchema::new("subnet")
-            .required_force_new("network_id")
-            .required("name")
-            .required_force_new("cidr")
-            .required_force_new("purpose")
-            .required_force_new("zone")
-            .optional("cluster")
-            .computed("id"),
-        ResourceSchema::new("internet_gateway")
-            .required_force_new("vpc_id")
-            .required("name")
-            .computed("id"),
-        ResourceSchema::new("nat_gateway")
-            .required_force_new("subnet_id")
-            .required("name")
-            .computed("id")
-            .computed("allocation_id")
-            .computed("public_ip"),
-        ResourceSchema::new("route_table")
-            .required_force_new("vpc_id")
-            .required("name")
-            .required("subnet_ids")
-            .optional("gateway_id")
-            .optional("nat_gateway_id")
-            .computed("id")
-            .computed("associations"),
-        ResourceSchema::new("frontend")
-            // A load balancer cannot be renamed.
-            .required_force_new("name")
-            .required("purpose")
-            .required_force_new("vpc_id")
-            .required_force_new("subnet_ids")
-            .computed("id")
-            .computed("dns_name")
-            .computed("zone_id")
-            .computed("ip_address")
-            .computed("ip_addresses")
-            .computed("allocation_ids")
-            .computed("target_group_arns")
-            .computed("listener_arns"),
-        ResourceSchema::new("dns_zone")
-            .required_force_new("name")
-            .computed("id")
-            .computed("name_servers"),
-        ResourceSchema::new("dns_record")
-            .required_force_new("zone_id")
-            .required_force_new("zone_name")
-            .required_force_new("name")
-            .required_force_new("type")
-            .optional("ttl")
-            .optional("values")
-            .optional("alias_dns_name")
-            .optional("alias_zone_id")
-            .computed("id"),
-    ]
+    crate::types::table().schemas()
 }
 
 fn literal<'a>(r: &'a DesiredResource, name: &str) -> &'a str {

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use matihnet_core::{
-    Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema,
+    Attrs, DesiredResource, OperationContext, Provider, ProviderError, ProviderResult,
+    ResourceSchema, ResourceTypes,
 };
 
 use crate::map::{self, NatMode};
-use crate::{dns, nlb, vpc};
+use crate::types;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
@@ -27,6 +27,7 @@ pub struct AwsProvider {
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
     pub(crate) route53: aws_sdk_route53::Client,
+    types: ResourceTypes<AwsProvider>,
 }
 
 impl AwsProvider {
@@ -62,18 +63,12 @@ impl AwsProvider {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
             route53: aws_sdk_route53::Client::from_conf(route53_conf),
             settings,
+            types: types::table(),
         }
     }
 }
 
 pub(crate) use matihnet_core::value::attrs::{merged as merge, text, texts};
-
-fn unknown(kind: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Other,
-        format!("the aws provider has no resource type `{kind}`"),
-    )
-}
 
 #[async_trait]
 impl Provider for AwsProvider {
@@ -82,7 +77,7 @@ impl Provider for AwsProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        map::schemas()
+        self.types.schemas()
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
@@ -94,33 +89,14 @@ impl Provider for AwsProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "network" => vpc::read_vpc(self, prior).await,
-            "subnet" => vpc::read_subnet(self, prior).await,
-            "internet_gateway" => vpc::read_igw(self, prior).await,
-            "nat_gateway" => vpc::read_nat(self, prior).await,
-            "route_table" => vpc::read_route_table(self, prior).await,
-            "frontend" => nlb::read(self, prior).await,
-            "dns_zone" => dns::read_zone(self, prior).await,
-            "dns_record" => dns::read_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "network" => vpc::create_vpc(self, ctx, desired).await,
-            "subnet" => vpc::create_subnet(self, ctx, desired).await,
-            "internet_gateway" => vpc::create_igw(self, ctx, desired).await,
-            "nat_gateway" => vpc::create_nat(self, ctx, desired).await,
-            "route_table" => vpc::create_route_table(self, ctx, desired).await,
-            "frontend" => nlb::create(self, ctx, desired).await,
-            "dns_zone" => dns::create_zone(self, ctx, desired).await,
-            "dns_record" => dns::upsert_record(self, desired, None)
-                .await
-                .map_err(Into::into),
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .create(self, ctx, desired)
+            .await
     }
 
     async fn update(
@@ -129,43 +105,16 @@ impl Provider for AwsProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "network" => vpc::update_vpc(self, ctx, prior, desired).await,
-            "subnet" => vpc::update_tags(self, ctx, text(prior, "id"), desired)
-                .await
-                .map(|()| merge(prior, desired))
-                .map_err(Into::into),
-            "route_table" => {
-                vpc::update_tags(self, ctx, text(prior, "id"), desired).await?;
-                vpc::update_route_table(self, prior, desired).await
-            }
-            "frontend" => Ok(merge(prior, desired)),
-            "dns_record" => dns::upsert_record(self, desired, Some(prior))
-                .await
-                .map_err(Into::into),
-            "internet_gateway" | "nat_gateway" => {
-                vpc::update_tags(self, ctx, text(prior, "id"), desired)
-                    .await
-                    .map(|()| merge(prior, desired))
-                    .map_err(Into::into)
-            }
-            // Every other attribute of a zone forces a new one.
-            "dns_zone" => Ok(merge(prior, desired)),
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .update(self, ctx, prior, desired)
+            .await
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "network" => vpc::delete_vpc(self, prior).await,
-            "subnet" => vpc::delete_subnet(self, prior).await,
-            "internet_gateway" => vpc::delete_igw(self, prior).await,
-            "nat_gateway" => vpc::delete_nat(self, prior).await,
-            "route_table" => vpc::delete_route_table(self, prior).await,
-            "frontend" => nlb::delete(self, prior).await,
-            "dns_zone" => dns::delete_zone(self, prior).await,
-            "dns_record" => dns::delete_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .delete(self, ctx, prior)
+            .await
     }
 }

@@ -14,6 +14,7 @@ mod dns;
 mod map;
 mod network;
 mod provider;
+mod types;
 
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};

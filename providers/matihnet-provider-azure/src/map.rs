@@ -5,50 +5,9 @@ use matihnet_core::{Address, DesiredResource, ResourceSchema};
 
 use crate::provider::AzureSettings;
 
+/// The resource types' schemas, without connecting (see `types.rs`).
 pub fn schemas() -> Vec<ResourceSchema> {
-    vec![
-        ResourceSchema::new("resource_group")
-            .required_force_new("name")
-            .required_force_new("location")
-            .computed("id")
-            .computed("created"),
-        ResourceSchema::new("network")
-            .required_force_new("name")
-            .required_force_new("cidr")
-            .optional("secondary_cidrs")
-            .required_force_new("region")
-            .required_force_new("resource_group")
-            .computed("id"),
-        ResourceSchema::new("subnet")
-            .required_force_new("network_id")
-            .required_force_new("name")
-            .required_force_new("cidr")
-            .required_force_new("purpose")
-            .required_force_new("zone")
-            .computed("id"),
-        ResourceSchema::new("frontend")
-            .required_force_new("name")
-            .required("purpose")
-            .required_force_new("resource_group")
-            .required_force_new("location")
-            .computed("id")
-            .computed("ip_address"),
-        ResourceSchema::new("dns_zone")
-            .required_force_new("name")
-            .required_force_new("resource_group")
-            .computed("id")
-            .computed("name_servers"),
-        ResourceSchema::new("dns_record")
-            .required_force_new("zone_id")
-            .required_force_new("zone_name")
-            .required_force_new("name")
-            .required_force_new("type")
-            .required_force_new("resource_group")
-            .required("ttl")
-            .required("values")
-            .computed("id")
-            .computed("etag"),
-    ]
+    crate::types::table().schemas()
 }
 
 pub fn map_resources(

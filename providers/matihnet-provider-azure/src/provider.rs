@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use azure_core::auth::TokenCredential;
 use matihnet_core::ownership::{self, Marks};
 use matihnet_core::{
-    Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema,
+    Attrs, DesiredResource, OperationContext, Provider, ProviderError, ProviderResult,
+    ResourceSchema, ResourceTypes,
 };
 
 use crate::arm::{Arm, StaticToken, SCOPE};
-use crate::{dns, map, network};
+use crate::{map, types};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureSettings {
@@ -32,6 +32,7 @@ pub struct AzureProvider {
     pub(crate) arm: Arm,
     pub(crate) network: azure_mgmt_network::Client,
     pub(crate) dns: azure_mgmt_dns::package_2018_05::Client,
+    types: ResourceTypes<AzureProvider>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,7 @@ impl AzureProvider {
             network,
             dns,
             settings,
+            types: types::table(),
         })
     }
 }
@@ -116,13 +118,6 @@ pub(crate) fn check_owner(
     ownership::check_owner(what, marks, Marks::of(ctx, &address))
 }
 
-fn unknown(kind: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Other,
-        format!("the azure provider has no resource type `{kind}`"),
-    )
-}
-
 #[async_trait]
 impl Provider for AzureProvider {
     fn name(&self) -> &str {
@@ -130,7 +125,7 @@ impl Provider for AzureProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        map::schemas()
+        self.types.schemas()
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
@@ -142,27 +137,14 @@ impl Provider for AzureProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "resource_group" => network::read_group(self, prior).await,
-            "network" => network::read_vnet(self, prior).await,
-            "subnet" => network::read_subnet(self, prior).await,
-            "frontend" => network::read_ip(self, prior).await,
-            "dns_zone" => dns::read_zone(self, prior).await,
-            "dns_record" => dns::read_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "resource_group" => network::create_group(self, ctx, desired).await,
-            "network" => network::put_vnet(self, ctx, desired, true).await,
-            "subnet" => network::put_subnet(self, desired).await,
-            "frontend" => network::put_ip(self, ctx, desired, true).await,
-            "dns_zone" => dns::put_zone(self, ctx, desired, true).await,
-            "dns_record" => dns::put_record(self, ctx, desired, None).await,
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .create(self, ctx, desired)
+            .await
     }
 
     async fn update(
@@ -171,26 +153,16 @@ impl Provider for AzureProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "resource_group" => Ok(crate::network::merge(prior, desired)),
-            "network" => network::put_vnet(self, ctx, desired, false).await,
-            "subnet" => network::put_subnet(self, desired).await,
-            "frontend" => network::put_ip(self, ctx, desired, false).await,
-            "dns_zone" => dns::put_zone(self, ctx, desired, false).await,
-            "dns_record" => dns::put_record(self, ctx, desired, Some(prior)).await,
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .update(self, ctx, prior, desired)
+            .await
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "resource_group" => network::delete_group(self, prior).await,
-            "network" => network::delete_vnet(self, prior).await,
-            "subnet" => network::delete_subnet(self, prior).await,
-            "frontend" => network::delete_ip(self, prior).await,
-            "dns_zone" => dns::delete_zone(self, prior).await,
-            "dns_record" => dns::delete_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .delete(self, ctx, prior)
+            .await
     }
 }

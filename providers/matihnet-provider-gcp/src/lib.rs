@@ -13,6 +13,7 @@ mod compute;
 mod dns;
 mod map;
 mod provider;
+mod types;
 
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};

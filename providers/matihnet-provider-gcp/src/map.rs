@@ -5,45 +5,9 @@ use matihnet_core::{DesiredResource, Expr, ResourceSchema, Value};
 
 use crate::provider::GcpSettings;
 
+/// The resource types' schemas, without connecting (see `types.rs`).
 pub fn schemas() -> Vec<ResourceSchema> {
-    vec![
-        ResourceSchema::new("network")
-            .required_force_new("name")
-            .required_force_new("cidr")
-            .optional("secondary_cidrs")
-            .required_force_new("region")
-            .computed("id"),
-        ResourceSchema::new("subnet")
-            .required_force_new("network_id")
-            .required_force_new("name")
-            .required_force_new("cidr")
-            .required_force_new("purpose")
-            .required_force_new("zone")
-            .required_force_new("region")
-            // GKE's secondary ranges can be added to a subnetwork, never edited in place.
-            .optional_grow_only("secondary_ranges")
-            .computed("id")
-            .computed("fingerprint"),
-        ResourceSchema::new("frontend")
-            .required_force_new("name")
-            .required("purpose")
-            .required_force_new("region")
-            .computed("id")
-            .computed("ip_address"),
-        ResourceSchema::new("dns_zone")
-            .required_force_new("name")
-            .required_force_new("zone_resource")
-            .computed("id")
-            .computed("name_servers"),
-        ResourceSchema::new("dns_record")
-            .required_force_new("zone_id")
-            .required_force_new("zone_name")
-            .required_force_new("name")
-            .required_force_new("type")
-            .required("ttl")
-            .required("values")
-            .computed("id"),
-    ]
+    crate::types::table().schemas()
 }
 
 /// The services range GKE uses when the cluster is given none; it lives outside the VPC.

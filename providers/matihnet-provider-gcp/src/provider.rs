@@ -8,10 +8,10 @@ use matihnet_core::ownership::{self, Marks};
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema,
+    ResourceSchema, ResourceTypes,
 };
 
-use crate::{compute, dns, map};
+use crate::{map, types};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcpSettings {
@@ -30,6 +30,7 @@ pub struct GcpProvider {
     pub(crate) zones: google_cloud_dns_v1::client::ManagedZones,
     pub(crate) rrsets: google_cloud_dns_v1::client::ResourceRecordSets,
     pub(crate) changes: google_cloud_dns_v1::client::Changes,
+    types: ResourceTypes<GcpProvider>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,7 @@ impl GcpProvider {
             rrsets: client!(google_cloud_dns_v1::client::ResourceRecordSets, settings),
             changes: client!(google_cloud_dns_v1::client::Changes, settings),
             settings,
+            types: types::table(),
         })
     }
 }
@@ -250,13 +252,6 @@ pub(crate) fn model<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn unknown(kind: &str) -> ProviderError {
-    ProviderError::new(
-        ErrorKind::Other,
-        format!("the gcp provider has no resource type `{kind}`"),
-    )
-}
-
 #[async_trait]
 impl Provider for GcpProvider {
     fn name(&self) -> &str {
@@ -264,7 +259,7 @@ impl Provider for GcpProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        map::schemas()
+        self.types.schemas()
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
@@ -276,27 +271,14 @@ impl Provider for GcpProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "network" => compute::read_network(self, prior).await,
-            "subnet" => compute::read_subnet(self, prior).await,
-            "frontend" => compute::read_address(self, prior).await,
-            "dns_zone" => dns::read_zone(self, prior).await,
-            "dns_record" => dns::read_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "network" => compute::create_network(self, ctx, desired).await,
-            "subnet" => compute::create_subnet(self, ctx, desired).await,
-            "frontend" => compute::create_address(self, ctx, desired).await,
-            "dns_zone" => dns::create_zone(self, ctx, desired).await,
-            "dns_record" => dns::write_record(self, desired, None)
-                .await
-                .map_err(Into::into),
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .create(self, ctx, desired)
+            .await
     }
 
     async fn update(
@@ -305,26 +287,16 @@ impl Provider for GcpProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
-        match ctx.addr.kind.as_str() {
-            "subnet" => compute::update_subnet(self, prior, desired).await,
-            "frontend" => compute::update_address_labels(self, ctx, prior, desired).await,
-            "dns_zone" => dns::update_zone(self, ctx, prior, desired).await,
-            "dns_record" => dns::write_record(self, desired, Some(prior))
-                .await
-                .map_err(Into::into),
-            "network" => Ok(compute::merge(prior, desired)),
-            other => Err(unknown(other).into()),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .update(self, ctx, prior, desired)
+            .await
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        match ctx.addr.kind.as_str() {
-            "network" => compute::delete_network(self, prior).await,
-            "subnet" => compute::delete_subnet(self, prior).await,
-            "frontend" => compute::delete_address(self, prior).await,
-            "dns_zone" => dns::delete_zone(self, prior).await,
-            "dns_record" => dns::delete_record(self, prior).await,
-            other => Err(unknown(other)),
-        }
+        self.types
+            .get(&ctx.addr.kind)?
+            .delete(self, ctx, prior)
+            .await
     }
 }

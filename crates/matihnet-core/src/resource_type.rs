@@ -1,0 +1,81 @@
+//! One table of per-kind handlers for a provider: each resource type is one value that knows its
+//! schema and its four calls, so adding a type is one implementation and one table entry, and a
+//! kind without a handler cannot have a schema.
+
+use async_trait::async_trait;
+
+use crate::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, ResourceSchema};
+
+/// One resource type of a provider whose connected clients are `C`.
+#[async_trait]
+pub trait ResourceType<C: Sync>: Send + Sync {
+    fn schema(&self) -> ResourceSchema;
+
+    /// The object recorded with `prior`; `Ok(None)` when it is gone.
+    async fn read(
+        &self,
+        cloud: &C,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, ProviderError>;
+
+    /// Creates the object, or adopts the one this resource made before a crash.
+    async fn create(
+        &self,
+        cloud: &C,
+        ctx: &OperationContext,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs>;
+
+    async fn update(
+        &self,
+        cloud: &C,
+        ctx: &OperationContext,
+        prior: &Attrs,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs>;
+
+    /// Deletes the object; one already gone is success.
+    async fn delete(
+        &self,
+        cloud: &C,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<(), ProviderError>;
+}
+
+/// A provider's resource types, looked up by kind.
+pub struct ResourceTypes<C: Sync + 'static> {
+    provider: &'static str,
+    types: Vec<(String, &'static dyn ResourceType<C>)>,
+}
+
+impl<C: Sync + 'static> ResourceTypes<C> {
+    pub fn new(provider: &'static str, types: &[&'static dyn ResourceType<C>]) -> Self {
+        ResourceTypes {
+            provider,
+            types: types.iter().map(|t| (t.schema().type_name, *t)).collect(),
+        }
+    }
+
+    pub fn schemas(&self) -> Vec<ResourceSchema> {
+        self.types.iter().map(|(_, t)| t.schema()).collect()
+    }
+
+    /// The handler of `kind`, or the one error for a kind this provider does not have.
+    pub fn get(&self, kind: &str) -> Result<&'static dyn ResourceType<C>, ProviderError> {
+        self.types
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "the {} provider has no resource type `{kind}`",
+                        self.provider
+                    ),
+                )
+            })
+    }
+}
