@@ -34,6 +34,8 @@ pub fn repo_root() -> PathBuf {
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Set on every command this sandbox runs: a cloud's endpoint and test credentials.
+    env: Vec<(String, String)>,
 }
 
 impl Sandbox {
@@ -47,7 +49,41 @@ impl Sandbox {
     pub fn with_config(text: &str) -> Sandbox {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("matihnet.toml"), text).expect("write config");
-        Sandbox { dir }
+        Sandbox {
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    /// The same sandbox, with `key=value` set on every command it runs.
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Sandbox {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts `args`, SIGKILLs it after it printed `k` "Creation complete" lines (or lets it
+    /// finish if it makes fewer), and waits for it: the crash half of every crash-safety test.
+    pub fn kill_after_completions(&self, args: &[&str], k: usize) {
+        use std::io::{BufRead, BufReader};
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn matihnet");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut done = 0;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("Creation complete") {
+                done += 1;
+                if done >= k {
+                    let _ = child.kill();
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -69,6 +105,9 @@ impl Sandbox {
             .args(args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         for (k, _) in std::env::vars() {
             if k.starts_with("MATIHNET_FAKE_") {
                 c.env_remove(k);

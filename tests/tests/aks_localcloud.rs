@@ -2,9 +2,6 @@
 //! `matihnet local-cloud`, every object checked through the emulator's ARM API; drift, faults,
 //! crash safety, destroy, and `--local-cloud`.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::{Run, Sandbox};
 use serde_json::{json, Value};
@@ -12,17 +9,14 @@ use serde_json::{json, Value};
 const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
 
 fn sandbox() -> Sandbox {
-    Sandbox::with_example("aks.toml")
+    Sandbox::with_example("aks.toml").with_env("AZURE_SUBSCRIPTION_ID", SUB)
 }
 
+/// Runs against `cloud`; the subscription comes from the sandbox.
 fn run(s: &Sandbox, cloud: &LocalCloud, args: &[&str]) -> Run {
-    let endpoint = cloud.endpoint();
     s.run_with(
         args,
-        &[
-            ("MATIHNET_AZURE_ENDPOINT", endpoint.as_str()),
-            ("AZURE_SUBSCRIPTION_ID", SUB),
-        ],
+        &[("MATIHNET_AZURE_ENDPOINT", cloud.endpoint().as_str())],
     )
 }
 
@@ -236,28 +230,8 @@ fn an_operation_that_keeps_failing_is_reported_and_the_rerun_completes() {
 fn aks_apply_killed_at_several_points_leaves_no_duplicate() {
     for k in [1, 4, 9, 16] {
         let cloud = LocalCloud::start("30ms");
-        let s = sandbox();
-        let mut c = s.command(&["apply", "--auto-approve", "--parallelism", "2"]);
-        c.env("MATIHNET_AZURE_ENDPOINT", cloud.endpoint())
-            .env("AZURE_SUBSCRIPTION_ID", SUB);
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn apply");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut done = 0;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("Creation complete") {
-                done += 1;
-                if done >= k {
-                    let _ = child.kill();
-                    break;
-                }
-            }
-        }
-        let _ = child.wait();
+        let s = sandbox().with_env("MATIHNET_AZURE_ENDPOINT", cloud.endpoint());
+        s.kill_after_completions(&["apply", "--auto-approve", "--parallelism", "2"], k);
         run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
         assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
         run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);

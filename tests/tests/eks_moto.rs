@@ -1,9 +1,6 @@
 //! The EKS provider end to end against moto: the built binary on `examples/eks.toml`, every
 //! object checked through the AWS API (boto3), drift, growth, crash safety and destroy.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use matihnet_e2e::moto::Moto;
 use matihnet_e2e::{Run, Sandbox};
 use serde_json::Value;
@@ -230,29 +227,11 @@ fn eks_lifecycle_against_moto() {
 /// Kills the apply (SIGKILL) after it reported `k` finished resources, then applies again.
 fn crash_after(moto: &Moto, k: usize) {
     moto.reset();
-    let s = sandbox();
-    let mut c = s.command(&["apply", "--auto-approve", "--parallelism", "2"]);
+    let mut s = sandbox();
     for (key, v) in moto.env() {
-        c.env(key, v);
+        s = s.with_env(key, v);
     }
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn apply");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut done = 0;
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        if line.contains("Creation complete") {
-            done += 1;
-            if done >= k {
-                let _ = child.kill();
-                break;
-            }
-        }
-    }
-    let _ = child.wait();
+    s.kill_after_completions(&["apply", "--auto-approve", "--parallelism", "2"], k);
     run(&s, moto, &["apply", "--auto-approve"]).expect_code(0);
     let inv = moto.inventory();
     assert_full_environment(&inv, &["acme", "bigcorp", "initech"]);

@@ -2,9 +2,6 @@
 //! `matihnet local-cloud`, objects checked through the emulator's Compute and Cloud DNS API;
 //! drift (a deleted NS record, an edited secondary range), faults, crash safety and destroy.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::{Run, Sandbox};
 use serde_json::{json, Value};
@@ -258,27 +255,8 @@ fn an_operation_that_finishes_with_a_definite_error_fails_that_resource() {
 fn gke_apply_killed_at_several_points_leaves_no_duplicate() {
     for k in [1, 3, 8, 14] {
         let cloud = LocalCloud::start("30ms");
-        let s = sandbox();
-        let mut c = s.command(&["apply", "--auto-approve", "--parallelism", "2"]);
-        c.env("MATIHNET_GCP_ENDPOINT", cloud.endpoint());
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn apply");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut done = 0;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("Creation complete") {
-                done += 1;
-                if done >= k {
-                    let _ = child.kill();
-                    break;
-                }
-            }
-        }
-        let _ = child.wait();
+        let s = sandbox().with_env("MATIHNET_GCP_ENDPOINT", cloud.endpoint());
+        s.kill_after_completions(&["apply", "--auto-approve", "--parallelism", "2"], k);
         run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
         assert_environment(&cloud, &["acme", "bigcorp", "initech"]);
         run(&s, &cloud, &["plan", "--detailed-exitcode"]).expect_code(0);
