@@ -4,10 +4,10 @@
 //! max-pods calculator. Each check fills `needed` on the planned range and, when the range is too
 //! small or nearly full, reports the arithmetic and the fix.
 
+use crate::carve::{AddressPlan, PlannedRange, Purpose, SizedBy};
 use crate::fix::Remedy;
 use crate::instances::{self, InstanceType};
 use crate::model::{CloudProvider, Cni, Environment, Ingress, NodePool};
-use crate::plan::{AddressPlan, PlannedRange, Purpose, SizedBy};
 use crate::table::group;
 use crate::Finding;
 

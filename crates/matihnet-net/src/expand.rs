@@ -6,8 +6,8 @@ use matihnet_core::{
     Address, DesiredResource, Expr, NeutralKind, OutputSpec, ResourceSchema, Value,
 };
 
+use crate::carve::{AddressPlan, Purpose};
 use crate::model::{Environment, Ingress};
-use crate::plan::{AddressPlan, Purpose};
 
 fn network_addr() -> Address {
     NeutralKind::Network.address("main")

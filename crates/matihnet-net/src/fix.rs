@@ -347,7 +347,7 @@ fn candidates(env: &Environment, remedy: &Remedy) -> Vec<Fix> {
                 cidr::smallest_prefix_with_headroom(
                     *needed,
                     *reserved,
-                    crate::plan::HEADROOM_PERCENT,
+                    crate::carve::HEADROOM_PERCENT,
                     8,
                 ),
                 cidr::smallest_prefix_for(*needed, *reserved, 8),
@@ -389,7 +389,7 @@ fn candidates(env: &Environment, remedy: &Remedy) -> Vec<Fix> {
             let lowest = largest_block(env, field).max(within.map_or(0, |w| w.prefix_len()));
             let others: Vec<Ipv4Net> = match within {
                 // A pinned subnet must avoid the other subnets of the plan.
-                Some(_) => crate::plan::carve(env)
+                Some(_) => crate::carve::carve(env)
                     .0
                     .subnets()
                     .map(|r| r.cidr)

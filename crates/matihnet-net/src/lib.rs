@@ -49,6 +49,7 @@
 //! The network and subnets carry `[network] protect`, the zones `[dns] protect`.
 
 pub mod capacity;
+pub mod carve;
 pub mod cidr;
 mod expand;
 pub mod fix;
@@ -57,19 +58,18 @@ mod interpolate;
 mod lines;
 pub mod model;
 mod parse;
-pub mod plan;
 mod ranges;
 mod spelling;
 mod table;
 
 use matihnet_core::{Diagnostic, Severity};
 
+pub use carve::{AddressPlan, PlannedRange, Purpose};
 pub use expand::{expand, neutral_schemas, outputs};
 pub use fix::{Change, Fix, FixError, FixValue};
 pub use interpolate::{interpolate, InterpolationError};
 pub use model::*;
 pub use parse::{MAX_NAME_BYTES, MAX_TEXT_BYTES};
-pub use plan::{AddressPlan, PlannedRange, Purpose};
 pub use table::render_address_table;
 
 #[cfg(test)]
@@ -152,7 +152,7 @@ impl Finding {
 /// Hints are prose only; [`fix::resolve`] turns them into verified fixes.
 pub(crate) fn plan_findings(env: &Environment) -> (AddressPlan, Vec<Finding>) {
     let mut findings = ranges::check(Some(env.provider), &ranges::of_env(env), false);
-    let (mut plan, carve_findings) = plan::carve(env);
+    let (mut plan, carve_findings) = carve::carve(env);
     findings.extend(carve_findings);
     findings.extend(capacity::check(env, &mut plan));
     (plan, findings)
@@ -172,7 +172,7 @@ pub fn load(
     if let Some(env) = &parsed.env {
         // The parser has already reported the range rules (with their own fixes), so only the
         // carving and the capacity findings are new here.
-        let (mut p, mut findings) = plan::carve(env);
+        let (mut p, mut findings) = carve::carve(env);
         findings.extend(capacity::check(env, &mut p));
         fix::resolve(env, &mut findings);
         diags.extend(findings.into_iter().map(|f| f.located(&sites)));

@@ -144,19 +144,19 @@ impl fmt::Display for Cni {
 
 /// NAT gateways on EKS: one per AZ survives an AZ outage, one in total is cheaper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Nat {
+pub enum NatMode {
     #[default]
     PerAz,
     Single,
     None,
 }
 
-impl Nat {
+impl NatMode {
     pub fn as_str(self) -> &'static str {
         match self {
-            Nat::PerAz => "per-az",
-            Nat::Single => "single",
-            Nat::None => "none",
+            NatMode::PerAz => "per-az",
+            NatMode::Single => "single",
+            NatMode::None => "none",
         }
     }
 }
@@ -184,14 +184,14 @@ pub struct Environment {
     pub name: String,
     pub provider: CloudProvider,
     pub region: String,
-    pub aws: Option<AwsSettings>,
-    pub azure: Option<AzureSettings>,
-    pub gcp: Option<GcpSettings>,
+    pub aws: Option<AwsSection>,
+    pub azure: Option<AzureSection>,
+    pub gcp: Option<GcpSection>,
     pub network: Network,
     pub node_pools: Vec<NodePool>,
     pub dns: Dns,
     pub tenants: Vec<Tenant>,
-    pub state: StateSettings,
+    pub state: StateSection,
 }
 
 impl Environment {
@@ -215,14 +215,14 @@ impl Environment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsSettings {
+pub struct AwsSection {
     pub availability_zones: Vec<String>,
     pub endpoint_url: Option<String>,
-    pub nat: Nat,
+    pub nat: NatMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AzureSettings {
+pub struct AzureSection {
     pub subscription_id: String,
     pub resource_group: String,
     pub endpoint: Option<String>,
@@ -231,7 +231,7 @@ pub struct AzureSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcpSettings {
+pub struct GcpSection {
     pub project: String,
     pub endpoint: Option<String>,
 }
@@ -288,7 +288,7 @@ pub struct Tenant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StateSettings {
+pub struct StateSection {
     /// Relative to the environment file.
     pub path: Option<String>,
 }

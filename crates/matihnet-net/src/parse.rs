@@ -751,11 +751,11 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     let state = match r.section(root, "state") {
         Some((t, _)) => {
             r.check_keys(t, "state", STATE_KEYS);
-            StateSettings {
+            StateSection {
                 path: r.opt_str(t, "state", "path"),
             }
         }
-        None => StateSettings::default(),
+        None => StateSection::default(),
     };
 
     let provider = provider?;
@@ -788,7 +788,7 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     })
 }
 
-fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Option<AwsSettings> {
+fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Option<AwsSection> {
     let (t, at) = r.section(root, "aws")?;
     r.check_keys(t, "aws", AWS_KEYS);
     let zones = match r.value(t, "aws", "availability_zones") {
@@ -801,16 +801,16 @@ fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Opt
                     "list two or more zones of the region, such as [\"eu-west-1a\", \"eu-west-1b\"]".to_string());
                 ok = false;
             }
-            if zones.len() > crate::plan::MAX_ZONES {
+            if zones.len() > crate::carve::MAX_ZONES {
                 r.error(
                     at,
                     "aws.availability_zones",
                     format!(
                         "at most {} availability zones are supported, found {}",
-                        crate::plan::MAX_ZONES,
+                        crate::carve::MAX_ZONES,
                         zones.len()
                     ),
-                    format!("keep the first {} zones", crate::plan::MAX_ZONES),
+                    format!("keep the first {} zones", crate::carve::MAX_ZONES),
                 );
                 ok = false;
             }
@@ -860,10 +860,10 @@ fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Opt
     };
     let endpoint_url = r.opt_str(t, "aws", "endpoint_url");
     let nat = match r.opt_str(t, "aws", "nat").as_deref() {
-        None => Some(Nat::PerAz),
-        Some("per-az") => Some(Nat::PerAz),
-        Some("single") => Some(Nat::Single),
-        Some("none") => Some(Nat::None),
+        None => Some(NatMode::PerAz),
+        Some("per-az") => Some(NatMode::PerAz),
+        Some("single") => Some(NatMode::Single),
+        Some("none") => Some(NatMode::None),
         Some(other) => {
             let at = r.spans.get("aws.nat").map_or(at, |s| s.start);
             r.error(
@@ -875,14 +875,14 @@ fn read_aws(r: &mut Reader<'_>, root: &DeTable<'_>, region: Option<&str>) -> Opt
             None
         }
     };
-    Some(AwsSettings {
+    Some(AwsSection {
         availability_zones: zones?,
         endpoint_url,
         nat: nat?,
     })
 }
 
-fn read_azure(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<AzureSettings> {
+fn read_azure(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<AzureSection> {
     let (t, at) = r.section(root, "azure")?;
     r.check_keys(t, "azure", AZURE_KEYS);
     let subscription_id = r.req_str(
@@ -902,7 +902,7 @@ fn read_azure(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<AzureSettings> {
     let endpoint = r.opt_str(t, "azure", "endpoint");
     let ingress_resource_group = r.opt_str(t, "azure", "ingress_resource_group");
     let resource_group = resource_group?;
-    Some(AzureSettings {
+    Some(AzureSection {
         subscription_id: subscription_id?,
         ingress_resource_group: ingress_resource_group.unwrap_or_else(|| resource_group.clone()),
         resource_group,
@@ -910,7 +910,7 @@ fn read_azure(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<AzureSettings> {
     })
 }
 
-fn read_gcp(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<GcpSettings> {
+fn read_gcp(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<GcpSection> {
     let (t, at) = r.section(root, "gcp")?;
     r.check_keys(t, "gcp", GCP_KEYS);
     let project = r.req_str(
@@ -921,7 +921,7 @@ fn read_gcp(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<GcpSettings> {
         "add project = \"<GCP project id>\"",
     );
     let endpoint = r.opt_str(t, "gcp", "endpoint");
-    Some(GcpSettings {
+    Some(GcpSection {
         project: project?,
         endpoint,
     })

@@ -1,6 +1,6 @@
 //! The address plan as a text table, for `matihnet addresses`.
 
-use crate::plan::AddressPlan;
+use crate::carve::AddressPlan;
 
 /// `1581` as `1,581`.
 pub(crate) fn group(n: u64) -> String {

@@ -722,7 +722,7 @@ fn issue9_item5_every_cloud_is_carved_from_demand() {
         let l = ok(name, &text);
         for s in l.plan.subnets() {
             assert!(
-                s.needed.unwrap() * 100 <= s.usable() * plan::HEADROOM_PERCENT,
+                s.needed.unwrap() * 100 <= s.usable() * carve::HEADROOM_PERCENT,
                 "{name}: {s:?}"
             );
         }
@@ -791,8 +791,8 @@ proptest! {
         let Some(env) = parse::parse("p.toml", &text, &vars).env else {
             return Err(TestCaseError::fail(format!("does not parse:\n{text}")));
         };
-        let (plan, findings) = plan::carve(&env);
-        prop_assert_eq!(plan::carve(&env), (plan.clone(), findings.clone()), "carving is deterministic");
+        let (plan, findings) = carve::carve(&env);
+        prop_assert_eq!(carve::carve(&env), (plan.clone(), findings.clone()), "carving is deterministic");
         let parents: Vec<ipnet::Ipv4Net> = plan.ranges.iter()
             .filter(|r| matches!(r.purpose, Purpose::Network | Purpose::NetworkSecondary))
             .map(|r| r.cidr).collect();
@@ -805,7 +805,7 @@ proptest! {
             }
         }
         let smallest_allowed = if matches!(shape, 0..=3 | 7) { 29 } else { 28 };
-        for s in subnets.iter().filter(|s| s.sized_by == plan::SizedBy::Demand) {
+        for s in subnets.iter().filter(|s| s.sized_by == carve::SizedBy::Demand) {
             let demand = match s.purpose {
                 Purpose::Nodes => capacity::node_subnet_demand(&env).amount,
                 Purpose::Pods => capacity::pod_subnet_demand(&env).amount,
@@ -816,13 +816,13 @@ proptest! {
             prop_assert!(usable(p) >= demand, "{} holds its demand {demand}", s.cidr);
             if p < smallest_allowed {
                 // One size smaller would miss the headroom (or, when carved tight, the demand).
-                let roomy = demand * 100 <= usable(p) * plan::HEADROOM_PERCENT;
-                let smaller_ok = if roomy { demand * 100 <= usable(p + 1) * plan::HEADROOM_PERCENT } else { usable(p + 1) >= demand };
+                let roomy = demand * 100 <= usable(p) * carve::HEADROOM_PERCENT;
+                let smaller_ok = if roomy { demand * 100 <= usable(p + 1) * carve::HEADROOM_PERCENT } else { usable(p + 1) >= demand };
                 prop_assert!(!smaller_ok, "{} is not the smallest block for {demand}", s.cidr);
             }
         }
         // Within a parent, blocks in address order never grow, so alignment wasted nothing.
-        let mut carved: Vec<&&PlannedRange> = subnets.iter().filter(|s| !matches!(s.sized_by, plan::SizedBy::Pinned(_))).collect();
+        let mut carved: Vec<&&PlannedRange> = subnets.iter().filter(|s| !matches!(s.sized_by, carve::SizedBy::Pinned(_))).collect();
         carved.sort_by_key(|s| (s.parent_field, s.cidr.network()));
         for w in carved.windows(2) {
             if w[0].parent_field == w[1].parent_field {

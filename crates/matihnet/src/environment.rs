@@ -11,7 +11,7 @@ use matihnet_net::{CloudProvider, Loaded};
 use matihnet_provider_fake::{FakeConfig, FakeProvider};
 use matihnet_state::{Backend, LocalBackend};
 
-use crate::render::Terminal;
+use crate::terminal::Terminal;
 
 /// A provider's settings, built from the file without connecting.
 enum Settings {
@@ -25,7 +25,7 @@ enum Settings {
 }
 
 /// An environment file that loaded without errors.
-pub struct Environment {
+pub struct EnvironmentFile {
     pub path: PathBuf,
     pub text: String,
     pub loaded: Loaded,
@@ -56,7 +56,7 @@ pub fn parse_vars(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<Environment, OpenError> {
+pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<EnvironmentFile, OpenError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(
@@ -70,7 +70,7 @@ pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<Environment,
     let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
     let file_name = path.display().to_string();
     match matihnet_net::load(&file_name, &text, &lookup) {
-        Ok(loaded) => Ok(Environment {
+        Ok(loaded) => Ok(EnvironmentFile {
             path: path.to_path_buf(),
             text,
             loaded,
@@ -79,7 +79,7 @@ pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<Environment,
     }
 }
 
-impl Environment {
+impl EnvironmentFile {
     pub fn name(&self) -> &str {
         &self.loaded.env.name
     }
@@ -164,9 +164,9 @@ impl Environment {
                     availability_zones: aws.availability_zones.clone(),
                     endpoint_url: aws.endpoint_url.clone(),
                     nat: match aws.nat {
-                        matihnet_net::Nat::PerAz => matihnet_provider_aws::NatMode::PerAz,
-                        matihnet_net::Nat::Single => matihnet_provider_aws::NatMode::Single,
-                        matihnet_net::Nat::None => matihnet_provider_aws::NatMode::None,
+                        matihnet_net::NatMode::PerAz => matihnet_provider_aws::NatMode::PerAz,
+                        matihnet_net::NatMode::Single => matihnet_provider_aws::NatMode::Single,
+                        matihnet_net::NatMode::None => matihnet_provider_aws::NatMode::None,
                     },
                 }))
             }

@@ -9,12 +9,12 @@ use matihnet_core::Address;
 use matihnet_state::LockInfo;
 
 use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
-use crate::environment::Environment;
-use crate::render::{self, Terminal};
+use crate::environment::EnvironmentFile;
 use crate::run::{read_plan_file, Locked};
+use crate::terminal::{self, Terminal};
 use crate::Exit;
 
-pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn validate_command(env: &EnvironmentFile, term: Terminal) -> anyhow::Result<Exit> {
     // No provider is connected: validate reads no credentials and reaches no cloud.
     let (schemas, desired) = env.offline_mapping()?;
     let schemas = schemas
@@ -25,7 +25,7 @@ pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Resu
     let warnings = env.loaded.warnings.len();
     term.line(&format!(
         "{} The configuration is valid{}.",
-        render::paint(term.colour, "1;32", "Success!"),
+        terminal::paint(term.colour, "1;32", "Success!"),
         if warnings > 0 {
             format!(", with {warnings} warning(s) above")
         } else {
@@ -35,13 +35,13 @@ pub async fn validate_command(env: &Environment, term: Terminal) -> anyhow::Resu
     Ok(Exit::Success)
 }
 
-pub fn addresses_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+pub fn addresses_command(env: &EnvironmentFile, term: Terminal) -> anyhow::Result<Exit> {
     term.out(&matihnet_net::render_address_table(&env.loaded.plan));
     Ok(Exit::Success)
 }
 
 pub async fn show_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &ShowArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
@@ -50,7 +50,7 @@ pub async fn show_command(
         if args.json {
             term.line(&serde_json::to_string_pretty(&p)?);
         } else {
-            term.out(&render::render_plan(&p, term.colour));
+            term.out(&terminal::render_plan(&p, term.colour));
         }
         return Ok(Exit::Success);
     }
@@ -63,7 +63,7 @@ pub async fn show_command(
                     &state,
                 )));
             } else {
-                term.out(&render::render_state(&state));
+                term.out(&terminal::render_state(&state));
             }
         }
     }
@@ -71,7 +71,7 @@ pub async fn show_command(
 }
 
 pub async fn state_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     cmd: &StateCommand,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
@@ -92,7 +92,7 @@ pub async fn state_command(
             };
             term.line(&format!("# {addr}:"));
             term.line(&format!("resource \"{}\" \"{}\" {{", addr.kind, addr.name));
-            term.out(&render::render_attrs(&r.attributes, "    "));
+            term.out(&terminal::render_attrs(&r.attributes, "    "));
             term.line("}");
             Ok(Exit::Success)
         }
@@ -131,7 +131,7 @@ pub async fn state_command(
 }
 
 pub async fn output_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &OutputArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
@@ -183,7 +183,7 @@ pub async fn output_command(
 
 /// The graph of what the provider will manage (AWS's gateways and route tables included), built
 /// offline: no credentials are needed.
-pub async fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<Exit> {
+pub async fn graph_command(env: &EnvironmentFile, term: Terminal) -> anyhow::Result<Exit> {
     let (_, resources) = env.offline_mapping()?;
     let mut graph = matihnet_engine::Graph::new();
     for r in &resources {
@@ -197,7 +197,7 @@ pub async fn graph_command(env: &Environment, term: Terminal) -> anyhow::Result<
 }
 
 pub async fn force_unlock_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &ForceUnlockArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {

@@ -5,9 +5,9 @@ mod cli;
 mod environment;
 mod inspect;
 mod progress;
-mod render;
 mod run;
 mod signals;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -15,7 +15,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::environment::OpenError;
-use crate::render::Terminal;
+use crate::terminal::Terminal;
 
 /// 0 success, 1 error, 2 "changes present" under --detailed-exitcode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 term.err(&format!(
                     "{}: {e:#}",
-                    render::paint(term.colour, "1;31", "error")
+                    terminal::paint(term.colour, "1;31", "error")
                 ));
                 Exit::Error
             }

@@ -3,7 +3,7 @@
 
 use matihnet_engine::{Event, Observer};
 
-use crate::render::{elapsed, paint, Terminal};
+use crate::terminal::{elapsed, paint, Terminal};
 
 pub struct Progress {
     pub term: Terminal,

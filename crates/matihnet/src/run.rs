@@ -12,10 +12,10 @@ use matihnet_engine::{
 use matihnet_state::{Backend, LockInfo, State};
 
 use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs};
-use crate::environment::Environment;
+use crate::environment::EnvironmentFile;
 use crate::progress::Progress;
-use crate::render::{self, Terminal};
 use crate::signals::Interrupts;
+use crate::terminal::{self, Terminal};
 use crate::Exit;
 
 /// The state backend, locked for one operation, unlocked by [`Locked::release`].
@@ -36,7 +36,7 @@ impl Prepared {
 
 impl Locked {
     pub async fn take(
-        env: &Environment,
+        env: &EnvironmentFile,
         operation: &str,
         timeout: std::time::Duration,
     ) -> anyhow::Result<Locked> {
@@ -77,7 +77,7 @@ struct Prepared {
 
 /// Starts the in-process emulators for `--local-cloud`, loading what earlier runs left.
 pub async fn start_local_cloud(
-    env: &Environment,
+    env: &EnvironmentFile,
 ) -> anyhow::Result<(Arc<matihnet_localcloud::LocalCloud>, String)> {
     let cloud = Arc::new(matihnet_localcloud::LocalCloud::persistent(
         matihnet_localcloud::Options::default(),
@@ -87,7 +87,7 @@ pub async fn start_local_cloud(
     Ok((cloud, format!("http://{addr}")))
 }
 
-async fn prepare(env: &Environment, run: &RunArgs) -> anyhow::Result<Prepared> {
+async fn prepare(env: &EnvironmentFile, run: &RunArgs) -> anyhow::Result<Prepared> {
     let (local_cloud, endpoint) = if run.local_cloud {
         let (cloud, endpoint) = start_local_cloud(env).await?;
         (Some(cloud), Some(endpoint))
@@ -107,7 +107,7 @@ async fn prepare(env: &Environment, run: &RunArgs) -> anyhow::Result<Prepared> {
 }
 
 async fn make_plan(
-    env: &Environment,
+    env: &EnvironmentFile,
     prepared: &Prepared,
     state: &State,
     run: &RunArgs,
@@ -136,7 +136,7 @@ async fn make_plan(
 }
 
 pub async fn plan_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &PlanArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
@@ -161,7 +161,7 @@ pub async fn plan_command(
     if args.json {
         term.line(&serde_json::to_string_pretty(&p)?);
     } else {
-        term.out(&render::render_plan(&p, term.colour));
+        term.out(&terminal::render_plan(&p, term.colour));
     }
     if let Some(out) = &args.out {
         matihnet_engine::plan_file::write(out, &p)?;
@@ -231,7 +231,7 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
         for f in &outcome.failures {
             term.err(&format!(
                 "{}: {}: {} failed: {}",
-                render::paint(c, "1;31", "error"),
+                terminal::paint(c, "1;31", "error"),
                 f.address,
                 f.kind.progressive(),
                 f.error
@@ -262,7 +262,7 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
         };
         term.line(&format!(
             "\n{} Resources: {counts}.",
-            render::paint(c, "1;32", what)
+            terminal::paint(c, "1;32", what)
         ));
         if !destroy && !outcome.state.outputs.is_empty() {
             term.line("\nOutputs:\n");
@@ -290,7 +290,7 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
 }
 
 pub async fn apply_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &ApplyArgs,
     interrupts: &Interrupts,
     term: Terminal,
@@ -304,7 +304,7 @@ pub async fn apply_command(
 }
 
 async fn apply_locked(
-    env: &Environment,
+    env: &EnvironmentFile,
     prepared: &Prepared,
     locked: &Locked,
     args: &ApplyArgs,
@@ -326,7 +326,7 @@ async fn apply_locked(
         None => {
             let state = existing.unwrap_or_default();
             let p = make_plan(env, prepared, &state, &args.run, &args.replace, false).await?;
-            term.out(&render::render_plan(&p, term.colour));
+            term.out(&terminal::render_plan(&p, term.colour));
             if p.has_changes() && !args.auto_approve && !confirm("perform these actions", term)? {
                 term.err("Apply cancelled.");
                 return Ok(Exit::Error);
@@ -342,7 +342,7 @@ async fn apply_locked(
 }
 
 pub async fn destroy_command(
-    env: &Environment,
+    env: &EnvironmentFile,
     args: &DestroyArgs,
     interrupts: &Interrupts,
     term: Terminal,
@@ -355,7 +355,7 @@ pub async fn destroy_command(
             return Ok(Exit::Success);
         };
         let p = make_plan(env, &prepared, &state, &args.run, &[], true).await?;
-        term.out(&render::render_plan(&p, term.colour));
+        term.out(&terminal::render_plan(&p, term.colour));
         if !p.has_changes() {
             return Ok(Exit::Success);
         }
