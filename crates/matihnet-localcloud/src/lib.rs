@@ -8,6 +8,7 @@
 //! Knows nothing of matihnet's engine, state or providers.
 
 pub mod azure;
+mod core;
 pub mod gcp;
 
 use std::net::SocketAddr;

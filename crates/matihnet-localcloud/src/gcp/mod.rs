@@ -11,27 +11,37 @@
 //! requests fail with 429 or 503, changes the operation delay, or makes the next operations finish
 //! with an `error`.
 
-mod cidr;
-mod clock;
+mod admin;
 mod compute;
 mod dns;
-mod error;
+mod fields;
 mod filter;
+mod wire;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State as AxumState};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::any;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
+use crate::core::faults::RequestFault;
+use crate::core::snapshot::SnapshotFormat;
+use crate::core::store::{self, Store};
 use crate::Options;
-use error::ApiError;
+use wire::ApiError;
+
+/// Snapshots are versioned since the Azure and GCP formats were made one; a snapshot saved
+/// before that is the bare [`World`] and still loads.
+const SNAPSHOT: SnapshotFormat = SnapshotFormat {
+    cloud: "GCP",
+    version: 1,
+    reads_unversioned: true,
+};
 
 /// Everything the emulator holds, as saved by [`Cloud::snapshot`].
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -67,95 +77,61 @@ impl World {
     }
 }
 
-/// Faults waiting to be injected; not part of the snapshot (they belong to a test run).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Faults {
-    throttle: u32,
-    unavailable: u32,
-    fail_operations: u32,
-    /// The error code failed operations end with (`INTERNAL_ERROR`, transient, by default).
-    #[serde(default)]
-    failure_code: Option<String>,
-    /// Overrides `Options::operation_delay` when set.
-    operation_delay_ms: Option<u64>,
+impl store::World for World {
+    fn settle(&mut self, now: u64) {
+        compute::settle(self, now);
+    }
 }
 
-struct Inner {
-    world: World,
-    faults: Faults,
-}
+/// What a handler holds while it works: the world, the faults and the operation clock.
+type Held = store::Held<World>;
 
 /// The emulated Google Cloud.
 pub struct Cloud {
-    options: Options,
-    inner: Mutex<Inner>,
+    store: Store<World>,
 }
 
 impl Cloud {
     pub fn new(options: Options) -> Cloud {
         Cloud {
-            options,
-            inner: Mutex::new(Inner {
-                world: World::default(),
-                faults: Faults::default(),
-            }),
+            store: Store::new(options.operation_delay, SNAPSHOT),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
+    /// The emulated objects and running operations as JSON (faults are not part of it).
     pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(&self.lock().world).unwrap_or(serde_json::Value::Null)
+        self.store.snapshot()
     }
 
+    /// Replaces the objects with a snapshot's (versioned, or as saved before versioning);
+    /// `null` means an empty cloud.
     pub fn restore(&self, snapshot: serde_json::Value) -> Result<(), String> {
-        let world = if snapshot.is_null() {
-            World::default()
-        } else {
-            serde_json::from_value(snapshot).map_err(|e| format!("gcp: {e}"))?
-        };
-        self.lock().world = world;
-        Ok(())
+        self.store.restore(snapshot)
     }
 
     /// Forgets every object and every pending fault.
     pub fn reset(&self) {
-        let mut inner = self.lock();
-        inner.world = World::default();
-        inner.faults = Faults::default();
+        self.store.reset();
     }
 
     /// The next `count` Compute or DNS requests fail with 429 `rateLimitExceeded`.
     pub fn throttle(&self, count: u32) {
-        self.lock().faults.throttle = count;
+        self.store.lock().faults.set_throttle(count, None);
     }
 
     /// The next `count` Compute or DNS requests fail with 503 `backendError`.
     pub fn unavailable(&self, count: u32) {
-        self.lock().faults.unavailable = count;
+        self.store.lock().faults.server_errors = count;
     }
 
     /// Operations started from now on stay `RUNNING` for `delay`.
     pub fn set_operation_delay(&self, delay: Duration) {
-        self.lock().faults.operation_delay_ms =
-            Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        self.store.lock().clock.set_delay(delay);
     }
 
     /// The next `count` operations finish `DONE` with an `error` and change nothing.
     pub fn fail_operations(&self, count: u32) {
-        self.lock().faults.fail_operations = count;
-    }
-
-    fn operation_delay_ms(&self, faults: &Faults) -> u64 {
-        faults.operation_delay_ms.unwrap_or_else(|| {
-            u64::try_from(self.options.operation_delay.as_millis()).unwrap_or(u64::MAX)
-        })
+        self.store.lock().faults.fail_operations = count;
     }
 }
 
@@ -174,10 +150,7 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
             Arc::clone(&cloud),
             inject_faults,
         ));
-    let admin = Router::new()
-        .route("/_localcloud/gcp/faults", post(set_faults).get(get_faults))
-        .route("/_localcloud/gcp/reset", post(reset));
-    services.merge(admin).with_state(cloud)
+    services.merge(admin::routes()).with_state(cloud)
 }
 
 async fn inject_faults(
@@ -185,25 +158,16 @@ async fn inject_faults(
     req: Request,
     next: Next,
 ) -> Response {
-    let injected = {
-        let mut inner = cloud.lock();
-        if inner.faults.throttle > 0 {
-            inner.faults.throttle -= 1;
-            Some(ApiError {
-                domain: "usageLimits",
-                ..ApiError::new(429, "rateLimitExceeded", "Rate Limit Exceeded")
-            })
-        } else if inner.faults.unavailable > 0 {
-            inner.faults.unavailable -= 1;
-            Some(ApiError::new(
-                503,
-                "backendError",
-                "The service is currently unavailable.",
-            ))
-        } else {
-            None
+    let fault = cloud.store.lock().faults.take_request_fault();
+    let injected = fault.map(|fault| match fault {
+        RequestFault::Throttled { .. } => ApiError {
+            domain: "usageLimits",
+            ..ApiError::new(429, "rateLimitExceeded", "Rate Limit Exceeded")
+        },
+        RequestFault::ServerError => {
+            ApiError::new(503, "backendError", "The service is currently unavailable.")
         }
-    };
+    });
     match injected {
         Some(err) if req.uri().path().starts_with("/dns/") => err.dns().into_response(),
         Some(err) => err.into_response(),
@@ -227,121 +191,34 @@ async fn unknown_path(uri: axum::http::Uri) -> Response {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-struct FaultRequest {
-    throttle: Option<Count>,
-    unavailable: Option<Count>,
-    fail_operations: Option<FailOperations>,
-    operation_delay_ms: Option<u64>,
-}
-
-/// A count, and for `fail_operations` the error code to end with.
-#[derive(Debug, Default, Deserialize)]
-struct FailOperations {
-    count: u32,
-    code: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Count {
-    count: u32,
-}
-
-async fn set_faults(AxumState(cloud): AxumState<Arc<Cloud>>, body: axum::body::Bytes) -> Response {
-    let request: FaultRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return ApiError::invalid(format!("bad fault request: {e}")).into_response(),
-    };
-    if let Some(c) = request.throttle {
-        cloud.throttle(c.count);
-    }
-    if let Some(c) = request.unavailable {
-        cloud.unavailable(c.count);
-    }
-    if let Some(c) = request.fail_operations {
-        cloud.fail_operations(c.count);
-        cloud.lock().faults.failure_code = c.code;
-    }
-    if let Some(ms) = request.operation_delay_ms {
-        cloud.set_operation_delay(Duration::from_millis(ms));
-    }
-    get_faults(AxumState(cloud)).await
-}
-
-async fn get_faults(AxumState(cloud): AxumState<Arc<Cloud>>) -> Response {
-    let inner = cloud.lock();
-    let delay = cloud.operation_delay_ms(&inner.faults);
-    error::ok(json!({
-        "throttle": {"count": inner.faults.throttle},
-        "unavailable": {"count": inner.faults.unavailable},
-        "fail_operations": {"count": inner.faults.fail_operations},
-        "operation_delay_ms": delay,
-    }))
-}
-
-async fn reset(AxumState(cloud): AxumState<Arc<Cloud>>) -> Response {
-    cloud.reset();
-    error::ok(json!({}))
-}
-
-/// The decoded query string; unknown parameters (`alt`, `prettyPrint`, `$alt=json;enum-encoding=int`)
-/// are kept but ignored by the handlers.
-#[derive(Debug, Default)]
-struct Query(BTreeMap<String, String>);
-
-impl Query {
-    fn parse(raw: Option<&str>) -> Query {
-        let mut map = BTreeMap::new();
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            map.insert(percent_decode(k), percent_decode(v));
-        }
-        Query(map)
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'+' {
-            out.push(b' ');
-        } else if b == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 2;
-            } else {
-                out.push(b);
-            }
-        } else {
-            out.push(b);
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn query_decoding() {
-        let q = Query::parse(Some(
-            "alt=json&filter=name+eq+%22a%5Cb%22&%24alt=json%3Benum-encoding%3Dint&x",
-        ));
-        assert_eq!(q.get("filter"), Some("name eq \"a\\b\""));
-        assert_eq!(q.get("$alt"), Some("json;enum-encoding=int"));
-        assert_eq!(q.get("x"), Some(""));
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%4"), "%4");
+    fn a_snapshot_saved_before_versioning_still_loads() {
+        let cloud = Cloud::new(Options::default());
+        let bare = json!({
+            "nextId": 1_000_000_000_000_000_007u64,
+            "networks": {"p/vpc": {
+                "project": "p", "name": "vpc", "id": 1_000_000_000_000_000_007u64,
+                "createdMs": 0, "description": null, "autoCreateSubnetworks": false,
+                "routingMode": "REGIONAL", "mtu": null,
+                "firewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL"
+            }},
+            "zonesCreated": 2
+        });
+        cloud.restore(bare).unwrap();
+        let snap = cloud.snapshot();
+        assert_eq!(snap["version"], 1);
+        assert_eq!(snap["state"]["networks"]["p/vpc"]["name"], "vpc");
+        assert_eq!(snap["state"]["zonesCreated"], 2);
+        // The versioned form reads back to the same objects.
+        let again = Cloud::new(Options::default());
+        again.restore(snap.clone()).unwrap();
+        assert_eq!(again.snapshot(), snap);
+        assert!(again.restore(json!({"version": 2, "state": {}})).is_err());
+        assert!(again.restore(json!({"networks": 5})).is_err());
     }
 }

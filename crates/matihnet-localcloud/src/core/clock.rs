@@ -1,11 +1,11 @@
 //! Wall-clock milliseconds and RFC 3339 timestamps, without a date-time dependency.
 //!
-//! Operations finish by wall clock (not tokio's clock) so their state survives a snapshot and a
+//! Operations end by wall clock (not tokio's clock) so their state survives a snapshot and a
 //! restart of the server, and so timestamps in bodies are real.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -13,7 +13,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// `2024-04-01T12:34:56.123Z` for milliseconds since the epoch.
-pub fn rfc3339(ms: u64) -> String {
+pub(crate) fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
     let millis = ms % 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
@@ -41,27 +41,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A fresh fingerprint: 8 random bytes in base64, like GCP's `abcdef0123A=`.
-pub fn fingerprint() -> String {
-    // Fingerprints are `format: byte` fields, which the API encodes as URL-safe base64 (the
-    // official Rust client refuses `+` and `/` there).
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    let mut bits: u64 = 0;
-    for b in &bytes[..8] {
-        bits = (bits << 8) | u64::from(*b);
-    }
-    // 64 bits = ten full 6-bit groups plus 4 bits, padded to 12 characters with one '='.
-    let mut out = String::with_capacity(12);
-    for i in 0..10 {
-        let idx = (bits >> (58 - 6 * i)) & 0x3f;
-        out.push(char::from(ALPHABET[idx as usize]));
-    }
-    out.push(char::from(ALPHABET[((bits & 0xf) << 2) as usize]));
-    out.push('=');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,17 +50,5 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_711_974_896_123), "2024-04-01T12:34:56.123Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
-
-    #[test]
-    fn fingerprints_look_like_gcp_ones_and_differ() {
-        let a = fingerprint();
-        assert_eq!(a.len(), 12);
-        assert!(a.ends_with('='));
-        assert!(
-            !a.contains('+') && !a.contains('/'),
-            "{a} is not URL-safe base64"
-        );
-        assert_ne!(a, fingerprint());
     }
 }

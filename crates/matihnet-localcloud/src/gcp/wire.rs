@@ -1,7 +1,10 @@
-//! Google API error bodies: `{"error":{"code","message","errors":[{message,domain,reason}]}}`.
+//! Google's JSON wire conventions, shared by Compute and Cloud DNS: error bodies
+//! (`{"error":{"code","message","errors":[{message,domain,reason}]}}`), JSON answers, request
+//! bodies, and list bodies that leave out an empty list.
 //!
-//! Compute omits the top-level `status`, Cloud DNS includes it (`NOT_FOUND`, ...), as the
-//! recordings show; clients key their retry and adopt logic on `code` and `errors[0].reason`.
+//! Compute omits the top-level `status` of an error, Cloud DNS includes it (`NOT_FOUND`, ...),
+//! as the recordings show; clients key their retry and adopt logic on `code` and
+//! `errors[0].reason`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -95,16 +98,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Google's JSON answers, with the `content-type` spelling the recordings show.
 pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/json; charset=UTF-8",
-        )],
-        body.to_string(),
-    )
-        .into_response()
+    crate::core::http::json_response(status, &body, "application/json; charset=UTF-8")
 }
 
 pub fn ok(body: serde_json::Value) -> Response {
@@ -112,6 +108,19 @@ pub fn ok(body: serde_json::Value) -> Response {
 }
 
 pub type ApiResult = Result<Response, ApiError>;
+
+/// Adds `items` to a list body under `field`; Google leaves the field out of the body when the
+/// list is empty, as the recordings show.
+pub fn with_items(
+    mut body: serde_json::Value,
+    field: &str,
+    items: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    if let (false, Some(obj)) = (items.is_empty(), body.as_object_mut()) {
+        obj.insert(field.into(), serde_json::Value::Array(items));
+    }
+    body
+}
 
 /// Parses a request body; an empty body is an empty object, as Google's frontends treat it.
 pub fn parse_body(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {

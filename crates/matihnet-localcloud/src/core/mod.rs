@@ -1,0 +1,16 @@
+//! What every emulated cloud needs, whatever its wire format: IPv4 prefix arithmetic (`cidr`),
+//! the faults a test injects (`faults`), the wall clock and the timing of long-running
+//! operations (`clock`, `operations`), the versioned snapshot envelope (`snapshot`), the lock
+//! that holds one cloud's objects, faults and clock together (`store`), and the HTTP pieces the
+//! wire formats are built from (`http`).
+//!
+//! A cloud module (`azure`, `gcp`) owns its paths, bodies and error shapes; it asks this module
+//! for everything that would otherwise be written again for the next cloud.
+
+pub(crate) mod cidr;
+pub(crate) mod clock;
+pub(crate) mod faults;
+pub(crate) mod http;
+pub(crate) mod operations;
+pub(crate) mod snapshot;
+pub(crate) mod store;
