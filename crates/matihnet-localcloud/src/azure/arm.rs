@@ -1,10 +1,12 @@
 //! The ARM wire conventions shared by every resource type: error bodies, JSON responses and the
 //! case-insensitive parsing of request paths into the resources they name.
 
-use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
+
+use crate::core::http::{self, decode_path_segment};
+pub(crate) use crate::core::http::{empty_response, insert_header};
 
 /// An error as ARM returns it. Most resource providers wrap it in `{"error": {...}}`; Azure DNS
 /// returns record-set errors unwrapped (`{"code": "NotFound", "message": ...}`), as real traffic
@@ -96,29 +98,9 @@ impl ArmError {
     }
 }
 
+/// ARM's JSON answers, with the `content-type` spelling ARM sends.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
-    insert_header(
-        &mut response,
-        "content-type",
-        "application/json; charset=utf-8",
-    );
-    response
-}
-
-pub(crate) fn empty_response(status: StatusCode) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
-}
-
-pub(crate) fn insert_header(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(name), value);
-    }
+    http::json_response(status, body, "application/json; charset=utf-8")
 }
 
 /// The resource types matihnet's AKS provider uses, with their canonical spellings.
@@ -150,6 +132,15 @@ impl Kind {
             Kind::DnsZone => "Microsoft.Network/dnsZones",
             Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets",
             Kind::RecordSet => "Microsoft.Network/dnsZones/recordsets",
+        }
+    }
+
+    /// The type as ARM's "not found" message names it: Azure DNS spells its zones in lower case
+    /// there, as the recordings show.
+    pub fn missing_type_name(self) -> &'static str {
+        match self {
+            Kind::DnsZone => "Microsoft.Network/dnszones",
+            other => other.type_name(),
         }
     }
 
@@ -240,7 +231,7 @@ pub(crate) fn parse_path(path: &str) -> Result<Target, PathError> {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(percent_decode)
+        .map(decode_path_segment)
         .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
@@ -340,28 +331,6 @@ pub(crate) fn parse_path(path: &str) -> Result<Target, PathError> {
     }
 }
 
-/// Decodes `%XX` escapes; a malformed escape stays as it is (ARM would refuse the name later).
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = segment
-                .get(i + 1..i + 3)
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,7 +362,5 @@ mod tests {
             ),
             Err(PathError::UnknownType(_))
         ));
-        assert_eq!(percent_decode("a%"), "a%");
-        assert_eq!(percent_decode("%40"), "@");
     }
 }

@@ -7,8 +7,9 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::arm::{empty_response, insert_header, json_response, ArmError, Kind, Target};
+use super::operations;
+use super::request::{method_not_allowed, normalize_location, Env, Req};
 use super::state::{group_key, Group, OpStatus, Provisioning};
-use super::{method_not_allowed, normalize_location, Env, Req};
 
 pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
     match &req.target {
@@ -79,11 +80,7 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
                     &f.code,
                     f.message,
                 )),
-                None => Err(ArmError::new(
-                    StatusCode::NOT_FOUND,
-                    "OperationNotFound",
-                    format!("Operation {id} was not found."),
-                )),
+                None => Err(operations::not_found(id)),
             }
         }
         _ => Err(ArmError::bad_request(

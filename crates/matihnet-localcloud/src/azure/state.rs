@@ -3,12 +3,13 @@
 //! snapshot is plain data and a restored cloud finishes what was running.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::arm::Kind;
+use crate::core::operations::{self, Timed};
+use crate::core::store;
 
 /// Where a resource is in its life; only `Succeeded` and `Failed` are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +96,20 @@ pub(crate) struct Operation {
     pub settled: bool,
 }
 
+impl Timed for Operation {
+    fn ends_at_ms(&self) -> u64 {
+        self.ends_at_ms
+    }
+
+    fn settled(&self) -> bool {
+        self.settled
+    }
+
+    fn end_at(&mut self, ms: u64) {
+        self.ends_at_ms = ms;
+    }
+}
+
 pub(crate) enum OpStatus {
     InProgress { remaining_ms: u64 },
     Succeeded,
@@ -114,13 +129,6 @@ pub(crate) struct State {
 
 /// How long a finished operation stays answerable; the SDK polls it within seconds.
 const KEEP_FINISHED_MS: u64 = 3_600_000;
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 pub(crate) fn key(id: &str) -> String {
     id.to_ascii_lowercase()
@@ -148,30 +156,10 @@ impl State {
         })
     }
 
-    /// Applies every operation that has ended by `now`, oldest end first.
-    pub fn settle(&mut self, now: u64) {
-        let mut due: Vec<(u64, String)> = self
-            .operations
-            .iter()
-            .filter(|(_, op)| !op.settled && op.ends_at_ms <= now)
-            .map(|(id, op)| (op.ends_at_ms, id.clone()))
-            .collect();
-        due.sort();
-        for (_, op_id) in due {
-            self.apply(&op_id);
-        }
-        self.operations
-            .retain(|_, op| !op.settled || op.ends_at_ms + KEEP_FINISHED_MS > now);
-    }
-
     /// Ends every running operation now (tests that do not want to wait).
     pub fn finish_all(&mut self, now: u64) {
-        for op in self.operations.values_mut() {
-            if !op.settled && op.ends_at_ms > now {
-                op.ends_at_ms = now;
-            }
-        }
-        self.settle(now);
+        operations::end_all_at(&mut self.operations, now);
+        store::World::settle(self, now);
     }
 
     fn apply(&mut self, op_id: &str) {
@@ -180,13 +168,7 @@ impl State {
         };
         op.settled = true;
         let failed = op.failure.is_some();
-        let touched: Vec<String> = self
-            .resources
-            .iter()
-            .filter(|(_, r)| r.pending_op.as_deref() == Some(op_id))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in touched {
+        for k in pending_on(&self.resources, op_id, |r| r.pending_op.as_deref()) {
             let deleting = self.resources.get(&k).map(|r| r.state) == Some(Provisioning::Deleting);
             if deleting && !failed {
                 self.resources.remove(&k);
@@ -206,13 +188,7 @@ impl State {
                 }
             }
         }
-        let groups: Vec<String> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.pending_op.as_deref() == Some(op_id))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in groups {
+        for k in pending_on(&self.groups, op_id, |g| g.pending_op.as_deref()) {
             if failed {
                 if let Some(g) = self.groups.get_mut(&k) {
                     g.pending_op = None;
@@ -275,6 +251,14 @@ impl State {
             .filter(move |(_, r)| r.parent.as_deref() == Some(parent.as_str()))
     }
 
+    /// The key and the keys of its children (a VNet's subnets, a zone's record sets): what a
+    /// delete takes with it.
+    pub fn with_children(&self, k: &str) -> Vec<String> {
+        std::iter::once(k.to_string())
+            .chain(self.children(k).map(|(ck, _)| ck.clone()))
+            .collect()
+    }
+
     /// The resource as GET shows it.
     pub fn render(&self, k: &str) -> Value {
         let Some(r) = self.resources.get(k) else {
@@ -327,6 +311,31 @@ impl State {
         }
         body
     }
+}
+
+impl store::World for State {
+    /// Applies every operation that has ended by `now`, oldest end first, and forgets finished
+    /// operations nobody will poll any more.
+    fn settle(&mut self, now: u64) {
+        for op_id in operations::due(&self.operations, now) {
+            self.apply(&op_id);
+        }
+        self.operations
+            .retain(|_, op| !op.settled || op.ends_at_ms + KEEP_FINISHED_MS > now);
+    }
+}
+
+/// The keys of the objects (resources or groups) that operation `op_id` changes.
+fn pending_on<T>(
+    objects: &BTreeMap<String, T>,
+    op_id: &str,
+    pending_op: impl Fn(&T) -> Option<&str>,
+) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|(_, o)| pending_op(o) == Some(op_id))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// Keeps ARM's field order (name, id, etag, ...) so bodies read like real ones.

@@ -27,6 +27,12 @@ impl Cidr {
         Cidr::from_parts(addr, len)
     }
 
+    /// Parses `a.b.c.d/n`, tolerating blanks around either part, as ARM does.
+    pub(crate) fn parse_padded(text: &str) -> Result<Cidr, CidrError> {
+        let (addr, len) = text.split_once('/').ok_or(CidrError::Format)?;
+        Cidr::from_parts(addr.trim(), len.trim())
+    }
+
     fn from_parts(addr: &str, len: &str) -> Result<Cidr, CidrError> {
         let addr: Ipv4Addr = addr.parse().map_err(|_| CidrError::Format)?;
         let len: u8 = len.parse().map_err(|_| CidrError::Format)?;
@@ -113,6 +119,10 @@ mod tests {
         assert_eq!(Cidr::parse("10.0.0.0"), Err(CidrError::Format));
         assert_eq!(Cidr::parse("nonsense/8"), Err(CidrError::Format));
         assert_eq!(Cidr::parse(" 10.0.0.0/24"), Err(CidrError::Format));
+        assert_eq!(
+            Cidr::parse_padded(" 10.0.0.0 / 24 "),
+            Ok(cidr("10.0.0.0/24"))
+        );
     }
 
     #[test]

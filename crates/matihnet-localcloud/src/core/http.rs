@@ -18,6 +18,12 @@ pub(crate) fn json_response(status: StatusCode, body: &Value, content_type: &str
     response
 }
 
+pub(crate) fn empty_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
 /// Sets a header; a value that is not a valid header value (it comes from request data) is
 /// left out rather than failing the response.
 pub(crate) fn insert_header(response: &mut Response, name: &'static str, value: &str) {
@@ -26,6 +32,12 @@ pub(crate) fn insert_header(response: &mut Response, name: &'static str, value: 
             .headers_mut()
             .insert(HeaderName::from_static(name), value);
     }
+}
+
+/// Decodes `%XX` escapes of a path segment; `+` stays `+`. A malformed escape stays as it is
+/// (the cloud refuses the name later, if at all).
+pub(crate) fn decode_path_segment(segment: &str) -> String {
+    decode(segment, false)
 }
 
 /// Decodes a query-string or form component: `%XX` escapes, and `+` as a blank.
@@ -95,6 +107,9 @@ mod tests {
     fn malformed_escapes_stay_and_plus_depends_on_the_part() {
         assert_eq!(decode_form_component("100%"), "100%");
         assert_eq!(decode_form_component("%4"), "%4");
+        assert_eq!(decode_path_segment("a%"), "a%");
+        assert_eq!(decode_path_segment("%40"), "@");
+        assert_eq!(decode_path_segment("%2A.x+y"), "*.x+y");
         assert_eq!(decode_form_component("x+y"), "x y");
     }
 }

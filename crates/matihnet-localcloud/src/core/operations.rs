@@ -59,6 +59,8 @@ pub(crate) trait Timed {
     fn sequence(&self) -> u64 {
         0
     }
+    /// Moves the end to `ms` (tests that do not want to wait).
+    fn end_at(&mut self, ms: u64);
 }
 
 /// The keys of the operations that have ended by `now` and are not settled yet, in the order
@@ -71,6 +73,15 @@ pub(crate) fn due<K: Ord + Clone, T: Timed>(operations: &BTreeMap<K, T>, now: u6
         .collect();
     due.sort();
     due.into_iter().map(|(_, _, k)| k).collect()
+}
+
+/// Ends every running operation at `now`; the caller settles them next.
+pub(crate) fn end_all_at<K, T: Timed>(operations: &mut BTreeMap<K, T>, now: u64) {
+    for op in operations.values_mut() {
+        if !op.settled() && op.ends_at_ms() > now {
+            op.end_at(now);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +103,9 @@ mod tests {
         }
         fn sequence(&self) -> u64 {
             self.seq
+        }
+        fn end_at(&mut self, ms: u64) {
+            self.ends = ms;
         }
     }
 
@@ -139,6 +153,8 @@ mod tests {
             },
         );
         assert_eq!(due(&ops, 30), vec!["c", "b", "a"]);
+        end_all_at(&mut ops, 40);
+        assert_eq!(due(&ops, 40), vec!["c", "b", "a", "e"]);
     }
 
     #[test]

@@ -134,6 +134,10 @@ impl Timed for Operation {
     fn sequence(&self) -> u64 {
         self.id
     }
+
+    fn end_at(&mut self, ms: u64) {
+        self.done_ms = ms;
+    }
 }
 
 impl Operation {
