@@ -6,6 +6,10 @@
 //! `/compute/v1/` and `/dns/v1/`. The emulated objects can be saved to and restored from a JSON
 //! file after every request, so `apply --local-cloud` followed by `plan --local-cloud` finds nothing to change.
 //! Knows nothing of matihnet's engine, state or providers.
+//!
+//! `core` holds what every emulated cloud needs (IPv4 prefixes, injected faults, the timing of
+//! long-running operations, the versioned snapshot envelope, the lock around one cloud's
+//! objects); each cloud module keeps only its paths, bodies, errors and resource rules.
 
 pub mod azure;
 mod core;
