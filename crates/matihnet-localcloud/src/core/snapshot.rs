@@ -44,7 +44,7 @@ impl SnapshotFormat {
         let cloud = self.cloud;
         let state = if snapshot.get("version").is_some() {
             let envelope: Envelope = serde_json::from_value(snapshot)
-                .map_err(|e| format!("not an {cloud} local-cloud snapshot: {e}"))?;
+                .map_err(|e| format!("the {cloud} part is not a local-cloud snapshot: {e}"))?;
             if envelope.version != self.version {
                 return Err(format!(
                     "{cloud} local-cloud snapshot version {} is not supported (expected {})",
@@ -56,11 +56,11 @@ impl SnapshotFormat {
             snapshot
         } else {
             return Err(format!(
-                "not an {cloud} local-cloud snapshot: it has no version"
+                "the {cloud} part is not a local-cloud snapshot: it has no version"
             ));
         };
         serde_json::from_value(state)
-            .map_err(|e| format!("not an {cloud} local-cloud snapshot: {e}"))
+            .map_err(|e| format!("the {cloud} part is not a local-cloud snapshot: {e}"))
     }
 }
 
@@ -98,7 +98,11 @@ mod tests {
             .read::<State>(json!({"version": 9, "state": {}}))
             .unwrap_err();
         assert!(err.contains("version 9 is not supported"), "{err}");
-        assert!(STRICT.read::<State>(json!({"items": [3]})).is_err());
+        let err = STRICT.read::<State>(json!({"items": [3]})).unwrap_err();
+        assert_eq!(
+            err,
+            "the Test part is not a local-cloud snapshot: it has no version"
+        );
         assert!(STRICT.read::<State>(json!([1, 2])).is_err());
         assert_eq!(
             LEGACY.read::<State>(json!({"items": [3]})).unwrap(),
