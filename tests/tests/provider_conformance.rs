@@ -1,0 +1,276 @@
+//! The provider conformance suite: every provider (the fake, AWS on moto, Azure and GCP on the
+//! local cloud) runs the same cases through the `Provider` trait alone, on the resources the
+//! example environment maps to:
+//! - lifecycle: create in dependency order, read back what was created, delete in reverse order,
+//!   read reports it gone, and a second delete of what is gone is success;
+//! - adoption: a create repeated with the same address and lineage (a run killed after its
+//!   create, before the state recorded it) adopts the object, with the same id, never a copy;
+//! - ownership: a create from another state's lineage never takes the object over (it is
+//!   refused where names are unique, or gets an object of its own where they are not), for
+//!   every kind whose objects carry ownership marks (each provider lists those that cannot).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use matihnet_core::{Address, Attrs, DesiredResource, ErrorKind, OperationContext, Provider};
+use matihnet_e2e::localcloud::LocalCloud;
+use matihnet_e2e::moto::Moto;
+
+const SUB: &str = "00000000-0000-0000-0000-0000000000cc";
+
+/// The example's resources as `provider` maps them.
+fn desired(example: &str, provider: &dyn Provider) -> Vec<DesiredResource> {
+    let path = matihnet_e2e::repo_root().join("examples").join(example);
+    let text = std::fs::read_to_string(&path).expect("example");
+    let vars = |name: &str| (name == "AZURE_SUBSCRIPTION_ID").then(|| SUB.to_string());
+    let loaded = matihnet_net::load(example, &text, &vars).expect("the example loads");
+    provider.map_resources(matihnet_net::expand(&loaded.env, &loaded.plan))
+}
+
+fn ctx(addr: &Address, lineage: &str) -> OperationContext {
+    OperationContext {
+        addr: addr.clone(),
+        environment: "prod".into(),
+        lineage: lineage.into(),
+    }
+}
+
+/// Dependencies first, as the engine would order them.
+fn in_dependency_order(desired: &[DesiredResource]) -> Vec<&DesiredResource> {
+    let mut done: Vec<Address> = Vec::new();
+    let mut out = Vec::new();
+    while out.len() < desired.len() {
+        let before = out.len();
+        for r in desired {
+            if !done.contains(&r.addr) && r.dependencies().iter().all(|d| done.contains(d)) {
+                done.push(r.addr.clone());
+                out.push(r);
+            }
+        }
+        assert!(out.len() > before, "the mapped resources have a cycle");
+    }
+    out
+}
+
+fn resolved(r: &DesiredResource, created: &BTreeMap<Address, Attrs>) -> Attrs {
+    let lookup = |a: &Address| created.get(a);
+    r.attrs
+        .iter()
+        .map(|(k, e)| {
+            let v = e
+                .resolve(&lookup)
+                .unwrap_or_else(|| panic!("{}: `{k}` refers to an attribute nobody set", r.addr));
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+fn id(attrs: &Attrs) -> String {
+    attrs
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The cases, against one provider. `unmarked` lists kinds whose objects carry no ownership
+/// marks (adoption there goes by the deterministic name inside objects that do carry them).
+async fn conform(provider: Arc<dyn Provider>, example: &str, unmarked: &[(&str, &str)]) {
+    let p = provider.as_ref();
+    let name = p.name().to_string();
+    let lineage = uuid_like("a");
+    let foreign = uuid_like("b");
+    let desired = desired(example, p);
+    let order = in_dependency_order(&desired);
+
+    // Lifecycle, with adoption and ownership checked on the first object of every kind.
+    let mut created: BTreeMap<Address, Attrs> = BTreeMap::new();
+    let mut kinds_seen: Vec<String> = Vec::new();
+    for r in &order {
+        let attrs = resolved(r, &created);
+        let c = ctx(&r.addr, &lineage);
+        let made = p
+            .create(&c, &attrs)
+            .await
+            .unwrap_or_else(|f| panic!("{name}: create {}: {}", r.addr, f.error.message));
+        let read = p
+            .read(&c, &made)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: read {}: {}", r.addr, e.message))
+            .unwrap_or_else(|| panic!("{name}: {} is not there right after its create", r.addr));
+        for (k, v) in &attrs {
+            if let Some(back) = read.get(k) {
+                assert_eq!(back, v, "{name}: {} reads back {k} differently", r.addr);
+            }
+        }
+        if !kinds_seen.contains(&r.addr.kind) {
+            kinds_seen.push(r.addr.kind.clone());
+            let again = p.create(&c, &attrs).await.unwrap_or_else(|f| {
+                panic!(
+                    "{name}: a repeated create of {} must adopt its own object: {}",
+                    r.addr, f.error.message
+                )
+            });
+            assert_eq!(
+                id(&again),
+                id(&made),
+                "{name}: {} adopted another object",
+                r.addr
+            );
+            let exempt = unmarked.iter().any(|(k, _)| *k == r.addr.kind);
+            if !exempt {
+                let other = ctx(&r.addr, &foreign);
+                match p.create(&other, &attrs).await {
+                    // Where names are unique (ARM, GCP) the other state is refused...
+                    Err(f) => assert!(
+                        matches!(f.error.kind, ErrorKind::Rejected | ErrorKind::Conflict),
+                        "{name}: {}: refused for the wrong reason: {:?} {}",
+                        r.addr,
+                        f.error.kind,
+                        f.error.message
+                    ),
+                    // ...where they are not (EC2, the fake) it gets an object of its own;
+                    // either way ours is never taken over.
+                    Ok(theirs) => {
+                        assert_ne!(
+                            id(&theirs),
+                            id(&made),
+                            "{name}: {} was taken over by another state's lineage",
+                            r.addr
+                        );
+                        p.delete(&other, &theirs).await.unwrap_or_else(|e| {
+                            panic!("{name}: delete the other state's {}: {}", r.addr, e.message)
+                        });
+                    }
+                }
+            }
+        }
+        created.insert(r.addr.clone(), made);
+    }
+
+    for r in order.iter().rev() {
+        let c = ctx(&r.addr, &lineage);
+        let prior = &created[&r.addr];
+        p.delete(&c, prior)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: delete {}: {}", r.addr, e.message));
+        let after = p
+            .read(&c, prior)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: read {} after delete: {}", r.addr, e.message));
+        // Azure resource groups made beforehand are used, never owned: they stay.
+        if r.addr.kind != "resource_group" {
+            assert!(
+                after.is_none(),
+                "{name}: {} is still there after delete",
+                r.addr
+            );
+        }
+        p.delete(&c, prior).await.unwrap_or_else(|e| {
+            panic!(
+                "{name}: deleting {} again (already gone) must succeed: {}",
+                r.addr, e.message
+            )
+        });
+    }
+}
+
+fn uuid_like(seed: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{seed}{nanos:031x}")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn the_fake_provider_conforms() {
+    let provider = matihnet_provider_fake::FakeProvider::new(
+        matihnet_net::neutral_schemas(),
+        matihnet_provider_fake::FakeConfig::default(),
+    )
+    .expect("fake provider");
+    runtime().block_on(conform(Arc::new(provider), "fake.toml", &[]));
+}
+
+#[test]
+fn the_azure_provider_conforms_on_the_local_cloud() {
+    let cloud = LocalCloud::start("10ms");
+    let settings = matihnet_provider_azure::AzureSettings {
+        environment: "prod".into(),
+        location: "westeurope".into(),
+        subscription_id: SUB.into(),
+        resource_group: "matih-prod".into(),
+        ingress_resource_group: "matih-prod-ingress".into(),
+        endpoint: Some(cloud.endpoint()),
+    };
+    let provider = matihnet_provider_azure::AzureProvider::connect(settings).expect("connect");
+    runtime().block_on(conform(
+        Arc::new(provider),
+        "aks.toml",
+        &[(
+            "subnet",
+            "ARM subnets take no tags: a subnet is ours by its name inside our own VNet",
+        )],
+    ));
+}
+
+#[test]
+fn the_gcp_provider_conforms_on_the_local_cloud() {
+    let cloud = LocalCloud::start("10ms");
+    let rt = runtime();
+    let settings = matihnet_provider_gcp::GcpSettings {
+        environment: "prod".into(),
+        project: "matih-prod".into(),
+        region: "europe-west1".into(),
+        endpoint: Some(cloud.endpoint()),
+    };
+    let provider = rt
+        .block_on(matihnet_provider_gcp::GcpProvider::connect(settings))
+        .expect("connect");
+    rt.block_on(conform(
+        Arc::new(provider),
+        "gke.toml",
+        &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
+    ));
+}
+
+#[test]
+fn the_aws_provider_conforms_on_moto() {
+    let moto = Moto::start();
+    moto.reset();
+    // The SDK's credential chain reads the process environment; this is the only test of this
+    // binary that builds an AWS client.
+    for (k, v) in moto.env() {
+        std::env::set_var(k, v);
+    }
+    let rt = runtime();
+    let settings = matihnet_provider_aws::AwsSettings {
+        environment: "prod".into(),
+        region: "eu-west-1".into(),
+        availability_zones: vec![
+            "eu-west-1a".into(),
+            "eu-west-1b".into(),
+            "eu-west-1c".into(),
+        ],
+        endpoint_url: Some(moto.endpoint()),
+        nat: matihnet_provider_aws::NatMode::PerAz,
+    };
+    let provider = rt.block_on(matihnet_provider_aws::AwsProvider::connect(settings));
+    rt.block_on(conform(
+        Arc::new(provider),
+        "eks.toml",
+        &[(
+            "dns_record",
+            "Route53 record sets take no tags: a record is ours by its name inside our own zone",
+        )],
+    ));
+}
