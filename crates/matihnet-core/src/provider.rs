@@ -13,14 +13,14 @@ use crate::{Address, Attrs, DesiredResource, ResourceSchema};
 
 /// Who is asking: providers tag cloud objects with these so that an object created just before a
 /// crash can be found and adopted instead of duplicated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OperationContext {
     pub addr: Address,
     pub environment: String,
     pub lineage: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// The cloud asked us to slow down and retries ran out.
     Throttled,
@@ -48,7 +48,7 @@ pub enum ErrorKind {
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub message: String,
@@ -85,7 +85,7 @@ impl std::error::Error for ProviderError {}
 
 /// A failed create or update, with the attributes of whatever exists now (if anything).
 /// The engine records a partially created object as tainted, so the next plan replaces it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderFailure {
     pub error: ProviderError,
     pub partial: Option<Attrs>,
@@ -136,4 +136,53 @@ pub trait Provider: Send + Sync {
 
     /// Deletes the object; an object already gone is success.
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError>;
+}
+
+#[cfg(test)]
+mod serialisable {
+    //! Every value a `Provider` call takes or returns crosses a process boundary as JSON, so
+    //! providers can later run as plugins.
+    use super::*;
+    use crate::{Address, DesiredResource, Expr, ResourceSchema, Value};
+
+    fn round_trip<T>(v: &T)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let text = serde_json::to_string(v).expect("serialise");
+        let back: T = serde_json::from_str(&text).expect("deserialise");
+        assert_eq!(&back, v, "{text}");
+    }
+
+    #[test]
+    fn every_value_of_the_provider_trait_survives_json() {
+        let ctx = OperationContext {
+            addr: Address::new("network", "main"),
+            environment: "prod".into(),
+            lineage: "L".into(),
+        };
+        round_trip(&ctx);
+        let mut attrs = Attrs::new();
+        attrs.insert("cidr".into(), Value::from("10.0.0.0/16"));
+        round_trip(&attrs);
+        round_trip(&ProviderFailure {
+            error: ProviderError::new(ErrorKind::OperationFailed, "x").with_request_id("r"),
+            partial: Some(attrs),
+        });
+        round_trip(
+            &ResourceSchema::new("subnet")
+                .required_force_new("cidr")
+                .optional_grow_only("secondary_ranges")
+                .computed("id"),
+        );
+        round_trip(
+            &DesiredResource::new(Address::new("subnet", "a"))
+                .attr(
+                    "network_id",
+                    Expr::reference(Address::new("network", "main"), "id"),
+                )
+                .depends_on(Address::new("network", "main"))
+                .protected(true),
+        );
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::{Address, Expr};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DesiredResource {
     pub addr: Address,
     pub attrs: BTreeMap<String, Expr>,

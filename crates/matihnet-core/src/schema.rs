@@ -1,6 +1,6 @@
 //! What a provider says about each resource type: its attributes and how changes to them apply.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttributeKind {
     /// The configuration must set it.
     Required,
@@ -10,7 +10,7 @@ pub enum AttributeKind {
     Computed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttributeSchema {
     pub name: String,
     pub kind: AttributeKind,
@@ -23,7 +23,7 @@ pub struct AttributeSchema {
     pub grow_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceSchema {
     pub type_name: String,
     pub attributes: Vec<AttributeSchema>,
