@@ -22,6 +22,6 @@ pub use provider::{
     ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure, ProviderResult,
 };
 pub use resource::{DesiredResource, OutputSpec};
-pub use resource_type::{ResourceType, ResourceTypes};
+pub use resource_type::{ResourceType, ResourceTypes, TableProvider};
 pub use schema::{AttributeKind, AttributeSchema, ResourceSchema};
 pub use value::{Attrs, Value};

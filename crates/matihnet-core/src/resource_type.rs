@@ -79,3 +79,64 @@ impl<C: Sync + 'static> ResourceTypes<C> {
             })
     }
 }
+
+/// A provider made of a table of resource types: it says its name, its table and how it maps
+/// the neutral resources, and the `Provider` calls dispatch through the table (one copy of that
+/// dispatch for every cloud).
+pub trait TableProvider: Send + Sync + Sized + 'static {
+    fn name(&self) -> &str;
+    fn types(&self) -> &ResourceTypes<Self>;
+    fn map_resources(&self, neutral: Vec<crate::DesiredResource>) -> Vec<crate::DesiredResource>;
+}
+
+#[async_trait]
+impl<T: TableProvider> crate::Provider for T {
+    fn name(&self) -> &str {
+        TableProvider::name(self)
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        self.types().schemas()
+    }
+
+    fn map_resources(&self, neutral: Vec<crate::DesiredResource>) -> Vec<crate::DesiredResource> {
+        TableProvider::map_resources(self, neutral)
+    }
+
+    async fn read(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        self.types()
+            .get(&ctx.addr.kind)?
+            .read(self, ctx, prior)
+            .await
+    }
+
+    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
+        self.types()
+            .get(&ctx.addr.kind)?
+            .create(self, ctx, desired)
+            .await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OperationContext,
+        prior: &Attrs,
+        desired: &Attrs,
+    ) -> ProviderResult<Attrs> {
+        self.types()
+            .get(&ctx.addr.kind)?
+            .update(self, ctx, prior, desired)
+            .await
+    }
+
+    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
+        self.types()
+            .get(&ctx.addr.kind)?
+            .delete(self, ctx, prior)
+            .await
+    }
+}

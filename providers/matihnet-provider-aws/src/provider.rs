@@ -1,13 +1,9 @@
 //! The configured AWS provider: SDK clients built from the standard credential chain, the
-//! region and an optional endpoint, and the dispatch of each call to its resource type.
+//! region and an optional endpoint, and its table of resource types (`types.rs`).
 
-use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
-use matihnet_core::{
-    Attrs, DesiredResource, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, ResourceTypes,
-};
+use matihnet_core::{DesiredResource, ResourceTypes, TableProvider};
 
 use crate::map::{self, NatMode};
 use crate::types;
@@ -70,51 +66,16 @@ impl AwsProvider {
 
 pub(crate) use matihnet_core::value::attrs::{merged as merge, text, texts};
 
-#[async_trait]
-impl Provider for AwsProvider {
+impl TableProvider for AwsProvider {
     fn name(&self) -> &str {
         "aws"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        self.types.schemas()
+    fn types(&self) -> &ResourceTypes<AwsProvider> {
+        &self.types
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
-    }
-
-    async fn read(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
-    }
-
-    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .create(self, ctx, desired)
-            .await
-    }
-
-    async fn update(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-        desired: &Attrs,
-    ) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .update(self, ctx, prior, desired)
-            .await
-    }
-
-    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .delete(self, ctx, prior)
-            .await
     }
 }

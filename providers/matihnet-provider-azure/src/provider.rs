@@ -1,14 +1,12 @@
-//! The configured Azure provider: credentials, the ARM endpoint, the generated clients, and the
-//! dispatch of each call to its resource type.
+//! The configured Azure provider: credentials, the ARM endpoint, the generated clients, ownership
+//! marks, and its table of resource types (`types.rs`).
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use azure_core::auth::TokenCredential;
 use matihnet_core::ownership::{self, Marks};
 use matihnet_core::{
-    Attrs, DesiredResource, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, ResourceTypes,
+    DesiredResource, OperationContext, ProviderError, ResourceTypes, TableProvider,
 };
 
 use crate::arm::{Arm, StaticToken, SCOPE};
@@ -118,51 +116,16 @@ pub(crate) fn check_owner(
     ownership::check_owner(what, marks, Marks::of(ctx, &address))
 }
 
-#[async_trait]
-impl Provider for AzureProvider {
+impl TableProvider for AzureProvider {
     fn name(&self) -> &str {
         "azure"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        self.types.schemas()
+    fn types(&self) -> &ResourceTypes<AzureProvider> {
+        &self.types
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
-    }
-
-    async fn read(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
-    }
-
-    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .create(self, ctx, desired)
-            .await
-    }
-
-    async fn update(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-        desired: &Attrs,
-    ) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .update(self, ctx, prior, desired)
-            .await
-    }
-
-    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .delete(self, ctx, prior)
-            .await
     }
 }

@@ -1,14 +1,13 @@
 //! The configured GCP provider: clients with application default credentials (or anonymous ones
-//! for a loopback emulator), retries, ownership marks, and dispatch by resource type.
+//! for a loopback emulator), retries, ownership marks, and its table of resource types
+//! (`types.rs`).
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use matihnet_core::ownership::{self, Marks};
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
-    Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderError, ProviderResult,
-    ResourceSchema, ResourceTypes,
+    DesiredResource, ErrorKind, OperationContext, ProviderError, ResourceTypes, TableProvider,
 };
 
 use crate::{map, types};
@@ -252,51 +251,16 @@ pub(crate) fn model<T: serde::de::DeserializeOwned>(
     })
 }
 
-#[async_trait]
-impl Provider for GcpProvider {
+impl TableProvider for GcpProvider {
     fn name(&self) -> &str {
         "gcp"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        self.types.schemas()
+    fn types(&self) -> &ResourceTypes<GcpProvider> {
+        &self.types
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
-    }
-
-    async fn read(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        self.types.get(&ctx.addr.kind)?.read(self, ctx, prior).await
-    }
-
-    async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .create(self, ctx, desired)
-            .await
-    }
-
-    async fn update(
-        &self,
-        ctx: &OperationContext,
-        prior: &Attrs,
-        desired: &Attrs,
-    ) -> ProviderResult<Attrs> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .update(self, ctx, prior, desired)
-            .await
-    }
-
-    async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        self.types
-            .get(&ctx.addr.kind)?
-            .delete(self, ctx, prior)
-            .await
     }
 }
