@@ -1,0 +1,312 @@
+//! The internet gateway, the Elastic IPs matihnet owns, and the NAT gateways with their state waits.
+
+use super::*;
+
+pub async fn create_igw(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let found = p
+        .ec2
+        .describe_internet_gateways()
+        .set_filters(Some(tags::ownership_filters(ctx)))
+        .send()
+        .await
+        .map_err(aws("DescribeInternetGateways"))?;
+    let existing = found
+        .internet_gateways()
+        .iter()
+        .find(|g| tags::owns(ctx, g.tags()));
+    let vpc_id = text(desired, "vpc_id");
+    let (id, attached) = match existing.and_then(|g| g.internet_gateway_id()) {
+        Some(id) => (
+            id.to_string(),
+            existing
+                .map(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+                .unwrap_or(false),
+        ),
+        None => {
+            let t = tags::for_object(ctx, text(desired, "name"), &[]);
+            let out = p
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tags::ec2_spec(ResourceType::InternetGateway, &t))
+                .send()
+                .await
+                .map_err(aws("CreateInternetGateway"))?;
+            let id = out
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .ok_or_else(|| invalid("CreateInternetGateway returned no id"))?
+                .to_string();
+            (id, false)
+        }
+    };
+    let mut attrs = desired.clone();
+    attrs.insert("id".into(), Value::from(id.clone()));
+    if !attached {
+        p.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|e| fail(to_provider_error("AttachInternetGateway", &e), &attrs))?;
+    }
+    Ok(attrs)
+}
+
+pub async fn read_igw(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    let out = match p
+        .ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(text(prior, "id"))
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(to_provider_error("DescribeInternetGateways", &e)),
+    };
+    let Some(g) = out.internet_gateways().first() else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    let vpc = g
+        .attachments()
+        .first()
+        .and_then(|a| a.vpc_id())
+        .unwrap_or_default();
+    attrs.insert("vpc_id".into(), Value::from(vpc));
+    attrs.insert("name".into(), Value::from(name_tag(g.tags())));
+    Ok(Some(attrs))
+}
+
+pub async fn delete_igw(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let id = text(prior, "id").to_string();
+    let vpc = text(prior, "vpc_id").to_string();
+    retry_in_use("DetachInternetGateway", || {
+        let (id, vpc) = (id.clone(), vpc.clone());
+        async move {
+            match p
+                .ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(&id)
+                .vpc_id(&vpc)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if is_not_found(&e)
+                        || crate::errors::code(&e) == Some("Gateway.NotAttached") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(to_provider_error("DetachInternetGateway", &e)),
+            }
+        }
+    })
+    .await?;
+    gone_or(
+        "DeleteInternetGateway",
+        p.ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(&id)
+            .send()
+            .await,
+    )
+}
+
+// ---------------------------------------------------------------- elastic IPs
+
+/// The Elastic IP tagged as `part` of this address, allocated if there is none yet.
+pub(crate) async fn owned_eip(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    name: &str,
+    part: &str,
+) -> Result<(String, String), ProviderError> {
+    let mut filters = tags::ownership_filters(ctx);
+    filters.push(
+        Filter::builder()
+            .name("tag:matihnet:part")
+            .values(part)
+            .build(),
+    );
+    let found = p
+        .ec2
+        .describe_addresses()
+        .set_filters(Some(filters))
+        .send()
+        .await
+        .map_err(aws("DescribeAddresses"))?;
+    if let Some(a) = found.addresses().iter().find(|a| {
+        tags::owns(ctx, a.tags())
+            && a.tags()
+                .iter()
+                .any(|t| t.key() == Some("matihnet:part") && t.value() == Some(part))
+    }) {
+        return Ok((
+            a.allocation_id().unwrap_or_default().to_string(),
+            a.public_ip().unwrap_or_default().to_string(),
+        ));
+    }
+    let t = tags::for_object(
+        ctx,
+        name,
+        &[("matihnet:part".to_string(), part.to_string())],
+    );
+    let out = p
+        .ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .tag_specifications(tags::ec2_spec(ResourceType::ElasticIp, &t))
+        .send()
+        .await
+        .map_err(aws("AllocateAddress"))?;
+    Ok((
+        out.allocation_id().unwrap_or_default().to_string(),
+        out.public_ip().unwrap_or_default().to_string(),
+    ))
+}
+
+pub(crate) async fn release_eip(p: &AwsProvider, allocation_id: &str) -> Result<(), ProviderError> {
+    if allocation_id.is_empty() {
+        return Ok(());
+    }
+    retry_in_use("ReleaseAddress", || async move {
+        gone_or(
+            "ReleaseAddress",
+            p.ec2
+                .release_address()
+                .allocation_id(allocation_id)
+                .send()
+                .await,
+        )
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- NAT gateways
+
+pub async fn create_nat(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let (allocation_id, public_ip) = owned_eip(p, ctx, text(desired, "name"), "nat-eip").await?;
+    let mut attrs = desired.clone();
+    attrs.insert("allocation_id".into(), Value::from(allocation_id.clone()));
+    attrs.insert("public_ip".into(), Value::from(public_ip));
+    let mut filters = tags::ownership_filters(ctx);
+    filters.push(
+        Filter::builder()
+            .name("state")
+            .values("pending")
+            .values("available")
+            .build(),
+    );
+    let found = p
+        .ec2
+        .describe_nat_gateways()
+        .set_filter(Some(filters))
+        .send()
+        .await
+        .map_err(|e| fail(to_provider_error("DescribeNatGateways", &e), &attrs))?;
+    let id = match found
+        .nat_gateways()
+        .iter()
+        .find(|n| {
+            tags::owns(ctx, n.tags())
+                && matches!(
+                    n.state().map(|s| s.as_str()),
+                    Some("pending") | Some("available")
+                )
+        })
+        .and_then(|n| n.nat_gateway_id())
+    {
+        Some(id) => id.to_string(),
+        None => {
+            let t = tags::for_object(ctx, text(desired, "name"), &[]);
+            let out = p
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(text(desired, "subnet_id"))
+                .allocation_id(&allocation_id)
+                .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &t))
+                .send()
+                .await
+                .map_err(|e| fail(to_provider_error("CreateNatGateway", &e), &attrs))?;
+            out.nat_gateway()
+                .and_then(|n| n.nat_gateway_id())
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    attrs.insert("id".into(), Value::from(id.clone()));
+    wait_nat(p, &id, &["available"])
+        .await
+        .map_err(|e| fail(e, &attrs))?;
+    Ok(attrs)
+}
+
+async fn nat_state(p: &AwsProvider, id: &str) -> Result<Option<String>, ProviderError> {
+    match p
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .nat_gateways()
+            .first()
+            .and_then(|n| n.state())
+            .map(|s| s.as_str().to_string())),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(to_provider_error("DescribeNatGateways", &e)),
+    }
+}
+
+/// NAT gateways take minutes to become available or to go away.
+async fn wait_nat(p: &AwsProvider, id: &str, done: &[&str]) -> Result<(), ProviderError> {
+    for _ in 0..300 {
+        match nat_state(p, id).await? {
+            Some(s) if done.contains(&s.as_str()) => return Ok(()),
+            None if done.contains(&"deleted") => return Ok(()),
+            Some(s) if s == "failed" => {
+                return Err(invalid(format!(
+                    "NAT gateway {id} failed to become available"
+                )))
+            }
+            _ => tokio::time::sleep(Duration::from_secs(2)).await,
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Unavailable,
+        format!("NAT gateway {id} did not reach {done:?} in 10 minutes"),
+    ))
+}
+
+pub async fn read_nat(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
+    match nat_state(p, text(prior, "id")).await? {
+        None => Ok(None),
+        Some(s) if s == "deleted" || s == "deleting" || s == "failed" => Ok(None),
+        Some(_) => Ok(Some(prior.clone())),
+    }
+}
+
+pub async fn delete_nat(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let id = text(prior, "id");
+    if !id.is_empty() {
+        match p.ec2.delete_nat_gateway().nat_gateway_id(id).send().await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(to_provider_error("DeleteNatGateway", &e)),
+        }
+        wait_nat(p, id, &["deleted"]).await?;
+    }
+    release_eip(p, text(prior, "allocation_id")).await
+}

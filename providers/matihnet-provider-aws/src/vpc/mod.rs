@@ -1,0 +1,77 @@
+//! The VPC and what routes it: subnets, the internet gateway, NAT gateways and route tables.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, Filter, ResourceType};
+use matihnet_core::retry::{with_backoff, RetryPolicy};
+use matihnet_core::{
+    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+};
+
+use crate::errors::{aws, gone_or, invalid, is_not_found, to_provider_error};
+use crate::provider::{merge, text, texts, AwsProvider};
+use crate::tags;
+
+pub(crate) use matihnet_core::value::attrs::in_prior_order;
+
+fn name_tag(tags: &[aws_sdk_ec2::types::Tag]) -> String {
+    tags.iter()
+        .find(|t| t.key() == Some("Name"))
+        .and_then(|t| t.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn fail(error: ProviderError, partial: &Attrs) -> ProviderFailure {
+    ProviderFailure {
+        error,
+        partial: if partial.contains_key("id") {
+            Some(partial.clone())
+        } else {
+            None
+        },
+    }
+}
+
+/// Deletes refused because something still uses the object (an ENI an NLB leaves behind for a
+/// minute, a subnet being deleted next door) are retried for a while before giving up.
+async fn retry_in_use<F, Fut>(what: &'static str, mut op: F) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    let policy = RetryPolicy {
+        max_attempts: 30,
+        max_failed_operations: 1,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(10),
+    };
+    with_backoff(policy, |_| {
+        let f = op();
+        async move {
+            match f.await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind == ErrorKind::InUse => Err((
+                    ProviderError::new(ErrorKind::Unavailable, format!("{what}: {}", e.message)),
+                    None,
+                )),
+                Err(e) => Err((e, None)),
+            }
+        }
+    })
+    .await
+}
+
+mod gateways;
+mod network;
+mod route_tables;
+mod subnets;
+
+pub use gateways::{create_igw, create_nat, delete_igw, delete_nat, read_igw, read_nat};
+pub(crate) use gateways::{owned_eip, release_eip};
+pub use network::{create_vpc, delete_vpc, read_vpc, update_tags, update_vpc};
+pub use route_tables::{
+    create_route_table, delete_route_table, read_route_table, update_route_table,
+};
+pub use subnets::{create_subnet, delete_subnet, read_subnet};

@@ -1,0 +1,233 @@
+//! Route tables: their routes to the gateways and their subnet associations.
+
+use super::*;
+
+pub async fn create_route_table(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    let found = p
+        .ec2
+        .describe_route_tables()
+        .set_filters(Some(tags::ownership_filters(ctx)))
+        .send()
+        .await
+        .map_err(aws("DescribeRouteTables"))?;
+    let id = match found
+        .route_tables()
+        .iter()
+        .find(|r| tags::owns(ctx, r.tags()))
+        .and_then(|r| r.route_table_id())
+    {
+        Some(id) => id.to_string(),
+        None => {
+            let t = tags::for_object(ctx, text(desired, "name"), &[]);
+            let out = p
+                .ec2
+                .create_route_table()
+                .vpc_id(text(desired, "vpc_id"))
+                .tag_specifications(tags::ec2_spec(ResourceType::RouteTable, &t))
+                .send()
+                .await
+                .map_err(aws("CreateRouteTable"))?;
+            out.route_table()
+                .and_then(|r| r.route_table_id())
+                .ok_or_else(|| invalid("CreateRouteTable returned no id"))?
+                .to_string()
+        }
+    };
+    let mut attrs = desired.clone();
+    attrs.insert("id".into(), Value::from(id));
+    sync_route_table(p, &attrs, desired)
+        .await
+        .map_err(|e| fail(e, &attrs))?;
+    Ok(read_route_table(p, &attrs)
+        .await
+        .map_err(|e| fail(e, &attrs))?
+        .unwrap_or(attrs))
+}
+
+struct TableNow {
+    associations: BTreeMap<String, String>,
+    gateway_id: String,
+    nat_gateway_id: String,
+    name: String,
+}
+
+async fn describe_table(p: &AwsProvider, id: &str) -> Result<Option<TableNow>, ProviderError> {
+    let out = match p
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(id)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(to_provider_error("DescribeRouteTables", &e)),
+    };
+    let Some(t) = out.route_tables().first() else {
+        return Ok(None);
+    };
+    let associations = t
+        .associations()
+        .iter()
+        .filter(|a| !a.main().unwrap_or(false))
+        .filter_map(|a| {
+            Some((
+                a.subnet_id()?.to_string(),
+                a.route_table_association_id()?.to_string(),
+            ))
+        })
+        .collect();
+    let default = t
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+    Ok(Some(TableNow {
+        associations,
+        gateway_id: default
+            .and_then(|r| r.gateway_id())
+            .unwrap_or_default()
+            .to_string(),
+        nat_gateway_id: default
+            .and_then(|r| r.nat_gateway_id())
+            .unwrap_or_default()
+            .to_string(),
+        name: name_tag(t.tags()),
+    }))
+}
+
+/// Makes the default route and the subnet associations what `desired` says.
+async fn sync_route_table(
+    p: &AwsProvider,
+    prior: &Attrs,
+    desired: &Attrs,
+) -> Result<(), ProviderError> {
+    let id = text(prior, "id");
+    let Some(now) = describe_table(p, id).await? else {
+        return Err(invalid(format!("route table {id} is gone")));
+    };
+    let want_igw = text(desired, "gateway_id");
+    let want_nat = text(desired, "nat_gateway_id");
+    let has_route = !now.gateway_id.is_empty() || !now.nat_gateway_id.is_empty();
+    if (!want_igw.is_empty() || !want_nat.is_empty())
+        && (now.gateway_id != want_igw || now.nat_gateway_id != want_nat)
+    {
+        if has_route {
+            let mut r = p
+                .ec2
+                .replace_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0");
+            r = if want_igw.is_empty() {
+                r.nat_gateway_id(want_nat)
+            } else {
+                r.gateway_id(want_igw)
+            };
+            r.send().await.map_err(aws("ReplaceRoute"))?;
+        } else {
+            let mut r = p
+                .ec2
+                .create_route()
+                .route_table_id(id)
+                .destination_cidr_block("0.0.0.0/0");
+            r = if want_igw.is_empty() {
+                r.nat_gateway_id(want_nat)
+            } else {
+                r.gateway_id(want_igw)
+            };
+            r.send().await.map_err(aws("CreateRoute"))?;
+        }
+    }
+    let wanted = texts(desired, "subnet_ids");
+    for subnet in &wanted {
+        if !now.associations.contains_key(subnet) {
+            p.ec2
+                .associate_route_table()
+                .route_table_id(id)
+                .subnet_id(subnet)
+                .send()
+                .await
+                .map_err(aws("AssociateRouteTable"))?;
+        }
+    }
+    for (subnet, assoc) in &now.associations {
+        if !wanted.contains(subnet) {
+            p.ec2
+                .disassociate_route_table()
+                .association_id(assoc)
+                .send()
+                .await
+                .map_err(aws("DisassociateRouteTable"))?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn read_route_table(
+    p: &AwsProvider,
+    prior: &Attrs,
+) -> Result<Option<Attrs>, ProviderError> {
+    let Some(now) = describe_table(p, text(prior, "id")).await? else {
+        return Ok(None);
+    };
+    let mut attrs = prior.clone();
+    let subnets = in_prior_order(
+        &texts(prior, "subnet_ids"),
+        now.associations.keys().cloned().collect(),
+    );
+    attrs.insert("subnet_ids".into(), Value::string_list(subnets));
+    if prior.contains_key("gateway_id") {
+        attrs.insert("gateway_id".into(), Value::from(now.gateway_id));
+    }
+    if prior.contains_key("nat_gateway_id") {
+        attrs.insert("nat_gateway_id".into(), Value::from(now.nat_gateway_id));
+    }
+    attrs.insert("name".into(), Value::from(now.name));
+    attrs.insert(
+        "associations".into(),
+        Value::Map(
+            now.associations
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
+        ),
+    );
+    Ok(Some(attrs))
+}
+
+pub async fn update_route_table(
+    p: &AwsProvider,
+    prior: &Attrs,
+    desired: &Attrs,
+) -> ProviderResult<Attrs> {
+    sync_route_table(p, prior, desired).await?;
+    let merged = merge(prior, desired);
+    Ok(read_route_table(p, &merged).await?.unwrap_or(merged))
+}
+
+pub async fn delete_route_table(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
+    let id = text(prior, "id");
+    let Some(now) = describe_table(p, id).await? else {
+        return Ok(());
+    };
+    for assoc in now.associations.values() {
+        match p
+            .ec2
+            .disassociate_route_table()
+            .association_id(assoc)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(to_provider_error("DisassociateRouteTable", &e)),
+        }
+    }
+    gone_or(
+        "DeleteRouteTable",
+        p.ec2.delete_route_table().route_table_id(id).send().await,
+    )
+}
