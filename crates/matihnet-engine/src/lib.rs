@@ -6,6 +6,7 @@
 //! `matihnet-state` gives it, and never prints (it reports [`Event`]s).
 
 pub mod apply;
+mod diff;
 pub mod events;
 pub mod graph;
 pub mod plan;
