@@ -22,7 +22,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
+            // Enough to ride out ten throttled answers in a row (about 30 s at most with the
+            // cap), which real clouds give a busy subscription or project.
+            max_attempts: 12,
             max_failed_operations: 3,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(4),
@@ -233,10 +235,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn issue9_item10_ten_503s_wait_at_most_the_capped_backoff_and_are_reported() {
-        let policy = RetryPolicy {
-            max_attempts: 11,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default();
         let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = std::sync::Arc::clone(&notices);
         let reporter: RetryReporter = std::sync::Arc::new(move |n: &RetryNotice| {
