@@ -12,7 +12,9 @@ use matihnet_core::{
 };
 
 use crate::errors::{aws, invalid, to_provider_error};
-use crate::provider::{text, texts, AwsProvider};
+use matihnet_core::value::attrs::{text, texts};
+
+use crate::provider::AwsProvider;
 use crate::tags;
 use crate::vpc::in_prior_order;
 

@@ -13,7 +13,9 @@ use matihnet_core::{
 };
 
 use crate::errors::{aws, invalid, to_provider_error};
-use crate::provider::{text, texts, AwsProvider};
+use matihnet_core::value::attrs::{text, texts};
+
+use crate::provider::AwsProvider;
 use crate::tags;
 use crate::vpc::{owned_eip, release_eip};
 

@@ -64,8 +64,6 @@ impl AwsProvider {
     }
 }
 
-pub(crate) use matihnet_core::value::attrs::{merged as merge, text, texts};
-
 impl TableProvider for AwsProvider {
     fn name(&self) -> &str {
         "aws"

@@ -9,7 +9,9 @@ use matihnet_core::{
     ResourceType, ResourceTypes,
 };
 
-use crate::provider::{merge, text, AwsProvider};
+use matihnet_core::value::attrs::{merged as merge, text};
+
+use crate::provider::AwsProvider;
 use crate::{dns, nlb, vpc};
 
 /// Every resource type the AWS provider manages.

@@ -10,9 +10,11 @@ use serde_json::json;
 
 use matihnet_core::value::attrs::in_prior_order;
 
-use crate::network::delete_and_wait;
-use crate::network::{as_json, call, model};
-use crate::provider::{check_owner, tags, text, texts, AzureProvider};
+use matihnet_core::value::attrs::{text, texts};
+
+use crate::client::{as_json, call, delete_and_wait, model};
+use crate::ownership::{check_owner, tags};
+use crate::provider::AzureProvider;
 
 fn zone_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
     let mut attrs = prior.clone();

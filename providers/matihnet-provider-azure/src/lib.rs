@@ -10,9 +10,11 @@
 //! Knows nothing of the engine, the state file or the environment-file syntax.
 
 mod arm;
+mod client;
 mod dns;
 mod map;
 mod network;
+mod ownership;
 mod provider;
 mod types;
 

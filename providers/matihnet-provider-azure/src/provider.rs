@@ -1,13 +1,10 @@
-//! The configured Azure provider: credentials, the ARM endpoint, the generated clients, ownership
-//! marks, and its table of resource types (`types.rs`).
+//! The configured Azure provider: its settings, credentials, the ARM endpoint, the generated
+//! clients, and its table of resource types (`types.rs`).
 
 use std::sync::Arc;
 
 use azure_core::auth::TokenCredential;
-use matihnet_core::ownership::{self, Marks};
-use matihnet_core::{
-    DesiredResource, OperationContext, ProviderError, ResourceTypes, TableProvider,
-};
+use matihnet_core::{DesiredResource, ResourceTypes, TableProvider};
 
 use crate::arm::{Arm, StaticToken, SCOPE};
 use crate::{map, types};
@@ -83,37 +80,6 @@ impl AzureProvider {
             types: types::table(),
         })
     }
-}
-
-pub(crate) use matihnet_core::value::attrs::{text, texts};
-
-/// The tags every object that takes tags carries.
-pub(crate) fn tags(ctx: &OperationContext) -> serde_json::Value {
-    serde_json::json!({
-        "matihnet:environment": ctx.environment,
-        "matihnet:address": ctx.addr.to_string(),
-        "matihnet:lineage": ctx.lineage,
-    })
-}
-
-/// Whether an existing object with our deterministic name may be adopted: its tags (or a record
-/// set's metadata) must name this address and lineage (core's one ownership rule).
-pub(crate) fn check_owner(
-    ctx: &OperationContext,
-    what: &str,
-    found: &serde_json::Value,
-) -> Result<(), ProviderError> {
-    let tags = found
-        .get("tags")
-        .or_else(|| found.pointer("/properties/metadata"));
-    let get = |k: &str| tags.and_then(|t| t.get(k)).and_then(|v| v.as_str());
-    let address = ctx.addr.to_string();
-    let marks = Marks {
-        address: get("matihnet:address"),
-        lineage: get("matihnet:lineage"),
-        environment: get("matihnet:environment"),
-    };
-    ownership::check_owner(what, marks, Marks::of(ctx, &address))
 }
 
 impl TableProvider for AzureProvider {

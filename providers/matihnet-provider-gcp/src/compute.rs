@@ -10,10 +10,11 @@ use serde_json::json;
 
 use matihnet_core::retry::with_backoff;
 
-use crate::provider::{
-    as_json, call, check_owner, gcp_error, labels, model, ownership_description, policy, text,
-    GcpProvider,
-};
+use matihnet_core::value::attrs::text;
+
+use crate::client::{as_json, call, gcp_error, model, policy};
+use crate::ownership::{check_owner, labels, ownership_description};
+use crate::provider::GcpProvider;
 
 pub(crate) use matihnet_core::value::attrs::merged as merge;
 

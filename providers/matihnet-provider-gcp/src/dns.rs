@@ -4,7 +4,11 @@
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
 
-use crate::provider::{as_json, call, check_owner, labels, model, text, texts, GcpProvider};
+use matihnet_core::value::attrs::{text, texts};
+
+use crate::client::{as_json, call, model};
+use crate::ownership::{check_owner, labels};
+use crate::provider::GcpProvider;
 
 fn dotted(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))

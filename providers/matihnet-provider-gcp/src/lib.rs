@@ -9,9 +9,11 @@
 //! create cut short by a crash is adopted on the re-run and another environment's object is
 //! refused. Knows nothing of the engine, the state file or the environment-file syntax.
 
+mod client;
 mod compute;
 mod dns;
 mod map;
+mod ownership;
 mod provider;
 mod types;
 

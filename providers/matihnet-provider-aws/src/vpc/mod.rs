@@ -10,7 +10,9 @@ use matihnet_core::{
 };
 
 use crate::errors::{aws, gone_or, invalid, is_not_found, to_provider_error};
-use crate::provider::{merge, text, texts, AwsProvider};
+use matihnet_core::value::attrs::{merged as merge, text, texts};
+
+use crate::provider::AwsProvider;
 use crate::tags;
 
 pub(crate) use matihnet_core::value::attrs::in_prior_order;

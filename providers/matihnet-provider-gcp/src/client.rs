@@ -1,0 +1,84 @@
+//! How every Google call is made: one retry policy, 404 as "gone", and Google errors turned into
+//! the engine's kinds by status code.
+
+use matihnet_core::retry::{with_backoff, RetryPolicy};
+use matihnet_core::{ErrorKind, ProviderError};
+
+/// Maps a Google API error to the engine's kinds, keeping GCP's reason.
+pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> ProviderError {
+    let status = e.http_status_code();
+    let message = e
+        .status()
+        .map(|s| s.message.clone())
+        .unwrap_or_else(|| e.to_string());
+    // GCP says "in use" with a 400 whose reason is only in the error text.
+    let in_use = message.contains("containerNotEmpty")
+        || message.contains("resourceInUseByAnotherResource")
+        || message.contains("is not empty");
+    let kind = match status {
+        Some(429) => ErrorKind::Throttled,
+        Some(401) | Some(403) => ErrorKind::Unauthorized,
+        Some(404) => ErrorKind::NotFound,
+        Some(409) => ErrorKind::Conflict,
+        Some(412) => ErrorKind::PreconditionFailed,
+        Some(400) if in_use => ErrorKind::InUse,
+        Some(500..=599) => ErrorKind::Unavailable,
+        Some(_) => ErrorKind::Rejected,
+        None if e.is_authentication() => ErrorKind::Unauthorized,
+        None if e.is_io() || e.is_connect() || e.is_timeout() || e.is_transport() => {
+            ErrorKind::Unavailable
+        }
+        None => ErrorKind::Other,
+    };
+    ProviderError::new(
+        kind,
+        format!(
+            "{what}: {}{message}",
+            status.map(|s| format!("{s} ")).unwrap_or_default()
+        ),
+    )
+}
+
+pub(crate) fn is_not_found(e: &google_cloud_gax::error::Error) -> bool {
+    e.http_status_code() == Some(404)
+}
+
+/// The one retry policy of every Google call (core's default: capped backoff, a small budget
+/// for failed operations).
+pub(crate) fn policy() -> RetryPolicy {
+    RetryPolicy::default()
+}
+
+/// Runs a call with retries on 429 and 5xx; 404 comes back as `Ok(None)`.
+pub(crate) async fn call<T, F, Fut>(what: &str, mut f: F) -> Result<Option<T>, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    with_backoff(policy(), |_| {
+        let fut = f();
+        async move {
+            match fut.await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err((gcp_error(what, &e), None)),
+            }
+        }
+    })
+    .await
+}
+
+pub(crate) fn as_json<T: serde::Serialize>(t: &T) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+pub(crate) fn model<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, ProviderError> {
+    serde_json::from_value(v).map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Other,
+            format!("internal error: building a request body: {e}"),
+        )
+    })
+}
