@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use matihnet_core::neutral::attr;
 use matihnet_core::{
     Address, DesiredResource, Expr, NeutralKind, OutputSpec, ResourceSchema, Value,
 };
@@ -31,12 +32,12 @@ fn record(
     values: Expr,
 ) -> DesiredResource {
     DesiredResource::new(NeutralKind::DnsRecord.address(name))
-        .attr("zone_id", Expr::reference(zone.clone(), "id"))
-        .attr("zone_name", zone_name)
-        .attr("name", label)
-        .attr("type", kind)
-        .attr("ttl", i64::try_from(ttl).unwrap_or(i64::MAX))
-        .attr("values", values)
+        .attr(attr::ZONE_ID, Expr::reference(zone.clone(), attr::ID))
+        .attr(attr::ZONE_NAME, zone_name)
+        .attr(attr::NAME, label)
+        .attr(attr::TYPE, kind)
+        .attr(attr::TTL, i64::try_from(ttl).unwrap_or(i64::MAX))
+        .attr(attr::VALUES, values)
 }
 
 /// The neutral resources for `env`, in a fixed order: network, subnets, front ends, zones, records.
@@ -52,10 +53,10 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         .collect();
     out.push(
         DesiredResource::new(net.clone())
-            .attr("name", format!("matih-{}", env.name))
-            .attr("cidr", env.network.cidr.to_string())
-            .attr("secondary_cidrs", Value::string_list(secondary))
-            .attr("region", env.region.as_str())
+            .attr(attr::NAME, format!("matih-{}", env.name))
+            .attr(attr::CIDR, env.network.cidr.to_string())
+            .attr(attr::SECONDARY_CIDRS, Value::string_list(secondary))
+            .attr(attr::REGION, env.region.as_str())
             .protected(env.network.protect),
     );
 
@@ -78,20 +79,20 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         }
         out.push(
             DesiredResource::new(addr)
-                .attr("network_id", Expr::reference(net.clone(), "id"))
-                .attr("name", format!("matih-{}-{}", env.name, name))
-                .attr("cidr", s.cidr.to_string())
-                .attr("purpose", s.purpose.as_str())
-                .attr("zone", s.zone.clone().unwrap_or_default())
-                .attr("secondary_ranges", Expr::Map(secondary))
+                .attr(attr::NETWORK_ID, Expr::reference(net.clone(), attr::ID))
+                .attr(attr::NAME, format!("matih-{}-{}", env.name, name))
+                .attr(attr::CIDR, s.cidr.to_string())
+                .attr(attr::PURPOSE, s.purpose.as_str())
+                .attr(attr::ZONE, s.zone.clone().unwrap_or_default())
+                .attr(attr::SECONDARY_RANGES, Expr::Map(secondary))
                 .protected(env.network.protect),
         );
     }
 
     let frontend = |name: &str, purpose: &str| {
         let mut r = DesiredResource::new(frontend_addr(name))
-            .attr("name", format!("matih-{}-{}", env.name, name))
-            .attr("purpose", purpose)
+            .attr(attr::NAME, format!("matih-{}-{}", env.name, name))
+            .attr(attr::PURPOSE, purpose)
             .depends_on(net.clone());
         for p in &public_subnets {
             r = r.depends_on(p.clone());
@@ -111,13 +112,13 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
     let apex = env.dns.zone.as_str();
     out.push(
         DesiredResource::new(platform.clone())
-            .attr("name", apex)
+            .attr(attr::NAME, apex)
             .protected(env.dns.protect),
     );
     for label in env.child_labels() {
         out.push(
             DesiredResource::new(zone_addr(label))
-                .attr("name", format!("{label}.{apex}"))
+                .attr(attr::NAME, format!("{label}.{apex}"))
                 .protected(env.dns.protect),
         );
     }
@@ -132,7 +133,7 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         ttl,
         Expr::List(vec![Expr::reference(
             frontend_addr("platform"),
-            "ip_address",
+            attr::IP_ADDRESS,
         )]),
     ));
     for label in env.child_labels() {
@@ -143,7 +144,7 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
             label,
             "NS",
             ttl,
-            Expr::reference(zone_addr(label), "name_servers"),
+            Expr::reference(zone_addr(label), attr::NAME_SERVERS),
         ));
     }
     for t in &env.tenants {
@@ -153,7 +154,7 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
             Ingress::Dedicated => frontend_addr(&t.slug),
             Ingress::Shared => frontend_addr("platform"),
         };
-        let ip = || Expr::List(vec![Expr::reference(target.clone(), "ip_address")]);
+        let ip = || Expr::List(vec![Expr::reference(target.clone(), attr::IP_ADDRESS)]);
         out.push(record(
             format!("{}_apex", t.slug),
             &zone,
@@ -186,26 +187,29 @@ pub fn neutral_schemas() -> Vec<ResourceSchema> {
 /// resources a provider will manage (it may rename none of these addresses).
 pub fn outputs(desired: &[DesiredResource]) -> Vec<OutputSpec> {
     let mut out = Vec::new();
-    let zone = Address::new("dns_zone", "platform");
+    let zone = zone_addr("platform");
     if desired.iter().any(|r| r.addr == zone) {
         out.push(OutputSpec {
             name: "platform_name_servers".into(),
-            value: Expr::reference(zone, "name_servers"),
+            value: Expr::reference(zone, attr::NAME_SERVERS),
             sensitive: false,
         });
     }
-    for r in desired.iter().filter(|r| r.addr.kind == "frontend") {
+    for r in desired
+        .iter()
+        .filter(|r| r.addr.kind == NeutralKind::Frontend.as_str())
+    {
         out.push(OutputSpec {
             name: format!("{}_ingress_ip", r.addr.name.replace('-', "_")),
-            value: Expr::reference(r.addr.clone(), "ip_address"),
+            value: Expr::reference(r.addr.clone(), attr::IP_ADDRESS),
             sensitive: false,
         });
     }
-    let network = Address::new("network", "main");
+    let network = network_addr();
     if desired.iter().any(|r| r.addr == network) {
         out.push(OutputSpec {
             name: "network_id".into(),
-            value: Expr::reference(network, "id"),
+            value: Expr::reference(network, attr::ID),
             sensitive: false,
         });
     }
