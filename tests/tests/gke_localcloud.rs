@@ -196,6 +196,25 @@ fn gke_lifecycle_against_the_local_google_cloud() {
     assert_eq!(status, 200);
     unprotect(&s);
     run(&s, &cloud, &["apply", "--auto-approve"]).expect_code(0);
+
+    // A record matihnet did not make (cert-manager's challenge) keeps its zone: the 400
+    // containerNotEmpty is recognised by its reason, and destroy says what to do.
+    let challenge = json!({"name": "_acme-challenge.acme.matih.ai.", "type": "TXT", "ttl": 60, "rrdatas": ["\"token\""]});
+    let (status, body) = cloud.request("POST", &dns("/matih-prod-acme/rrsets"), Some(&challenge));
+    assert_eq!(status, 200, "{body}");
+    let r = run(&s, &cloud, &["destroy", "--auto-approve"]).expect_code(1);
+    assert!(
+        r.stderr()
+            .contains("still holds records matihnet did not create"),
+        "{}",
+        r.stderr()
+    );
+    let (status, _) = cloud.request(
+        "DELETE",
+        &dns("/matih-prod-acme/rrsets/_acme-challenge.acme.matih.ai./TXT"),
+        None,
+    );
+    assert_eq!(status, 200);
     run(&s, &cloud, &["destroy", "--auto-approve"]).expect_code(0);
     assert_eq!(cloud.status(&compute("global/networks/matih-prod")), 404);
     assert!(items(&cloud.get(&dns("")), "managedZones").is_empty());

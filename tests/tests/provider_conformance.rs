@@ -5,6 +5,8 @@
 //!   read reports it gone, and a second delete of what is gone is success;
 //! - adoption: a create repeated with the same address and lineage (a run killed after its
 //!   create, before the state recorded it) adopts the object, with the same id, never a copy;
+//! - drift: an object deleted outside matihnet (the `acme` delegation, through the cloud's own
+//!   API) reads as gone, and a create makes it again;
 //! - ownership: a create from another state's lineage never takes the object over (it is
 //!   refused where names are unique, or gets an object of its own where they are not), for
 //!   every kind whose objects carry ownership marks (each provider lists those that cannot).
@@ -75,7 +77,15 @@ fn id(attrs: &Attrs) -> String {
 
 /// The cases, against one provider. `unmarked` lists kinds whose objects carry no ownership
 /// marks (adoption there goes by the deterministic name inside objects that do carry them).
-async fn conform(provider: Arc<dyn Provider>, example: &str, unmarked: &[(&str, &str)]) {
+/// Deletes the `acme` NS delegation behind the provider's back, through the cloud's own API.
+type DeleteOutside<'a> = &'a (dyn Fn() + Sync);
+
+async fn conform(
+    provider: Arc<dyn Provider>,
+    example: &str,
+    unmarked: &[(&str, &str)],
+    delete_outside: DeleteOutside<'_>,
+) {
     let p = provider.as_ref();
     let name = p.name().to_string();
     let lineage = uuid_like("a");
@@ -148,6 +158,36 @@ async fn conform(provider: Arc<dyn Provider>, example: &str, unmarked: &[(&str, 
         created.insert(r.addr.clone(), made);
     }
 
+    // Drift: deleted outside matihnet, it reads as gone, and a create makes it again.
+    let delegation = Address::new("dns_record", "acme_ns");
+    let c = ctx(&delegation, &lineage);
+    let recorded = created[&delegation].clone();
+    delete_outside();
+    let gone = p
+        .read(&c, &recorded)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: read after an outside delete: {}", e.message));
+    assert!(
+        gone.is_none(),
+        "{name}: a delegation deleted outside still reads as there"
+    );
+    let wanted = resolved(
+        desired
+            .iter()
+            .find(|r| r.addr == delegation)
+            .expect("the example delegates acme"),
+        &created,
+    );
+    let again = p
+        .create(&c, &wanted)
+        .await
+        .unwrap_or_else(|f| panic!("{name}: re-create after drift: {}", f.error.message));
+    assert!(
+        p.read(&c, &again).await.ok().flatten().is_some(),
+        "{name}: the re-created delegation is not there"
+    );
+    created.insert(delegation, again);
+
     for r in order.iter().rev() {
         let c = ctx(&r.addr, &lineage);
         let prior = &created[&r.addr];
@@ -198,7 +238,12 @@ fn the_fake_provider_conforms() {
         matihnet_provider_fake::FakeConfig::default(),
     )
     .expect("fake provider");
-    runtime().block_on(conform(Arc::new(provider), "fake.toml", &[]));
+    let provider = Arc::new(provider);
+    let cloud = Arc::clone(&provider);
+    let outside = move || {
+        assert!(cloud.delete_outside(&Address::new("dns_record", "acme_ns")));
+    };
+    runtime().block_on(conform(provider, "fake.toml", &[], &outside));
 }
 
 #[test]
@@ -213,6 +258,10 @@ fn the_azure_provider_conforms_on_the_local_cloud() {
         endpoint: Some(cloud.endpoint()),
     };
     let provider = matihnet_provider_azure::AzureProvider::connect(settings).expect("connect");
+    let outside = || {
+        let path = format!("/subscriptions/{SUB}/resourceGroups/matih-prod/providers/Microsoft.Network/dnsZones/matih.ai/NS/acme?api-version=2018-05-01");
+        assert_eq!(cloud.request("DELETE", &path, None).0, 200);
+    };
     runtime().block_on(conform(
         Arc::new(provider),
         "aks.toml",
@@ -220,6 +269,7 @@ fn the_azure_provider_conforms_on_the_local_cloud() {
             "subnet",
             "ARM subnets take no tags: a subnet is ours by its name inside our own VNet",
         )],
+        &outside,
     ));
 }
 
@@ -236,10 +286,16 @@ fn the_gcp_provider_conforms_on_the_local_cloud() {
     let provider = rt
         .block_on(matihnet_provider_gcp::GcpProvider::connect(settings))
         .expect("connect");
+    let outside = || {
+        let path =
+            "/dns/v1/projects/matih-prod/managedZones/matih-prod-platform/rrsets/acme.matih.ai./NS";
+        assert_eq!(cloud.request("DELETE", path, None).0, 200);
+    };
     rt.block_on(conform(
         Arc::new(provider),
         "gke.toml",
         &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
+    &outside,
     ));
 }
 
@@ -265,6 +321,9 @@ fn the_aws_provider_conforms_on_moto() {
         nat: matihnet_provider_aws::NatMode::PerAz,
     };
     let provider = rt.block_on(matihnet_provider_aws::AwsProvider::connect(settings));
+    let outside = || {
+        moto.script(&["delete-record", "matih.ai.", "acme.matih.ai.", "NS"]);
+    };
     rt.block_on(conform(
         Arc::new(provider),
         "eks.toml",
@@ -272,5 +331,6 @@ fn the_aws_provider_conforms_on_moto() {
             "dns_record",
             "Route53 record sets take no tags: a record is ours by its name inside our own zone",
         )],
+        &outside,
     ));
 }

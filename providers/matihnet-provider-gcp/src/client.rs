@@ -1,6 +1,7 @@
 //! How every Google call is made: one retry policy, 404 as "gone", and Google errors turned into
 //! the engine's kinds by status code.
 
+use google_cloud_gax::error::rpc::StatusDetails;
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{ErrorKind, ProviderError};
 
@@ -11,10 +12,14 @@ pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Provi
         .status()
         .map(|s| s.message.clone())
         .unwrap_or_else(|| e.to_string());
-    // GCP says "in use" with a 400 whose reason is only in the error text.
-    let in_use = message.contains("containerNotEmpty")
-        || message.contains("resourceInUseByAnotherResource")
-        || message.contains("is not empty");
+    // GCP says "in use" with a 400 whose reason (`errors[].reason` in Compute and Cloud DNS
+    // bodies) the client keeps as an ErrorInfo detail.
+    let in_use = e.status().is_some_and(|s| {
+        s.details.iter().any(|d| {
+            matches!(d, StatusDetails::ErrorInfo(info)
+                if matches!(info.reason.as_str(), "containerNotEmpty" | "resourceInUseByAnotherResource"))
+        })
+    });
     let kind = match status {
         Some(429) => ErrorKind::Throttled,
         Some(401) | Some(403) => ErrorKind::Unauthorized,
