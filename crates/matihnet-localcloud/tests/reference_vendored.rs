@@ -90,6 +90,6 @@ fn issue9_item14_no_test_or_script_reads_outside_the_repository() {
     }
     assert!(
         offenders.is_empty(),
-        "these files read ../shared, which a fresh clone does not have: {offenders:?}"
+        "these files read the shared folder beside the repository, which a fresh clone does not have: {offenders:?}"
     );
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use matihnet_core::OutputSpec;
 use matihnet_core::{DesiredResource, Diagnostic, Provider, ResourceSchema};
 use matihnet_net::{CloudProvider, Loaded};
 use matihnet_provider_fake::{FakeConfig, FakeProvider};
@@ -268,11 +267,6 @@ impl EnvironmentFile {
                 )?))
             }
         }
-    }
-
-    /// The outputs users need after an apply (see [`matihnet_net::outputs`]).
-    pub fn outputs(&self, desired: &[DesiredResource]) -> Vec<OutputSpec> {
-        matihnet_net::outputs(desired)
     }
 
     pub fn print_warnings(&self, term: &Terminal) {

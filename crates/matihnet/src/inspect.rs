@@ -10,7 +10,7 @@ use matihnet_state::LockInfo;
 
 use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
 use crate::environment::EnvironmentFile;
-use crate::run::{read_plan_file, Locked};
+use crate::run::Locked;
 use crate::terminal::{self, Terminal};
 use crate::Exit;
 
@@ -46,7 +46,7 @@ pub async fn show_command(
     term: Terminal,
 ) -> anyhow::Result<Exit> {
     if let Some(file) = &args.plan_file {
-        let p = read_plan_file(file)?;
+        let p = matihnet_engine::plan_file::read(file)?;
         if args.json {
             term.line(&serde_json::to_string_pretty(&p)?);
         } else {

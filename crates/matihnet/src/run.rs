@@ -1,7 +1,6 @@
 //! `plan`, `apply` and `destroy`: open the environment, lock the state, plan, confirm, execute.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -96,7 +95,7 @@ async fn prepare(env: &EnvironmentFile, run: &RunArgs) -> anyhow::Result<Prepare
     };
     let provider = env.provider(endpoint.as_deref()).await?;
     let desired = provider.map_resources(env.neutral_resources());
-    let outputs = env.outputs(&desired);
+    let outputs = matihnet_net::outputs(&desired);
     Ok(Prepared {
         local_cloud,
         environment: env.name().to_string(),
@@ -178,10 +177,6 @@ pub async fn plan_command(
     } else {
         Exit::Success
     })
-}
-
-pub fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
-    Ok(matihnet_engine::plan_file::read(path)?)
 }
 
 /// Asks for `yes` on a terminal; refuses without one.
@@ -315,7 +310,7 @@ async fn apply_locked(
     let had_state = existing.is_some();
     let (p, state) = match &args.plan_file {
         Some(file) => {
-            let p = read_plan_file(file)?;
+            let p = matihnet_engine::plan_file::read(file)?;
             let state = existing.unwrap_or_else(|| State {
                 lineage: p.lineage.clone(),
                 ..State::new()
