@@ -16,7 +16,7 @@ pub use apply::{ApplyError, ApplyOptions, ApplyOutcome, Executor, OpFailure};
 pub use events::{Event, Observer, OpKind, Silent};
 pub use graph::{CycleError, Graph};
 pub use plan::{
-    check_fresh, plan, validate, Action, Drift, OutputSpec, Plan, PlanError, PlanInput,
-    PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,
+    check_fresh, plan, plan_recorded, validate, Action, Drift, OutputSpec, Plan, PlanError,
+    PlanInput, PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,
 };
 pub use plan_file::PlanFileError;

@@ -298,169 +298,225 @@ pub async fn refresh(
 
 pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
     let schemas = schema_map(input.provider);
-    let graph = if options.destroy {
-        Graph::new()
-    } else {
-        validate(input.desired, &schemas)?
-    };
-    let state = input.state;
-
-    let mut unknown_targets: Vec<String> = options
-        .targets
-        .iter()
-        .chain(&options.replace)
-        .filter(|t| !graph.contains(t) && !state.resources.contains_key(t))
-        .map(|t| format!("{t} is neither in the configuration nor in the state"))
-        .collect();
-    unknown_targets.extend(
-        options
-            .replace
-            .iter()
-            .filter(|t| graph.contains(t) && !state.resources.contains_key(t))
-            .map(|t| {
-                format!("--replace {t}: it does not exist yet, so there is nothing to replace")
-            }),
-    );
-    if !unknown_targets.is_empty() {
-        return Err(PlanError::Invalid {
-            count: unknown_targets.len(),
-            errors: unknown_targets,
-        });
-    }
-
-    let state_graph = state_graph(state);
-    let scope: Option<BTreeSet<Address>> = if options.targets.is_empty() {
-        None
-    } else if options.destroy {
-        Some(state_graph.closure_of_dependents(&options.targets))
-    } else {
-        let mut s = graph.closure_of_dependencies(&options.targets);
-        // A targeted resource that only the state knows is deleted, and its dependents with it.
-        let state_only: Vec<Address> = options
-            .targets
-            .iter()
-            .filter(|t| !graph.contains(t))
-            .cloned()
-            .collect();
-        s.extend(state_graph.closure_of_dependents(&state_only));
-        Some(s)
-    };
-    let in_scope = |a: &Address| scope.as_ref().is_none_or(|s| s.contains(a));
-
+    let scoped = Scoped::new(input.desired, &schemas, input.state, options)?;
     let refreshed = if options.refresh {
         refresh(
-            state,
+            input.state,
             input.provider,
             input.environment,
             options.parallelism,
-            scope.as_ref(),
+            scoped.scope.as_ref(),
         )
         .await?
     } else {
-        state
-            .resources
-            .iter()
-            .map(|(a, r)| (a.clone(), Some(r.attributes.clone())))
-            .collect()
+        recorded(input.state)
     };
-    let desired_by_addr: BTreeMap<&Address, &DesiredResource> =
-        input.desired.iter().map(|r| (&r.addr, r)).collect();
+    scoped.finish(
+        input.desired,
+        input.outputs,
+        input.state,
+        refreshed,
+        &schemas,
+        options,
+    )
+}
 
-    let drift = detect_drift(state, &refreshed, &desired_by_addr, &schemas);
+/// The plan of `desired` against what the state records, reading nothing from the cloud: the
+/// check of commands that trust the state (`render`) that it still matches the file.
+pub fn plan_recorded(
+    desired: &[DesiredResource],
+    outputs: &[OutputSpec],
+    state: &State,
+    schemas: &HashMap<String, ResourceSchema>,
+) -> Result<Plan, PlanError> {
+    let options = PlanOptions {
+        refresh: false,
+        ..PlanOptions::default()
+    };
+    let scoped = Scoped::new(desired, schemas, state, &options)?;
+    scoped.finish(desired, outputs, state, recorded(state), schemas, &options)
+}
 
-    let mut changes: BTreeMap<Address, ResourceChange> = BTreeMap::new();
-    let replace_requested: BTreeSet<&Address> = options.replace.iter().collect();
+fn recorded(state: &State) -> BTreeMap<Address, Option<Attrs>> {
+    state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.clone(), Some(r.attributes.clone())))
+        .collect()
+}
 
-    if !options.destroy {
-        // Values each resource will have after apply, as far as they are known now.
-        let mut known: HashMap<Address, Attrs> = HashMap::new();
-        for addr in graph.topo_order()? {
-            let Some(r) = desired_by_addr.get(&addr) else {
-                continue;
-            };
-            let Some(schema) = schemas.get(&addr.kind) else {
-                continue;
-            };
-            let prior = refreshed.get(&addr).cloned().flatten();
-            let tainted = state.resources.get(&addr).is_some_and(|s| s.tainted);
-            let change = if in_scope(&addr) {
-                diff_one(
-                    r,
-                    schema,
-                    prior,
-                    tainted,
-                    replace_requested.contains(&addr),
-                    &known,
-                )
-            } else {
-                // Outside --target: left as it is, but its recorded values still feed references.
-                let after = prior.clone().unwrap_or_default();
-                no_op(r, schema, prior, after)
-            };
-            known.insert(addr.clone(), change.after.clone());
-            changes.insert(addr, change);
-        }
-    }
-    for (addr, recorded) in &state.resources {
-        if changes.contains_key(addr) || !in_scope(addr) {
-            continue;
-        }
-        let before = refreshed.get(addr).cloned().flatten();
-        // Gone already: nothing to delete, but the state entry is dropped at apply.
-        let action = if before.is_some() {
-            Action::Delete
+/// The validated graph of the configuration and the addresses a plan may touch (`--target`).
+struct Scoped {
+    graph: Graph,
+    scope: Option<BTreeSet<Address>>,
+}
+
+impl Scoped {
+    fn new(
+        desired: &[DesiredResource],
+        schemas: &HashMap<String, ResourceSchema>,
+        state: &State,
+        options: &PlanOptions,
+    ) -> Result<Scoped, PlanError> {
+        let graph = if options.destroy {
+            Graph::new()
         } else {
-            Action::NoOp
+            validate(desired, schemas)?
         };
-        changes.insert(
-            addr.clone(),
-            ResourceChange {
-                address: addr.clone(),
-                action,
-                before,
-                after: Attrs::new(),
-                after_unknown: Vec::new(),
-                replace_because: Vec::new(),
-                replace_reason: None,
-                desired: BTreeMap::new(),
-                dependencies: recorded.dependencies.clone(),
-                protect: recorded.protect,
-                sensitive: Vec::new(),
-            },
+
+        let mut unknown_targets: Vec<String> = options
+            .targets
+            .iter()
+            .chain(&options.replace)
+            .filter(|t| !graph.contains(t) && !state.resources.contains_key(t))
+            .map(|t| format!("{t} is neither in the configuration nor in the state"))
+            .collect();
+        unknown_targets.extend(
+            options
+                .replace
+                .iter()
+                .filter(|t| graph.contains(t) && !state.resources.contains_key(t))
+                .map(|t| {
+                    format!("--replace {t}: it does not exist yet, so there is nothing to replace")
+                }),
         );
-    }
+        if !unknown_targets.is_empty() {
+            return Err(PlanError::Invalid {
+                count: unknown_targets.len(),
+                errors: unknown_targets,
+            });
+        }
 
-    let protected: Vec<(Address, &'static str)> = changes
-        .values()
-        // The configuration's flag wins; the recorded one protects what the file no longer names.
-        .filter(|c| match desired_by_addr.get(&c.address) {
-            Some(d) => d.protect,
-            None => state.resources.get(&c.address).is_some_and(|r| r.protect),
-        })
-        .filter_map(|c| match c.action {
-            Action::Delete => Some((c.address.clone(), "destroy")),
-            Action::Replace => Some((c.address.clone(), "replace")),
-            _ => None,
-        })
-        .collect();
-    if !protected.is_empty() {
-        return Err(PlanError::Protected(protected));
-    }
-
-    Ok(Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        lineage: state.lineage.clone(),
-        serial: state.serial,
-        destroy: options.destroy,
-        refreshed: options.refresh,
-        changes: changes.into_values().collect(),
-        drift,
-        outputs: if options.destroy {
-            Vec::new()
+        let state_graph = state_graph(state);
+        let scope: Option<BTreeSet<Address>> = if options.targets.is_empty() {
+            None
+        } else if options.destroy {
+            Some(state_graph.closure_of_dependents(&options.targets))
         } else {
-            input.outputs.to_vec()
-        },
-    })
+            let mut s = graph.closure_of_dependencies(&options.targets);
+            // A targeted resource that only the state knows is deleted, and its dependents with it.
+            let state_only: Vec<Address> = options
+                .targets
+                .iter()
+                .filter(|t| !graph.contains(t))
+                .cloned()
+                .collect();
+            s.extend(state_graph.closure_of_dependents(&state_only));
+            Some(s)
+        };
+        Ok(Scoped { graph, scope })
+    }
+
+    fn finish(
+        self,
+        desired: &[DesiredResource],
+        outputs: &[OutputSpec],
+        state: &State,
+        refreshed: BTreeMap<Address, Option<Attrs>>,
+        schemas: &HashMap<String, ResourceSchema>,
+        options: &PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        let Scoped { graph, scope } = self;
+        let in_scope = |a: &Address| scope.as_ref().is_none_or(|s| s.contains(a));
+        let desired_by_addr: BTreeMap<&Address, &DesiredResource> =
+            desired.iter().map(|r| (&r.addr, r)).collect();
+
+        let drift = detect_drift(state, &refreshed, &desired_by_addr, schemas);
+
+        let mut changes: BTreeMap<Address, ResourceChange> = BTreeMap::new();
+        let replace_requested: BTreeSet<&Address> = options.replace.iter().collect();
+
+        if !options.destroy {
+            // Values each resource will have after apply, as far as they are known now.
+            let mut known: HashMap<Address, Attrs> = HashMap::new();
+            for addr in graph.topo_order()? {
+                let Some(r) = desired_by_addr.get(&addr) else {
+                    continue;
+                };
+                let Some(schema) = schemas.get(&addr.kind) else {
+                    continue;
+                };
+                let prior = refreshed.get(&addr).cloned().flatten();
+                let tainted = state.resources.get(&addr).is_some_and(|s| s.tainted);
+                let change = if in_scope(&addr) {
+                    diff_one(
+                        r,
+                        schema,
+                        prior,
+                        tainted,
+                        replace_requested.contains(&addr),
+                        &known,
+                    )
+                } else {
+                    // Outside --target: left as it is, but its recorded values still feed references.
+                    let after = prior.clone().unwrap_or_default();
+                    no_op(r, schema, prior, after)
+                };
+                known.insert(addr.clone(), change.after.clone());
+                changes.insert(addr, change);
+            }
+        }
+        for (addr, recorded) in &state.resources {
+            if changes.contains_key(addr) || !in_scope(addr) {
+                continue;
+            }
+            let before = refreshed.get(addr).cloned().flatten();
+            // Gone already: nothing to delete, but the state entry is dropped at apply.
+            let action = if before.is_some() {
+                Action::Delete
+            } else {
+                Action::NoOp
+            };
+            changes.insert(
+                addr.clone(),
+                ResourceChange {
+                    address: addr.clone(),
+                    action,
+                    before,
+                    after: Attrs::new(),
+                    after_unknown: Vec::new(),
+                    replace_because: Vec::new(),
+                    replace_reason: None,
+                    desired: BTreeMap::new(),
+                    dependencies: recorded.dependencies.clone(),
+                    protect: recorded.protect,
+                    sensitive: Vec::new(),
+                },
+            );
+        }
+
+        let protected: Vec<(Address, &'static str)> = changes
+            .values()
+            // The configuration's flag wins; the recorded one protects what the file no longer names.
+            .filter(|c| match desired_by_addr.get(&c.address) {
+                Some(d) => d.protect,
+                None => state.resources.get(&c.address).is_some_and(|r| r.protect),
+            })
+            .filter_map(|c| match c.action {
+                Action::Delete => Some((c.address.clone(), "destroy")),
+                Action::Replace => Some((c.address.clone(), "replace")),
+                _ => None,
+            })
+            .collect();
+        if !protected.is_empty() {
+            return Err(PlanError::Protected(protected));
+        }
+
+        Ok(Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            destroy: options.destroy,
+            refreshed: options.refresh,
+            changes: changes.into_values().collect(),
+            drift,
+            outputs: if options.destroy {
+                Vec::new()
+            } else {
+                outputs.to_vec()
+            },
+        })
+    }
 }
 
 /// The graph of what the state records, for deletes and destroy targets.

@@ -192,6 +192,11 @@ pub struct Environment {
     pub dns: Dns,
     pub tenants: Vec<Tenant>,
     pub state: StateSection,
+    /// `[cert_manager]`: needed by `render` only, so a file without it still plans and applies.
+    pub cert_manager: Option<CertManagerSection>,
+    /// The platform's services for the address map: the seed's defaults, overridden or extended
+    /// by `[[service]]` entries of the same name.
+    pub services: Vec<Service>,
 }
 
 impl Environment {
@@ -285,6 +290,64 @@ pub struct Dns {
 pub struct Tenant {
     pub slug: String,
     pub ingress: Ingress,
+}
+
+/// The ACME account and the identity cert-manager's DNS01 solver runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertManagerSection {
+    pub email: String,
+    /// AKS: the client id of the managed identity (workload identity) cert-manager uses.
+    pub identity_client_id: Option<String>,
+    /// GKE: the Google service account cert-manager runs as (Workload Identity).
+    pub service_account: Option<String>,
+}
+
+/// A platform service reachable at `http://<name>.<namespace>.svc.cluster.local:<port>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub namespace: String,
+    pub port: u16,
+    /// The variable the service map sets to the URL, such as `QUERY_ENGINE_URL`.
+    pub env: String,
+}
+
+impl Service {
+    /// The services the MATIH cluster-networking model names with their namespace and port
+    /// (the ai-service's values list the first three; the AI service answers on 8000).
+    pub fn defaults() -> Vec<Service> {
+        [
+            ("ai-service", "matih-data-plane", 8000, "AI_SERVICE_URL"),
+            ("catalog-service", "matih-data-plane", 8086, "CATALOG_URL"),
+            (
+                "iam-service",
+                "matih-control-plane",
+                8081,
+                "IAM_SERVICE_URL",
+            ),
+            ("query-engine", "matih-data-plane", 8080, "QUERY_ENGINE_URL"),
+        ]
+        .into_iter()
+        .map(|(name, namespace, port, env)| Service {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            port,
+            env: env.to_string(),
+        })
+        .collect()
+    }
+
+    /// `query-engine` -> `QUERY_ENGINE_URL`.
+    pub fn default_env(name: &str) -> String {
+        format!("{}_URL", name.to_ascii_uppercase().replace('-', "_"))
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}.{}.svc.cluster.local:{}",
+            self.name, self.namespace, self.port
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -54,6 +54,9 @@ pub enum Command {
     Output(OutputArgs),
     /// Print the dependency graph in Graphviz DOT.
     Graph,
+    /// Write the cluster's half from the state: ingress-nginx values, cert-manager issuers,
+    /// network policies, service addresses. Reads no cloud
+    Render(RenderArgs),
     /// Remove a lock left by a process that is gone, given its lock id.
     ForceUnlock(ForceUnlockArgs),
     /// Print a shell completion script.
@@ -87,6 +90,30 @@ pub struct LocalCloudArgs {
     /// How long long-running operations stay in progress.
     #[arg(long, default_value = "200ms", value_parser = parse_duration, value_name = "DURATION")]
     pub operation_delay: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The directory to write; it is replaced as a whole, and only if `render` wrote it before
+    /// [default: rendered/<environment name> beside the environment file]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The encoding of manifests and Helm values (cloud permission documents are always JSON).
+    #[arg(long, value_enum, default_value_t = RenderFormat::Yaml)]
+    pub format: RenderFormat,
+
+    /// Instead of rendering, check the manifests under PATH (a file or a directory, from any
+    /// source): report each policy that opens Kafka's plaintext 9092 or a port the port table
+    /// does not name, and each namespace without a default-deny. Exit 1 when any is found.
+    #[arg(long, value_name = "PATH", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -2,6 +2,7 @@
 //! backend to the engine, prints, and chooses the exit code. The only crate that prints.
 
 mod cli;
+mod cluster;
 mod environment;
 mod inspect;
 mod progress;
@@ -88,6 +89,13 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
     if let Command::LocalCloud(args) = &cli.command {
         return serve_local_cloud(args, term).await;
     }
+    if let Command::Render(cli::RenderArgs {
+        check: Some(path), ..
+    }) = &cli.command
+    {
+        // Checking manifests needs no environment file: they may come from anywhere.
+        return cluster::check_command(path, term);
+    }
     let interrupts = signals::Interrupts::install();
     let vars = environment::parse_vars(&cli.vars)?;
     let env = match environment::open(&cli.config, &vars) {
@@ -118,6 +126,7 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
         Command::State(cmd) => inspect::state_command(&env, cmd, term).await,
         Command::Output(args) => inspect::output_command(&env, args, term).await,
         Command::Graph => inspect::graph_command(&env, term).await,
+        Command::Render(args) => cluster::render_command(&env, args, term).await,
         Command::ForceUnlock(args) => inspect::force_unlock_command(&env, args, term).await,
         Command::Completions(args) => Ok(inspect::completions_command(args)),
         Command::LocalCloud(args) => serve_local_cloud(args, term).await,

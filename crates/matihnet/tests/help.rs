@@ -18,4 +18,5 @@ fn help_texts() {
     insta::assert_snapshot!("help_top", help(&["--help"]));
     insta::assert_snapshot!("help_plan", help(&["plan", "--help"]));
     insta::assert_snapshot!("help_apply", help(&["apply", "--help"]));
+    insta::assert_snapshot!("help_render", help(&["render", "--help"]));
 }

@@ -101,6 +101,8 @@ const ROOT_KEYS: &[&str] = &[
     "dns",
     "tenant",
     "state",
+    "cert_manager",
+    "service",
 ];
 const ENVIRONMENT_KEYS: &[&str] = &["name", "provider", "region"];
 const AWS_KEYS: &[&str] = &["availability_zones", "endpoint_url", "nat"];
@@ -134,6 +136,8 @@ const NODE_POOL_KEYS: &[&str] = &[
 const DNS_KEYS: &[&str] = &["zone", "api", "subdomains", "ttl", "protect"];
 const TENANT_KEYS: &[&str] = &["slug", "ingress"];
 const STATE_KEYS: &[&str] = &["path"];
+const CERT_MANAGER_KEYS: &[&str] = &["email", "identity_client_id", "service_account"];
+const SERVICE_KEYS: &[&str] = &["name", "namespace", "port", "env"];
 
 /// Names a tenant or subdomain may not take: they are records or resource names of the platform.
 const RESERVED_LABELS: &[&str] = &["api", "www", "platform"];
@@ -173,11 +177,13 @@ fn article(kind: &str) -> &'static str {
 }
 
 mod clouds;
+mod cluster;
 mod dns;
 mod network;
 mod reader;
 
 use clouds::{read_aws, read_azure, read_gcp};
+use cluster::{read_cert_manager, read_services};
 use dns::{read_dns, read_tenants};
 use network::{check_pools_for_cni, read_network, read_node_pools};
 use reader::Reader;
@@ -378,6 +384,9 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
         None => StateSection::default(),
     };
 
+    let cert_manager = read_cert_manager(r, root, provider);
+    let services = read_services(r, root);
+
     let provider = provider?;
     check_pools_for_cni(r, &node_pools, provider, network.as_ref().map(|n| n.cni));
     let network = network?;
@@ -405,5 +414,7 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
         dns: dns?,
         tenants: tenants?,
         state,
+        cert_manager: cert_manager.ok()?,
+        services: services?,
     })
 }
