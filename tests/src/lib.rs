@@ -2,6 +2,7 @@
 //! run the `matihnet` binary that `cargo test --workspace` builds alongside these tests.
 
 pub mod localcloud;
+pub mod manifests;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

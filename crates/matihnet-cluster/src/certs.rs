@@ -255,7 +255,7 @@ fn permissions(
                 ]
             });
             vec![File::cloud_json(
-                "cert-manager/route53-policy.json",
+                "cloud/route53-policy.json",
                 &to_value("route53-policy", &policy)?,
             )?]
         }
@@ -278,7 +278,7 @@ fn permissions(
                 })
                 .collect();
             vec![File::cloud_json(
-                "cert-manager/azure-role-assignments.json",
+                "cloud/azure-role-assignments.json",
                 &to_value(
                     "azure-role-assignments",
                     &json!({ "roleAssignments": assignments }),
@@ -315,11 +315,11 @@ fn permissions(
                 .collect();
             vec![
                 File::cloud_json(
-                    "cert-manager/gcp-custom-role.json",
+                    "cloud/gcp-custom-role.json",
                     &to_value("gcp-custom-role", &role)?,
                 )?,
                 File::cloud_json(
-                    "cert-manager/gcp-zone-bindings.json",
+                    "cloud/gcp-zone-bindings.json",
                     &to_value("gcp-zone-bindings", &json!({ "bindings": bindings }))?,
                 )?,
             ]

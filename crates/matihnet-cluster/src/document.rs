@@ -97,7 +97,9 @@ impl File {
         })
     }
 
-    /// A document for a cloud's own tools (an IAM policy, role assignments): always JSON.
+    /// A document for a cloud's own tools (an IAM policy, role assignments), not for the
+    /// cluster: always JSON, and kept under `cloud/` so `kubectl apply -R` of the manifests
+    /// never meets it.
     pub(crate) fn cloud_json(path: &str, value: &Value) -> Result<File, RenderError> {
         Ok(File {
             path: path.to_string(),

@@ -13,6 +13,8 @@ use crate::environment::EnvironmentFile;
 use crate::terminal::{self, Terminal};
 use crate::Exit;
 
+const MISMATCH_HINT: &str = "run `matihnet apply` with this file first; if this state belongs to another environment file, point [state] path at the right one";
+
 pub async fn render_command(
     env: &EnvironmentFile,
     args: &RenderArgs,
@@ -33,19 +35,18 @@ pub async fn render_command(
         .map(|s| (s.type_name.clone(), s))
         .collect();
     let outputs = matihnet_net::outputs(&desired);
-    let plan = matihnet_engine::plan_recorded(&desired, &outputs, &state, &schemas).with_context(
-        || {
-            format!(
-                "the state at {} does not match {config}",
-                backend.describe()
-            )
-        },
-    )?;
+    let plan = match matihnet_engine::plan_recorded(&desired, &outputs, &state, &schemas) {
+        Ok(p) => p,
+        Err(e) => bail!(
+            "the state at {} does not match {config}: {e}\n  hint: {MISMATCH_HINT}",
+            backend.describe()
+        ),
+    };
     if plan.has_changes() {
         term.err(&terminal::render_plan(&plan, term.colour));
         let s = plan.summary();
         bail!(
-            "the state at {} does not match {config} ({} to add, {} to change, {} to destroy, as shown above): render reads only the state, so it would describe objects that are not what the file asks for\n  hint: run `matihnet -c {config} apply` first; if this state belongs to another environment file, point [state] path at the right one",
+            "the state at {} does not match {config} ({} to add, {} to change, {} to destroy, as shown above): render reads only the state, so it would describe objects that are not what the file asks for\n  hint: {MISMATCH_HINT}",
             backend.describe(),
             s.add,
             s.change,
