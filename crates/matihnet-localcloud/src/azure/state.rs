@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::arm::Kind;
 use crate::core::operations::{self, Timed};
+use crate::core::public_ip;
 use crate::core::store;
 
 /// Where a resource is in its life; only `Succeeded` and `Failed` are terminal.
@@ -121,8 +122,6 @@ pub(crate) struct State {
     pub groups: BTreeMap<String, Group>,
     pub resources: BTreeMap<String, Resource>,
     pub operations: BTreeMap<String, Operation>,
-    /// Public IPs handed out so far: each address is distinct.
-    pub addresses_assigned: u32,
     /// Name-server sets handed out so far: each zone gets its own.
     pub name_server_sets: u32,
 }
@@ -212,15 +211,16 @@ impl State {
         if !wants {
             return None;
         }
-        self.addresses_assigned += 1;
-        // 20.0.0.0/8 is what Azure's public addresses look like; skip .0 and .255 endings.
-        let n = self.addresses_assigned;
-        Some(format!(
-            "20.{}.{}.{}",
-            40 + (n / 64516) % 200,
-            (n / 254) % 254,
-            n % 254 + 1
-        ))
+        // 20.40.0.0 onwards looks like Azure's public addresses.
+        let pool = public_ip::Pool {
+            first: std::net::Ipv4Addr::new(20, 40, 0, 0),
+            size: 200 << 16,
+        };
+        Some(public_ip::pick(&pool, k, |ip| {
+            self.resources
+                .values()
+                .any(|r| r.body["properties"]["ipAddress"].as_str() == Some(ip))
+        }))
     }
 
     /// True while the resource or anything it shares a lock with (a VNet and its subnets) runs

@@ -50,8 +50,6 @@ struct World {
     #[serde(default)]
     next_id: u64,
     #[serde(default)]
-    next_external_ip: u32,
-    #[serde(default)]
     networks: BTreeMap<String, compute::Network>,
     #[serde(default)]
     subnetworks: BTreeMap<String, compute::Subnetwork>,

@@ -16,6 +16,7 @@ use super::operations::{self, Kind};
 use super::{check_name, fingerprint, region_url, string_field, Subnetwork, API};
 use crate::core::cidr::Cidr;
 use crate::core::clock;
+use crate::core::public_ip;
 use crate::gcp::fields::{self, LabelError};
 use crate::gcp::wire::{ok, ApiError, ApiResult};
 use crate::gcp::{Cloud, World};
@@ -165,11 +166,19 @@ impl Collection for Address {
         let address = match (address_type.as_str(), requested) {
             (_, Some(ip)) => ip,
             ("EXTERNAL", None) => {
-                // 34.0.0.0/8 is where GCP hands out regional external addresses; sequential keeps
-                // them unique and readable in tests.
-                let n = world.next_external_ip;
-                world.next_external_ip = n.wrapping_add(1);
-                std::net::Ipv4Addr::from(0x2200_0000u32 | ((n % 0x00ff_fffe) + 2)).to_string()
+                // 34.0.0.0/8 is where GCP hands out regional external addresses.
+                let key = format!(
+                    "projects/{}/regions/{}/addresses/{name}",
+                    place.project,
+                    place.region.as_deref().unwrap_or("global")
+                );
+                let pool = public_ip::Pool {
+                    first: std::net::Ipv4Addr::new(34, 0, 0, 0),
+                    size: 1 << 24,
+                };
+                public_ip::pick(&pool, &key, |ip| {
+                    world.addresses.values().any(|a| a.address == ip)
+                })
             }
             _ => internal_address(world, place, subnetwork.as_deref())?,
         };
