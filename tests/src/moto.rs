@@ -63,6 +63,8 @@ pub fn python() -> PathBuf {
     py
 }
 
+const AUTHORIZATION: &str = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n";
+
 pub struct Moto {
     child: Child,
     pub port: u16,
@@ -118,16 +120,50 @@ impl Moto {
     }
 
     fn request(&self, method: &str, path: &str) -> Option<String> {
+        self.raw(method, path, b"")
+            .map(|body| String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// One HTTP request with a made-up signature (moto checks none, but treats a request without
+    /// one as anonymous, which S3 denies); the body of a 200 answer.
+    fn raw(&self, method: &str, path: &str, body: &[u8]) -> Option<Vec<u8>> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n{AUTHORIZATION}Connection: close\r\n\r\n",
+            body.len()
         )
         .ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        out.starts_with("HTTP/1.1 200").then_some(out)
+        s.write_all(body).ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).ok()?;
+        if !out.starts_with(b"HTTP/1.1 200") {
+            return None;
+        }
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+        Some(out.split_off(split + 4))
+    }
+
+    /// Creates an S3 bucket (path style).
+    pub fn create_bucket(&self, bucket: &str) {
+        assert!(
+            self.raw("PUT", &format!("/{bucket}"), b"").is_some(),
+            "moto did not create bucket {bucket}"
+        );
+    }
+
+    /// Writes an S3 object's bytes as a foreign tool would.
+    pub fn put_object(&self, bucket: &str, key: &str, body: &[u8]) {
+        assert!(
+            self.raw("PUT", &format!("/{bucket}/{key}"), body).is_some(),
+            "moto did not store {bucket}/{key}"
+        );
+    }
+
+    /// An S3 object's bytes, `None` when absent.
+    pub fn get_object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.raw("GET", &format!("/{bucket}/{key}"), b"")
     }
 
     /// Runs `tests/aws_inventory.py` against this emulator.

@@ -791,10 +791,9 @@ impl Backend for Witnessed {
     }
     async fn lock(
         &self,
-        info: matihnet_state::LockInfo,
-        timeout: Duration,
+        request: matihnet_state::LockRequest,
     ) -> Result<String, matihnet_state::StateError> {
-        self.inner.lock(info, timeout).await
+        self.inner.lock(request).await
     }
     async fn unlock(&self, id: &str) -> Result<(), matihnet_state::StateError> {
         self.inner.unlock(id).await

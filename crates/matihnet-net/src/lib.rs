@@ -158,6 +158,17 @@ pub(crate) fn plan_findings(env: &Environment) -> (AddressPlan, Vec<Finding>) {
     (plan, findings)
 }
 
+/// Reads only the `[state]` section of a file: where another state lives, for `state migrate`.
+/// `environment` names the PostgreSQL row when the section does not.
+pub fn load_state_section(
+    file_name: &str,
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    environment: &str,
+) -> Result<StateSection, Vec<Diagnostic>> {
+    parse::parse_state_only(file_name, text, vars, environment)
+}
+
 /// Parse + validate an environment file. `vars` resolves `${NAME}` (the CLI passes --var values
 /// first, then the process environment). Returns every error at once, sorted by position.
 pub fn load(

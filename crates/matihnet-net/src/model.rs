@@ -350,8 +350,54 @@ impl Service {
     }
 }
 
+/// `[state]`: where the state lives. Every field may use `${VAR}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateSection {
-    /// Relative to the environment file.
+    /// Relative to the environment file (local backend only).
     pub path: Option<String>,
+    pub backend: StateBackend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StateBackend {
+    /// A file beside the environment file (or at `path`).
+    #[default]
+    Local,
+    S3(S3State),
+    Postgres(PostgresState),
+}
+
+impl StateBackend {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StateBackend::Local => "local",
+            StateBackend::S3(_) => "s3",
+            StateBackend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3State {
+    pub bucket: String,
+    pub key: String,
+    /// Otherwise `[aws]`'s region (EKS), then the SDK's own chain (`AWS_REGION`, the profile).
+    pub region: Option<String>,
+    /// Otherwise `[aws] endpoint_url` (EKS), then `AWS_ENDPOINT_URL`.
+    pub endpoint: Option<String>,
+    /// A lock whose heartbeat is older than this is stale.
+    pub lock_ttl_secs: u64,
+}
+
+/// How long an S3 lock's heartbeat may be silent before the lock is stale, unless
+/// `[state] lock_ttl` says otherwise.
+pub const DEFAULT_S3_LOCK_TTL_SECS: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresState {
+    /// A libpq-style connection string or URL; may carry a password, so it is never printed.
+    pub conn_str: String,
+    pub schema: String,
+    /// The row of the states table: the environment's name unless set.
+    pub name: String,
 }

@@ -130,9 +130,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub parallelism: u32,
 
-    /// How long to wait for the state lock (e.g. 30s, 5m).
-    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
-    pub lock_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// Print progress for long operations this often.
     #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
@@ -142,6 +141,19 @@ pub struct RunArgs {
     /// kept in a file beside the state.
     #[arg(long)]
     pub local_cloud: bool,
+}
+
+/// How a command takes the state lock.
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    /// How long to wait for the state lock (e.g. 30s, 5m).
+    #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
+
+    /// Take over a lock whose holder stopped refreshing it (S3 state only: its heartbeat is
+    /// older than [state] lock_ttl, as after a killed CI job). A live holder's lock is never taken.
+    #[arg(long)]
+    pub break_stale_lock: bool,
 }
 
 #[derive(Debug, Args)]
@@ -217,10 +229,29 @@ pub enum StateCommand {
     Rm {
         #[arg(required = true)]
         addresses: Vec<String>,
-        /// How long to wait for the state lock.
-        #[arg(long, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
-        lock_timeout: std::time::Duration,
+        #[command(flatten)]
+        lock: LockArgs,
     },
+    /// Copy the state into the backend this file's [state] section names (S3, PostgreSQL or a
+    /// file), with its lineage and serial, under both locks; the copy is read back and compared,
+    /// and the source is left as it was.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Where the state is now: a state file (default: the local state beside this file,
+    /// <file stem>.state.json).
+    #[arg(long, value_name = "STATE_FILE", conflicts_with = "from_config")]
+    pub from: Option<PathBuf>,
+
+    /// Where the state is now, as the [state] section of another file (an older copy of this
+    /// environment file, or a file holding only a [state] section).
+    #[arg(long, value_name = "FILE")]
+    pub from_config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]

@@ -21,7 +21,7 @@ pub async fn render_command(
     term: Terminal,
 ) -> anyhow::Result<Exit> {
     let config = env.path.display();
-    let backend = env.backend();
+    let backend = env.backend(false).await?;
     let state = match backend.read().await? {
         Some(s) if !s.resources.is_empty() => s,
         _ => bail!(

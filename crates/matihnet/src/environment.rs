@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use matihnet_core::{DesiredResource, Diagnostic, Provider, ResourceSchema};
-use matihnet_net::{CloudProvider, Loaded};
+use matihnet_net::{CloudProvider, Loaded, StateBackend, StateSection};
 use matihnet_provider_fake::{FakeConfig, FakeProvider};
 use matihnet_state::{Backend, LocalBackend};
 
@@ -98,11 +98,18 @@ impl EnvironmentFile {
     }
 
     /// `[state] path`, relative to the file; otherwise `<file stem>.state.json` beside it.
+    /// With a remote backend, the files matihnet keeps beside the state locally (the local
+    /// cloud's objects) are named after this path all the same.
     pub fn state_path(&self) -> PathBuf {
         match &self.loaded.env.state.path {
             Some(p) => self.dir().join(p),
-            None => self.dir().join(format!("{}.state.json", self.stem())),
+            None => self.default_state_path(),
         }
+    }
+
+    /// `<file stem>.state.json` beside the file: where the state is when `[state]` says nothing.
+    pub fn default_state_path(&self) -> PathBuf {
+        self.dir().join(format!("{}.state.json", self.stem()))
     }
 
     /// Where `--local-cloud` keeps the emulated objects: beside the state.
@@ -116,10 +123,70 @@ impl EnvironmentFile {
         self.state_path().with_file_name(name)
     }
 
-    /// Where the state lives: the only place the binary picks a backend, so a new one (S3,
-    /// PostgreSQL) is chosen here and every command works with it.
-    pub fn backend(&self) -> Arc<dyn Backend> {
-        Arc::new(LocalBackend::new(self.state_path()))
+    /// Where the state lives: the only place the binary picks a backend, so every command works
+    /// with each of them. Connects nothing yet. With `local_cloud` a remote backend must be on
+    /// this machine too, so that a rehearsal never touches a team's real state.
+    pub async fn backend(&self, local_cloud: bool) -> anyhow::Result<Arc<dyn Backend>> {
+        self.backend_for(&self.loaded.env.state, local_cloud).await
+    }
+
+    /// The backend another `[state]` section names (a `state migrate` source), with this
+    /// environment's context (its directory, `[aws]`).
+    pub async fn backend_for(
+        &self,
+        section: &StateSection,
+        local_cloud: bool,
+    ) -> anyhow::Result<Arc<dyn Backend>> {
+        match &section.backend {
+            StateBackend::Local => Ok(Arc::new(LocalBackend::new(match &section.path {
+                Some(p) => self.dir().join(p),
+                None => self.default_state_path(),
+            }))),
+            #[cfg(feature = "state-s3")]
+            StateBackend::S3(s3) => {
+                let aws = self.loaded.env.aws.as_ref();
+                let endpoint = s3
+                    .endpoint
+                    .clone()
+                    .or_else(|| aws.and_then(|a| a.endpoint_url.clone()))
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+                let on_this_machine = endpoint
+                    .as_deref()
+                    .is_some_and(matihnet_core::endpoint::is_loopback);
+                if local_cloud && !on_this_machine {
+                    anyhow::bail!(
+                        "--local-cloud keeps a rehearsal on this machine, but [state] backend = \"s3\" keeps the state in s3://{}/{} at {} (nothing was contacted)\n  \
+                         hint: rehearse with a local state (remove [state] or set backend = \"local\" in a copy of the file), or point [state] endpoint at an S3 emulator on 127.0.0.1",
+                        s3.bucket,
+                        s3.key,
+                        endpoint.as_deref().unwrap_or("AWS")
+                    );
+                }
+                let region = s3.region.clone().or_else(|| {
+                    (self.loaded.env.provider == CloudProvider::Eks)
+                        .then(|| self.loaded.env.region.clone())
+                });
+                Ok(Arc::new(
+                    matihnet_state_s3::S3Backend::new(matihnet_state_s3::S3Settings {
+                        bucket: s3.bucket.clone(),
+                        key: s3.key.clone(),
+                        region,
+                        endpoint: endpoint.clone(),
+                        lock_ttl: std::time::Duration::from_secs(s3.lock_ttl_secs),
+                        // An emulator gets fixed test credentials: real ones never leave for it.
+                        test_credentials: on_this_machine,
+                    })
+                    .await,
+                ))
+            }
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!(
+                "[state] backend = \"{}\" is not built into this matihnet (build it with the cargo feature state-{})",
+                other.as_str(),
+                other.as_str()
+            ),
+        }
     }
 
     /// The provider-neutral resources of the model.

@@ -6,11 +6,13 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::CommandFactory;
 use matihnet_core::Address;
-use matihnet_state::LockInfo;
+use matihnet_state::LockRequest;
 
 use crate::cli::{Cli, CompletionsArgs, ForceUnlockArgs, OutputArgs, ShowArgs, StateCommand};
 use crate::environment::EnvironmentFile;
+use crate::migrate;
 use crate::run::Locked;
+use crate::signals::Interrupts;
 use crate::terminal::{self, Terminal};
 use crate::Exit;
 
@@ -54,7 +56,7 @@ pub async fn show_command(
         }
         return Ok(Exit::Success);
     }
-    let backend = env.backend();
+    let backend = env.backend(false).await?;
     match backend.read().await? {
         None => term.line("No state: nothing has been applied yet."),
         Some(state) => {
@@ -73,11 +75,12 @@ pub async fn show_command(
 pub async fn state_command(
     env: &EnvironmentFile,
     cmd: &StateCommand,
+    interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
     match cmd {
         StateCommand::List => {
-            if let Some(state) = env.backend().read().await? {
+            if let Some(state) = env.backend(false).await?.read().await? {
                 for addr in state.resources.keys() {
                     term.line(&addr.to_string());
                 }
@@ -86,7 +89,7 @@ pub async fn state_command(
         }
         StateCommand::Show { address } => {
             let addr: Address = address.parse()?;
-            let state = env.backend().read().await?.unwrap_or_default();
+            let state = env.backend(false).await?.read().await?.unwrap_or_default();
             let Some(r) = state.resources.get(&addr) else {
                 bail!("{addr} is not in the state; `matihnet state list` shows what is");
             };
@@ -96,15 +99,13 @@ pub async fn state_command(
             term.line("}");
             Ok(Exit::Success)
         }
-        StateCommand::Rm {
-            addresses,
-            lock_timeout,
-        } => {
+        StateCommand::Migrate(args) => migrate::migrate_command(env, args, interrupts, term).await,
+        StateCommand::Rm { addresses, lock } => {
             let addrs: Vec<Address> = addresses
                 .iter()
                 .map(|a| a.parse::<Address>())
                 .collect::<Result<_, _>>()?;
-            let locked = Locked::take(env, "state rm", *lock_timeout).await?;
+            let locked = Locked::take(env, "state rm", lock, false, interrupts).await?;
             let result = async {
                 let Some(mut state) = locked.read_state().await? else {
                     bail!("there is no state to remove resources from");
@@ -135,7 +136,7 @@ pub async fn output_command(
     args: &OutputArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let state = env.backend().read().await?.unwrap_or_default();
+    let state = env.backend(false).await?.read().await?.unwrap_or_default();
     match &args.name {
         Some(name) => {
             let Some(o) = state.outputs.get(name) else {
@@ -201,7 +202,7 @@ pub async fn force_unlock_command(
     args: &ForceUnlockArgs,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let backend = env.backend();
+    let backend = env.backend(false).await?;
     backend
         .force_unlock(&args.lock_id)
         .await
@@ -213,10 +214,7 @@ pub async fn force_unlock_command(
     ));
     // Show that the state can now be locked.
     let id = backend
-        .lock(
-            LockInfo::for_this_process("force-unlock check"),
-            Duration::ZERO,
-        )
+        .lock(LockRequest::new("force-unlock check", Duration::ZERO))
         .await?;
     backend.unlock(&id).await?;
     Ok(Exit::Success)

@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod environment;
 mod inspect;
+mod migrate;
 mod progress;
 mod run;
 mod signals;
@@ -117,13 +118,13 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
     };
     env.print_warnings(&term);
     match &cli.command {
-        Command::Plan(args) => run::plan_command(&env, args, term).await,
+        Command::Plan(args) => run::plan_command(&env, args, &interrupts, term).await,
         Command::Apply(args) => run::apply_command(&env, args, &interrupts, term).await,
         Command::Destroy(args) => run::destroy_command(&env, args, &interrupts, term).await,
         Command::Validate => inspect::validate_command(&env, term).await,
         Command::Addresses => inspect::addresses_command(&env, term),
         Command::Show(args) => inspect::show_command(&env, args, term).await,
-        Command::State(cmd) => inspect::state_command(&env, cmd, term).await,
+        Command::State(cmd) => inspect::state_command(&env, cmd, &interrupts, term).await,
         Command::Output(args) => inspect::output_command(&env, args, term).await,
         Command::Graph => inspect::graph_command(&env, term).await,
         Command::Render(args) => cluster::render_command(&env, args, term).await,

@@ -8,19 +8,21 @@ use matihnet_core::{Address, Provider};
 use matihnet_engine::{
     check_fresh, plan, ApplyOptions, ApplyOutcome, Executor, Plan, PlanInput, PlanOptions,
 };
-use matihnet_state::{Backend, LockInfo, State};
+use matihnet_state::{Backend, LockRequest, State, StateError};
 
-use crate::cli::{ApplyArgs, DestroyArgs, PlanArgs, RunArgs};
+use crate::cli::{ApplyArgs, DestroyArgs, LockArgs, PlanArgs, RunArgs};
 use crate::environment::EnvironmentFile;
 use crate::progress::Progress;
 use crate::signals::Interrupts;
 use crate::terminal::{self, Terminal};
 use crate::Exit;
 
-/// The state backend, locked for one operation, unlocked by [`Locked::release`].
+/// The state backend, locked for one operation, unlocked by [`Locked::release`] (or, on an
+/// interrupt, by the signal handler before it exits).
 pub struct Locked {
     pub backend: Arc<dyn Backend>,
     id: String,
+    interrupts: Interrupts,
 }
 
 impl Prepared {
@@ -34,22 +36,37 @@ impl Prepared {
 }
 
 impl Locked {
+    /// Opens the backend and takes its lock. Nothing else is contacted before this succeeds
+    /// and the state has been read, so a command that cannot keep its state safe touches no
+    /// cloud.
     pub async fn take(
         env: &EnvironmentFile,
         operation: &str,
-        timeout: std::time::Duration,
+        lock: &LockArgs,
+        local_cloud: bool,
+        interrupts: &Interrupts,
     ) -> anyhow::Result<Locked> {
-        let backend = env.backend();
-        let id = backend
-            .lock(LockInfo::for_this_process(operation), timeout)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("{e}\n  hint: wait for it to finish, pass --lock-timeout 5m to wait longer, or, if that process is gone, run `matihnet force-unlock ID`")
-            })?;
-        Ok(Locked { backend, id })
+        let backend = env.backend(local_cloud).await?;
+        let request = LockRequest {
+            break_stale: lock.break_stale_lock,
+            ..LockRequest::new(operation, lock.lock_timeout)
+        };
+        let id = backend.lock(request).await.map_err(|e| match e {
+            StateError::Locked { .. } => anyhow::anyhow!(
+                "{e}\n  hint: wait for it to finish, pass --lock-timeout 5m to wait longer, or, if that process is gone, run `matihnet force-unlock ID`"
+            ),
+            other => anyhow::Error::new(other),
+        })?;
+        interrupts.holding(Some((Arc::clone(&backend), id.clone())));
+        Ok(Locked {
+            backend,
+            id,
+            interrupts: interrupts.clone(),
+        })
     }
 
     pub async fn release(self) -> anyhow::Result<()> {
+        self.interrupts.holding(None);
         self.backend.unlock(&self.id).await?;
         Ok(())
     }
@@ -137,24 +154,19 @@ async fn make_plan(
 pub async fn plan_command(
     env: &EnvironmentFile,
     args: &PlanArgs,
+    interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env, &args.run).await?;
-    let locked = Locked::take(env, "plan", args.run.lock_timeout).await?;
+    let run = &args.run;
+    let locked = Locked::take(env, "plan", &run.lock, run.local_cloud, interrupts).await?;
     let result = async {
         let state = locked.read_state().await?.unwrap_or_default();
-        make_plan(
-            env,
-            &prepared,
-            &state,
-            &args.run,
-            &args.replace,
-            args.destroy,
-        )
-        .await
+        let prepared = prepare(env, run).await?;
+        let p = make_plan(env, &prepared, &state, run, &args.replace, args.destroy).await;
+        prepared.finish()?;
+        p
     }
     .await;
-    prepared.finish()?;
     locked.release().await?;
     let p = result?;
     if args.json {
@@ -290,10 +302,16 @@ pub async fn apply_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env, &args.run).await?;
-    let locked = Locked::take(env, "apply", args.run.lock_timeout).await?;
-    let result = apply_locked(env, &prepared, &locked, args, interrupts, term).await;
-    prepared.finish()?;
+    let run = &args.run;
+    let locked = Locked::take(env, "apply", &run.lock, run.local_cloud, interrupts).await?;
+    let result = async {
+        let existing = locked.read_state().await?;
+        let prepared = prepare(env, run).await?;
+        let applied = apply_locked(env, &prepared, &locked, existing, args, interrupts, term).await;
+        prepared.finish()?;
+        applied
+    }
+    .await;
     locked.release().await?;
     result
 }
@@ -302,11 +320,11 @@ async fn apply_locked(
     env: &EnvironmentFile,
     prepared: &Prepared,
     locked: &Locked,
+    existing: Option<State>,
     args: &ApplyArgs,
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let existing = locked.read_state().await?;
     let had_state = existing.is_some();
     let (p, state) = match &args.plan_file {
         Some(file) => {
@@ -342,27 +360,41 @@ pub async fn destroy_command(
     interrupts: &Interrupts,
     term: Terminal,
 ) -> anyhow::Result<Exit> {
-    let prepared = prepare(env, &args.run).await?;
-    let locked = Locked::take(env, "destroy", args.run.lock_timeout).await?;
+    let run = &args.run;
+    let locked = Locked::take(env, "destroy", &run.lock, run.local_cloud, interrupts).await?;
     let result = async {
         let Some(state) = locked.read_state().await? else {
             term.line("Nothing to destroy: there is no state yet.");
             return Ok(Exit::Success);
         };
-        let p = make_plan(env, &prepared, &state, &args.run, &[], true).await?;
-        term.out(&terminal::render_plan(&p, term.colour));
-        if !p.has_changes() {
-            return Ok(Exit::Success);
-        }
-        if !args.auto_approve && !confirm("destroy all these resources", term)? {
-            term.err("Destroy cancelled.");
-            return Ok(Exit::Error);
-        }
-        let outcome = execute(&prepared, &locked, &p, state, &args.run, interrupts, term).await?;
-        Ok(report(&outcome, true, term))
+        let prepared = prepare(env, run).await?;
+        let destroyed = destroy_locked(env, &prepared, &locked, state, args, interrupts, term).await;
+        prepared.finish()?;
+        destroyed
     }
     .await;
-    prepared.finish()?;
     locked.release().await?;
     result
+}
+
+async fn destroy_locked(
+    env: &EnvironmentFile,
+    prepared: &Prepared,
+    locked: &Locked,
+    state: State,
+    args: &DestroyArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
+    let p = make_plan(env, prepared, &state, &args.run, &[], true).await?;
+    term.out(&terminal::render_plan(&p, term.colour));
+    if !p.has_changes() {
+        return Ok(Exit::Success);
+    }
+    if !args.auto_approve && !confirm("destroy all these resources", term)? {
+        term.err("Destroy cancelled.");
+        return Ok(Exit::Error);
+    }
+    let outcome = execute(prepared, locked, &p, state, &args.run, interrupts, term).await?;
+    Ok(report(&outcome, true, term))
 }

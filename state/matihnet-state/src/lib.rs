@@ -1,5 +1,5 @@
 //! What matihnet remembers between runs: the state model, its versioned JSON file format, the
-//! `Backend` trait every storage (local file today; S3, PostgreSQL later) implements, and the
+//! `Backend` trait every storage (the local file here; S3 and PostgreSQL in their own crates) implements, and the
 //! conformance suite each backend must pass. Knows nothing of clouds, plans or the terminal.
 
 pub mod backend;
@@ -10,7 +10,7 @@ pub mod local;
 pub mod memory;
 pub mod model;
 
-pub use backend::{Backend, LockInfo, StateError};
+pub use backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use model::{OutputValue, ResourceState, State, STATE_VERSION};

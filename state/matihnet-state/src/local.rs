@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::backend::{Backend, LockInfo, StateError};
+use crate::backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
 use crate::format;
 use crate::model::State;
 
@@ -23,6 +23,9 @@ pub struct LocalBackend {
     path: PathBuf,
     held: Mutex<Option<(File, String)>>,
     backed_up: Arc<AtomicBool>,
+    /// The state file as this instance last read or wrote it; its `version` is the file's
+    /// identity (device, inode, length, mtime), which every atomic write changes.
+    seen: Arc<Mutex<Option<Seen>>>,
 }
 
 impl LocalBackend {
@@ -31,6 +34,7 @@ impl LocalBackend {
             path: path.into(),
             held: Mutex::new(None),
             backed_up: Arc::new(AtomicBool::new(false)),
+            seen: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -141,32 +145,43 @@ impl Backend for LocalBackend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        remember(&self.seen, None);
+        let (bytes, identity) = match read_with_identity(&self.path) {
+            Ok(Some(read)) => read,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(self.io(&self.path)(e)),
         };
-        format::decode(&bytes)
-            .map(Some)
-            .map_err(|reason| StateError::Corrupt {
-                location: self.describe(),
-                reason,
-            })
+        let state = format::decode(&bytes).map_err(|reason| StateError::Corrupt {
+            location: self.describe(),
+            reason,
+        })?;
+        remember(&self.seen, Some(Seen::of(&state, identity)));
+        Ok(Some(state))
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
+        let seen = recall(&self.seen);
+        check_successor(&self.describe(), seen.as_ref(), state)?;
         // Encoding here costs one serialized copy instead of a clone of the whole state; the
         // file IO and fsync, the slow part, stay off the async workers.
         let bytes = format::encode(state);
-        let path = self.path.clone();
-        let backup = self.backup_path();
-        let backed_up = Arc::clone(&self.backed_up);
-        tokio::task::spawn_blocking(move || write_state(&path, &backup, &backed_up, &bytes))
+        let write = StateWrite {
+            path: self.path.clone(),
+            backup: self.backup_path(),
+            backed_up: Arc::clone(&self.backed_up),
+            expected: seen.map(|s| s.version),
+        };
+        let identity = tokio::task::spawn_blocking(move || write.run(&bytes))
             .await
-            .map_err(|join| self.io(&self.path)(std::io::Error::other(join.to_string())))?
+            .map_err(|join| self.io(&self.path)(std::io::Error::other(join.to_string())))??;
+        remember(&self.seen, Some(Seen::of(state, identity)));
+        Ok(())
     }
 
-    async fn lock(&self, mut info: LockInfo, timeout: Duration) -> Result<String, StateError> {
+    async fn lock(&self, request: LockRequest) -> Result<String, StateError> {
+        let LockRequest {
+            mut info, timeout, ..
+        } = request;
         let file = self.open_lock_file()?;
         let started = Instant::now();
         loop {
@@ -271,25 +286,95 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StateError {
     }
 }
 
-/// Writes an encoded state, first keeping the file as it was before this process's first write.
-fn write_state(
-    path: &Path,
-    backup: &Path,
-    backed_up: &AtomicBool,
-    encoded: &[u8],
-) -> Result<(), StateError> {
-    if !backed_up.swap(true, Ordering::SeqCst) {
-        match std::fs::read(path) {
-            Ok(previous) => write_atomic(backup, &previous)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(path)(e)),
-        }
+fn remember(slot: &Mutex<Option<Seen>>, seen: Option<Seen>) {
+    match slot.lock() {
+        Ok(mut g) => *g = seen,
+        Err(poisoned) => *poisoned.into_inner() = seen,
     }
-    write_atomic(path, encoded)
+}
+
+fn recall(slot: &Mutex<Option<Seen>>) -> Option<Seen> {
+    match slot.lock() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// What tells two versions of the file apart: an atomic write makes a new inode, and an edit in
+/// place changes the length or the modification time.
+fn identity(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}:{}:{}:{}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
+}
+
+/// The file's bytes and the identity of exactly the file they came from.
+fn read_with_identity(path: &Path) -> std::io::Result<Option<(Vec<u8>, String)>> {
+    use std::io::Read;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, identity(&meta))))
+}
+
+/// One state write: checks the file is still the one this instance last saw, keeps the file as
+/// it was before this process's first write, then replaces it atomically.
+struct StateWrite {
+    path: PathBuf,
+    backup: PathBuf,
+    backed_up: Arc<AtomicBool>,
+    /// The identity this instance last saw; `None`: it saw no file.
+    expected: Option<String>,
+}
+
+impl StateWrite {
+    /// Returns the identity of the file written.
+    fn run(self, encoded: &[u8]) -> Result<String, StateError> {
+        let current = match std::fs::metadata(&self.path) {
+            Ok(meta) => Some(identity(&meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error(&self.path)(e)),
+        };
+        if current != self.expected {
+            return Err(StateError::Conflict {
+                location: self.path.display().to_string(),
+                expected: match &self.expected {
+                    None => "no state file".into(),
+                    Some(_) => "the file as it last read or wrote it".into(),
+                },
+                found: match &current {
+                    None => "the file is gone".into(),
+                    Some(_) => "the file was replaced since".into(),
+                },
+            });
+        }
+        if !self.backed_up.swap(true, Ordering::SeqCst) {
+            match std::fs::read(&self.path) {
+                Ok(previous) => {
+                    write_atomic(&self.backup, &previous)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&self.path)(e)),
+            }
+        }
+        write_atomic(&self.path, encoded)
+    }
 }
 
 /// Temp file, fsync, rename, fsync of the directory: a crash leaves the old or the new file.
-fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
+/// Returns the identity of the file written.
+fn write_atomic(target: &Path, bytes: &[u8]) -> Result<String, StateError> {
     let mut name = target
         .file_name()
         .map(|n| n.to_os_string())
@@ -305,6 +390,8 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .map_err(io_error(&tmp))?;
     f.write_all(bytes).map_err(io_error(&tmp))?;
     f.sync_all().map_err(io_error(&tmp))?;
+    // The inode survives the rename, so this is the identity of the file at `target`.
+    let written = identity(&f.metadata().map_err(io_error(&tmp))?);
     drop(f);
     std::fs::rename(&tmp, target).map_err(io_error(target))?;
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -312,18 +399,40 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), StateError> {
             let _ = d.sync_all();
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    struct Local {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    #[async_trait]
+    impl crate::conformance::Harness for Local {
+        type Backend = LocalBackend;
+        async fn open(&self) -> LocalBackend {
+            LocalBackend::new(&self.path)
+        }
+        async fn plant(&self, bytes: &[u8]) {
+            std::fs::write(&self.path, bytes).unwrap();
+        }
+        async fn stored(&self) -> Option<Vec<u8>> {
+            std::fs::read(&self.path).ok()
+        }
+        fn holder_gone(&self) -> crate::conformance::HolderGone {
+            crate::conformance::HolderGone::Released
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passes_the_backend_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("env.state.json");
-        crate::conformance::run(|| LocalBackend::new(&path)).await;
+        crate::conformance::run(&Local { _dir: dir, path }).await;
     }
 
     #[tokio::test]
@@ -338,6 +447,7 @@ mod tests {
         assert_eq!(mode, 0o600);
         // A second process's first write backs up what the first one left.
         let b2 = LocalBackend::new(&path);
+        b2.read().await.unwrap();
         s.serial = 1;
         b2.write(&s).await.unwrap();
         let backup = crate::format::decode(&std::fs::read(b2.backup_path()).unwrap()).unwrap();
@@ -358,7 +468,7 @@ mod tests {
         .unwrap();
         assert_eq!(b.lock_holder().await.unwrap(), None);
         let id = b
-            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .lock(LockRequest::new("plan", Duration::ZERO))
             .await
             .unwrap();
         b.unlock(&id).await.unwrap();
@@ -389,7 +499,7 @@ mod tests {
         }
         let b = LocalBackend::new(&path);
         let id = b
-            .lock(LockInfo::for_this_process("apply"), Duration::ZERO)
+            .lock(LockRequest::new("apply", Duration::ZERO))
             .await
             .unwrap();
         for name in &leftovers {
@@ -424,7 +534,7 @@ mod tests {
         };
         let waiter = LocalBackend::new(&path);
         let err = waiter
-            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .lock(LockRequest::new("plan", Duration::ZERO))
             .await
             .unwrap_err();
         writer.await.unwrap();
@@ -439,7 +549,7 @@ mod tests {
         }
         // With nothing but the dead holder's file, the holder is honestly unknown.
         let err = waiter
-            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .lock(LockRequest::new("plan", Duration::ZERO))
             .await
             .unwrap_err();
         assert!(
@@ -448,7 +558,7 @@ mod tests {
         );
         std::fs::write(&info_path, serde_json::to_vec(&dead).unwrap()).unwrap();
         let err = waiter
-            .lock(LockInfo::for_this_process("plan"), Duration::ZERO)
+            .lock(LockRequest::new("plan", Duration::ZERO))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("holder unknown"), "{err}");

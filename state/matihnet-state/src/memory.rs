@@ -5,13 +5,24 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::backend::{Backend, LockInfo, StateError};
+use crate::backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
 use crate::model::State;
 
-/// Clones share one store, as two processes share one file.
-#[derive(Clone, Default)]
+/// Clones share one store, as two processes share one file; each clone remembers what it last
+/// read or wrote, as each process does.
+#[derive(Default)]
 pub struct MemoryBackend {
     inner: Arc<Mutex<Inner>>,
+    seen: Mutex<Option<Seen>>,
+}
+
+impl Clone for MemoryBackend {
+    fn clone(&self) -> Self {
+        MemoryBackend {
+            inner: Arc::clone(&self.inner),
+            seen: Mutex::new(None),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -31,6 +42,20 @@ impl MemoryBackend {
         self.inner.lock().map(|i| i.writes).unwrap_or(0)
     }
 
+    fn seen(&self) -> Option<Seen> {
+        match self.seen.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn remember(&self, seen: Option<Seen>) {
+        match self.seen.lock() {
+            Ok(mut g) => *g = seen,
+            Err(poisoned) => *poisoned.into_inner() = seen,
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         let mut guard = match self.inner.lock() {
             Ok(g) => g,
@@ -47,18 +72,36 @@ impl Backend for MemoryBackend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        Ok(self.with(|i| i.state.clone()))
+        let (state, writes) = self.with(|i| (i.state.clone(), i.writes));
+        self.remember(state.as_ref().map(|s| Seen::of(s, writes.to_string())));
+        Ok(state)
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        self.with(|i| {
+        let seen = self.seen();
+        check_successor("memory", seen.as_ref(), state)?;
+        let written = self.with(|i| {
+            let stored = i
+                .state
+                .as_ref()
+                .map(|s| Seen::of(s, i.writes.to_string()));
+            if stored != seen {
+                return Err(StateError::Conflict {
+                    location: "memory".into(),
+                    expected: Seen::describe(seen.as_ref()),
+                    found: Seen::describe(stored.as_ref()),
+                });
+            }
             i.state = Some(state.clone());
             i.writes += 1;
-        });
+            Ok(Seen::of(state, i.writes.to_string()))
+        })?;
+        self.remember(Some(written));
         Ok(())
     }
 
-    async fn lock(&self, info: LockInfo, timeout: Duration) -> Result<String, StateError> {
+    async fn lock(&self, request: LockRequest) -> Result<String, StateError> {
+        let LockRequest { info, timeout, .. } = request;
         let started = Instant::now();
         loop {
             let taken = self.with(|i| {
@@ -108,9 +151,38 @@ impl Backend for MemoryBackend {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
+    use crate::conformance::Harness;
+
+    struct Memory(super::MemoryBackend);
+
+    #[async_trait::async_trait]
+    impl Harness for Memory {
+        type Backend = super::MemoryBackend;
+        async fn open(&self) -> super::MemoryBackend {
+            self.0.clone()
+        }
+        async fn plant(&self, bytes: &[u8]) {
+            // The memory store holds decoded states only: a stored state that does not decode
+            // cannot exist here, so what is planted must decode.
+            let state = crate::format::decode(bytes).ok();
+            self.0.with(|i| {
+                i.state = state;
+                i.writes += 1;
+            });
+        }
+        async fn stored(&self) -> Option<Vec<u8>> {
+            self.0.with(|i| i.state.as_ref().map(crate::format::encode))
+        }
+        fn holds_raw_bytes(&self) -> bool {
+            false
+        }
+        fn holder_gone(&self) -> crate::conformance::HolderGone {
+            crate::conformance::HolderGone::Kept
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn passes_the_backend_conformance_suite() {
-        let shared = super::MemoryBackend::new();
-        crate::conformance::run(|| shared.clone()).await;
+        crate::conformance::run(&Memory(super::MemoryBackend::new())).await;
     }
 }

@@ -39,6 +39,9 @@ fn max_bytes(field: &str) -> usize {
         "azure.endpoint",
         "gcp.endpoint",
         "state.path",
+        "state.key",
+        "state.endpoint",
+        "state.conn_str",
     ];
     if free_form.contains(&field) {
         MAX_TEXT_BYTES
@@ -135,7 +138,10 @@ const NODE_POOL_KEYS: &[&str] = &[
 ];
 const DNS_KEYS: &[&str] = &["zone", "api", "subdomains", "ttl", "protect"];
 const TENANT_KEYS: &[&str] = &["slug", "ingress"];
-const STATE_KEYS: &[&str] = &["path"];
+const STATE_KEYS: &[&str] = &[
+    "backend", "path", "bucket", "key", "region", "endpoint", "lock_ttl", "conn_str", "schema",
+    "name",
+];
 const CERT_MANAGER_KEYS: &[&str] = &["email", "identity_client_id", "service_account"];
 const SERVICE_KEYS: &[&str] = &["name", "namespace", "port", "env"];
 
@@ -181,12 +187,14 @@ mod cluster;
 mod dns;
 mod network;
 mod reader;
+mod state;
 
 use clouds::{read_aws, read_azure, read_gcp};
 use cluster::{read_cert_manager, read_services};
 use dns::{read_dns, read_tenants};
 use network::{check_pools_for_cni, read_network, read_node_pools};
 use reader::Reader;
+pub(crate) use state::parse_state_only;
 
 /// Sorts diagnostics the way an editor lists them: by position, unlocated last.
 pub(crate) fn sort(diags: &mut [Diagnostic]) {
@@ -374,19 +382,12 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     let dns = read_dns(r, root);
     let tenants = read_tenants(r, root, dns.as_ref());
 
-    let state = match r.section(root, "state") {
-        Some((t, _)) => {
-            r.check_keys(t, "state", STATE_KEYS);
-            StateSection {
-                path: r.opt_str(t, "state", "path"),
-            }
-        }
-        None => StateSection::default(),
-    };
+    let state = state::read_state(r, root, name.as_deref());
 
     let cert_manager = read_cert_manager(r, root, provider);
     let services = read_services(r, root);
 
+    let state = state.ok()?;
     let provider = provider?;
     check_pools_for_cni(r, &node_pools, provider, network.as_ref().map(|n| n.cni));
     let network = network?;
