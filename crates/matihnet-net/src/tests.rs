@@ -1205,3 +1205,56 @@ fn issue9_item8_each_reference_points_at_itself_and_work_is_linear() {
     );
     assert!(lines::SCANNED.with(|s| s.get()) <= (refs + 1) * 2 * 1024);
 }
+
+#[test]
+fn issue12_state_backends_with_variables_in_every_field() {
+    let text = FAKE.to_string()
+        + "\n[state]\nbackend = \"s3\"\nbucket = \"${BUCKET}\"\nkey = \"${ENV}/matihnet.state.json\"\nendpoint = \"${S3}\"\nlock_ttl = \"2m\"\n";
+    let vars = |n: &str| match n {
+        "BUCKET" => Some("matih-state".to_string()),
+        "ENV" => Some("prod".to_string()),
+        "S3" => Some("http://127.0.0.1:9000".to_string()),
+        _ => None,
+    };
+    let l = load("fake.toml", &text, &vars).unwrap();
+    assert_eq!(
+        l.env.state.backend,
+        StateBackend::S3(S3State {
+            bucket: "matih-state".into(),
+            key: "prod/matihnet.state.json".into(),
+            region: None,
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            lock_ttl_secs: 120,
+        })
+    );
+    let text = FAKE.to_string() + "\n[state]\nbackend = \"postgres\"\nconn_str = \"${PG}\"\n";
+    let vars = |n: &str| (n == "PG").then(|| "host=db user=matihnet".to_string());
+    let l = load("fake.toml", &text, &vars).unwrap();
+    assert_eq!(
+        l.env.state.backend,
+        StateBackend::Postgres(PostgresState {
+            conn_str: "host=db user=matihnet".into(),
+            schema: "matihnet".into(),
+            name: "test".into(),
+        }),
+        "the row is named after the environment unless set"
+    );
+    let l = ok("fake.toml", FAKE);
+    assert_eq!(l.env.state.backend, StateBackend::Local);
+}
+
+#[test]
+fn issue12_state_section_errors() {
+    let cases = [
+        "[state]\nbackend = \"s4\"\n",
+        "[state]\nbackend = \"s3\"\nkey = \"/x\"\npath = \"a.json\"\nlock_ttl = \"5 minutes\"\n",
+        "[state]\nbackend = \"s3\"\nbucket = \"s3://Matih\"\n",
+        "[state]\nbackend = \"postgres\"\nschema = \"Matih-State\"\nbucket = \"b\"\n",
+        "[state]\nbackend = \"postgres\"\nconn_str = \"${UNSET_PG}\"\n",
+    ];
+    let out: Vec<String> = cases
+        .iter()
+        .map(|c| errors(&(FAKE.to_string() + "\n" + c)))
+        .collect();
+    insta::assert_snapshot!(out.join("\n---\n"));
+}
