@@ -3,10 +3,12 @@
 //! read back through a fresh instance and compared before anything is reported done, and the
 //! source is never modified: the user removes it once satisfied.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use matihnet_state::{Backend, LockRequest, LocalBackend};
+use matihnet_net::StateBackend;
+use matihnet_state::{Backend, LocalBackend, LockRequest};
 
 use crate::cli::MigrateArgs;
 use crate::environment::EnvironmentFile;
@@ -36,7 +38,21 @@ pub async fn migrate_command(
                 let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
                 anyhow::anyhow!("{}", lines.join("\n"))
             })?;
-            env.backend_for(&section, false).await?
+            match section.backend {
+                // A local path in that file is relative to that file, as it is when it is used.
+                StateBackend::Local => {
+                    let dir = file.parent().unwrap_or_else(|| Path::new("."));
+                    let path = match &section.path {
+                        Some(p) => dir.join(p),
+                        None => {
+                            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                            dir.join(format!("{stem}.state.json"))
+                        }
+                    };
+                    Arc::new(LocalBackend::new(path))
+                }
+                _ => env.backend_for(&section, false).await?,
+            }
         }
         (None, None) => Arc::new(LocalBackend::new(env.default_state_path())),
     };

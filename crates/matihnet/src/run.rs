@@ -368,7 +368,8 @@ pub async fn destroy_command(
             return Ok(Exit::Success);
         };
         let prepared = prepare(env, run).await?;
-        let destroyed = destroy_locked(env, &prepared, &locked, state, args, interrupts, term).await;
+        let destroyed =
+            destroy_locked(env, &prepared, &locked, state, args, interrupts, term).await;
         prepared.finish()?;
         destroyed
     }

@@ -19,4 +19,6 @@ fn help_texts() {
     insta::assert_snapshot!("help_plan", help(&["plan", "--help"]));
     insta::assert_snapshot!("help_apply", help(&["apply", "--help"]));
     insta::assert_snapshot!("help_render", help(&["render", "--help"]));
+    insta::assert_snapshot!("help_state", help(&["state", "--help"]));
+    insta::assert_snapshot!("help_state_migrate", help(&["state", "migrate", "--help"]));
 }
