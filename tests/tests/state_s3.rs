@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use matihnet_e2e::moto::Moto;
-use matihnet_state::conformance::{self, HolderGone, Harness};
+use matihnet_state::conformance::{self, Harness, HolderGone};
 use matihnet_state::{Backend, State, StateError};
 use matihnet_state_s3::{S3Backend, S3Settings};
 
@@ -78,7 +78,10 @@ async fn the_backup_object_holds_the_state_before_this_process_first_wrote() {
     }
     let backup = moto.get_object("matih-state", "env.json.backup").unwrap();
     let backup = matihnet_state::format::decode(&backup).unwrap();
-    assert_eq!(backup.serial, 1, "the backup is the state before this process's first write");
+    assert_eq!(
+        backup.serial, 1,
+        "the backup is the state before this process's first write"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +91,10 @@ async fn a_missing_bucket_and_an_unreachable_endpoint_are_one_line_each_with_the
     let err = missing.read().await.unwrap_err();
     assert!(matches!(err, StateError::Unavailable { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("bucket \"no-such-bucket\" does not exist"), "{text}");
+    assert!(
+        text.contains("bucket \"no-such-bucket\" does not exist"),
+        "{text}"
+    );
     assert!(text.contains("aws s3 mb s3://no-such-bucket"), "{text}");
 
     // A port nothing listens on.
@@ -101,7 +107,10 @@ async fn a_missing_bucket_and_an_unreachable_endpoint_are_one_line_each_with_the
     let started = std::time::Instant::now();
     let err = gone.read().await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("cannot reach S3 at http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("cannot reach S3 at http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(text.contains("endpoint"), "{text}");
     assert!(
         started.elapsed() < Duration::from_secs(30),

@@ -550,7 +550,10 @@ impl Backend for S3Backend {
             return Err(StateError::NoSuchLock {
                 location: self.describe(),
                 id: id.to_string(),
-                current: self.current_lock().await?.and_then(|c| c.info.map(Box::new)),
+                current: self
+                    .current_lock()
+                    .await?
+                    .and_then(|c| c.info.map(Box::new)),
             });
         };
         held.heartbeat.abort();
@@ -573,7 +576,10 @@ impl Backend for S3Backend {
                 Failure::Precondition | Failure::NotFound => Err(StateError::NoSuchLock {
                     location: self.describe(),
                     id: id.to_string(),
-                    current: self.current_lock().await?.and_then(|c| c.info.map(Box::new)),
+                    current: self
+                        .current_lock()
+                        .await?
+                        .and_then(|c| c.info.map(Box::new)),
                 }),
                 f => Err(self.unavailable("release the lock", f)),
             },
@@ -586,7 +592,10 @@ impl Backend for S3Backend {
             return Err(StateError::NoSuchLock {
                 location: self.describe(),
                 id: id.to_string(),
-                current: self.current_lock().await?.and_then(|c| c.info.map(Box::new)),
+                current: self
+                    .current_lock()
+                    .await?
+                    .and_then(|c| c.info.map(Box::new)),
             });
         };
         match self
@@ -603,7 +612,10 @@ impl Backend for S3Backend {
                 Failure::Precondition | Failure::NotFound => Err(StateError::NoSuchLock {
                     location: self.describe(),
                     id: id.to_string(),
-                    current: self.current_lock().await?.and_then(|c| c.info.map(Box::new)),
+                    current: self
+                        .current_lock()
+                        .await?
+                        .and_then(|c| c.info.map(Box::new)),
                 }),
                 f => Err(self.unavailable("remove the lock", f)),
             },

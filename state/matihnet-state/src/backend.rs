@@ -205,7 +205,11 @@ impl Seen {
 
 /// The rule every backend applies before a write, given what this instance last saw: refuses a
 /// state of another lineage or one that does not move the serial forward.
-pub fn check_successor(location: &str, seen: Option<&Seen>, next: &State) -> Result<(), StateError> {
+pub fn check_successor(
+    location: &str,
+    seen: Option<&Seen>,
+    next: &State,
+) -> Result<(), StateError> {
     let Some(seen) = seen else { return Ok(()) };
     if seen.lineage != next.lineage {
         return Err(StateError::Refused {

@@ -59,10 +59,9 @@ pub async fn run<H: Harness>(h: &H) {
     concurrent_writers(h, base).await;
     if h.holds_raw_bytes() {
         refused_and_untouched(h, b"{\"version\": 1, \"serial\": ").await;
-        let mut newer = serde_json::from_slice::<serde_json::Value>(&crate::format::encode(
-            &State::new(),
-        ))
-        .expect("encoded state is JSON");
+        let mut newer =
+            serde_json::from_slice::<serde_json::Value>(&crate::format::encode(&State::new()))
+                .expect("encoded state is JSON");
         newer["version"] = serde_json::json!(crate::STATE_VERSION + 1);
         refused_and_untouched(h, &serde_json::to_vec(&newer).expect("json")).await;
     }
@@ -104,7 +103,10 @@ async fn round_trip<H: Harness>(h: &H) -> State {
         .await
         .expect("read back")
         .expect("state present");
-    assert_eq!(back, state, "a write is read back whole by another instance");
+    assert_eq!(
+        back, state,
+        "a write is read back whole by another instance"
+    );
     state
 }
 
@@ -126,7 +128,11 @@ async fn serial_and_lineage<H: Harness>(h: &H, state: State) -> State {
     other.serial = read.serial + 1;
     let err = a.write(&other).await.expect_err("another lineage");
     assert!(matches!(err, StateError::Refused { .. }), "{err}");
-    assert_eq!(h.stored().await, before, "refused writes leave the state as it was");
+    assert_eq!(
+        h.stored().await,
+        before,
+        "refused writes leave the state as it was"
+    );
 
     let mut next = read;
     next.serial += 1;
@@ -289,7 +295,11 @@ async fn concurrent_writers<H: Harness>(h: &H, base: State) {
     }
     let back = h.open().await.read().await.expect("read").expect("present");
     let total = WRITERS * UPDATES_EACH;
-    assert_eq!(back.serial, base.serial + total as u64, "one serial per update");
+    assert_eq!(
+        back.serial,
+        base.serial + total as u64,
+        "one serial per update"
+    );
     for w in 0..WRITERS {
         for u in 0..UPDATES_EACH {
             let a = Address::new("dns_record", format!("w{w}-u{u}"));
@@ -306,7 +316,10 @@ async fn refused_and_untouched<H: Harness>(h: &H, bytes: &[u8]) {
     assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
     let mut s = State::new();
     s.serial = 1_000;
-    assert!(b.write(&s).await.is_err(), "a bad stored state is not overwritten");
+    assert!(
+        b.write(&s).await.is_err(),
+        "a bad stored state is not overwritten"
+    );
     assert_eq!(
         h.stored().await.as_deref(),
         Some(bytes),

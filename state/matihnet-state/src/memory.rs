@@ -81,10 +81,7 @@ impl Backend for MemoryBackend {
         let seen = self.seen();
         check_successor("memory", seen.as_ref(), state)?;
         let written = self.with(|i| {
-            let stored = i
-                .state
-                .as_ref()
-                .map(|s| Seen::of(s, i.writes.to_string()));
+            let stored = i.state.as_ref().map(|s| Seen::of(s, i.writes.to_string()));
             if stored != seen {
                 return Err(StateError::Conflict {
                     location: "memory".into(),

@@ -94,7 +94,8 @@ fn read_s3(
                 off,
                 "state.bucket",
                 format!("`{}` is not an S3 bucket name: {problem}", shown(b)),
-                "write the bucket's name only (no s3:// and no key), such as \"matih-state\"".into(),
+                "write the bucket's name only (no s3:// and no key), such as \"matih-state\""
+                    .into(),
             );
         }
         problem.is_none()
@@ -106,12 +107,16 @@ fn read_s3(
                 off,
                 "state.key",
                 format!("`{}` is not an object key for a state", shown(&k)),
-                "write a key such as \"prod/matihnet.state.json\" (no leading or trailing /)".into(),
+                "write a key such as \"prod/matihnet.state.json\" (no leading or trailing /)"
+                    .into(),
             );
             None
         }
         Some(k) => Some(k),
-        None => Some(format!("{}/matihnet.state.json", environment.unwrap_or("matihnet"))),
+        None => Some(format!(
+            "{}/matihnet.state.json",
+            environment.unwrap_or("matihnet")
+        )),
     };
     let region = r.opt_str(t, "state", "region");
     let endpoint = r.opt_str(t, "state", "endpoint");
@@ -191,7 +196,12 @@ fn read_postgres(
     let name = match name {
         Some(n) if !n.is_empty() => Some(n),
         _ => {
-            r.missing(at, "state", "name", "add name = \"prod\" (the row the state is kept in)");
+            r.missing(
+                at,
+                "state",
+                "name",
+                "add name = \"prod\" (the row the state is kept in)",
+            );
             None
         }
     };
@@ -205,7 +215,10 @@ fn read_postgres(
 /// Why `b` cannot be a bucket name (S3's general-purpose bucket rules), if it cannot.
 fn bucket_problem(b: &str) -> Option<String> {
     if !(3..=63).contains(&b.len()) {
-        return Some(format!("it is {} characters long; names are 3 to 63", b.len()));
+        return Some(format!(
+            "it is {} characters long; names are 3 to 63",
+            b.len()
+        ));
     }
     if let Some(c) = b
         .chars()
