@@ -124,7 +124,8 @@ impl EnvironmentFile {
     }
 
     /// Where the state lives: the only place the binary picks a backend, so every command works
-    /// with each of them. Connects nothing yet. With `local_cloud` a remote backend must be on
+    /// with each of them. S3 connects nothing yet; PostgreSQL connects and checks its tables.
+    /// With `local_cloud` a remote backend must be on
     /// this machine too, so that a rehearsal never touches a team's real state.
     pub async fn backend(&self, local_cloud: bool) -> anyhow::Result<Arc<dyn Backend>> {
         self.backend_for(&self.loaded.env.state, local_cloud).await
@@ -179,6 +180,23 @@ impl EnvironmentFile {
                     })
                     .await,
                 ))
+            }
+            #[cfg(feature = "state-postgres")]
+            StateBackend::Postgres(pg) => {
+                if local_cloud && !matihnet_state_postgres::is_on_this_machine(&pg.conn_str) {
+                    anyhow::bail!(
+                        "--local-cloud keeps a rehearsal on this machine, but [state] backend = \"postgres\" keeps the state in a database elsewhere (nothing was contacted)\n  \
+                         hint: rehearse with a local state (remove [state] or set backend = \"local\" in a copy of the file), or point [state] conn_str at a PostgreSQL on 127.0.0.1 or a Unix socket"
+                    );
+                }
+                let backend =
+                    matihnet_state_postgres::PostgresBackend::open(matihnet_state_postgres::PostgresSettings {
+                        conn_str: pg.conn_str.clone(),
+                        schema: pg.schema.clone(),
+                        name: pg.name.clone(),
+                    })
+                    .await?;
+                Ok(Arc::new(backend))
             }
             #[allow(unreachable_patterns)]
             other => anyhow::bail!(
@@ -286,6 +304,18 @@ impl EnvironmentFile {
         })
     }
 
+    /// Refuses `--local-cloud` for a provider without an emulator, before anything is opened.
+    pub fn check_local_cloud(&self) -> anyhow::Result<()> {
+        if self.loaded.env.provider == CloudProvider::Eks {
+            anyhow::bail!(
+                "--local-cloud has no AWS emulator yet, so provider \"eks\" refuses it rather than reach real AWS (nothing was contacted)\n  \
+                 hint: rehearse EKS against moto instead: `pip install 'moto[server]' && moto_server -p 5000`, then run without --local-cloud \
+                 with AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+            );
+        }
+        Ok(())
+    }
+
     /// Builds the provider the file names, configured from its section. With `local_cloud` (the
     /// in-process emulators' endpoint) the provider reaches that endpoint only, with test
     /// credentials, whatever the file, the environment or a profile say; a provider without a
@@ -296,13 +326,7 @@ impl EnvironmentFile {
                 matihnet_core::endpoint::is_loopback(endpoint),
                 "--local-cloud endpoint {endpoint} is not on this machine"
             );
-            if self.loaded.env.provider == CloudProvider::Eks {
-                anyhow::bail!(
-                    "--local-cloud has no AWS emulator yet, so provider \"eks\" refuses it rather than reach real AWS (nothing was contacted)\n  \
-                     hint: rehearse EKS against moto instead: `pip install 'moto[server]' && moto_server -p 5000`, then run without --local-cloud \
-                     with AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
-                );
-            }
+            self.check_local_cloud()?;
         }
         match self.settings(local_cloud)? {
             #[cfg(feature = "azure")]

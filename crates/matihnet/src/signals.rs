@@ -16,8 +16,11 @@ pub struct Interrupts {
     pub cancel: CancellationToken,
     applying: Arc<AtomicBool>,
     /// The state lock this command holds, released before an immediate exit.
-    held: Arc<Mutex<Option<(Arc<dyn Backend>, String)>>>,
+    held: Arc<Mutex<Option<HeldLock>>>,
 }
+
+/// A state lock this command holds: the backend and the lock id.
+pub type HeldLock = (Arc<dyn Backend>, String);
 
 /// How long an interrupted command tries to release its lock before exiting anyway.
 const RELEASE_ON_EXIT: Duration = Duration::from_secs(5);
@@ -60,7 +63,7 @@ impl Interrupts {
     }
 
     /// Records the lock this command holds (`None` once released).
-    pub fn holding(&self, lock: Option<(Arc<dyn Backend>, String)>) {
+    pub fn holding(&self, lock: Option<HeldLock>) {
         match self.held.lock() {
             Ok(mut g) => *g = lock,
             Err(p) => *p.into_inner() = lock,
