@@ -244,6 +244,18 @@ fn an_interrupted_command_releases_its_postgres_lock() {
 
 fn interrupted(remote: &dyn Remote) {
     let s = remote.sandbox();
+    // A failed apply releases its lock too, and records what it finished.
+    s.run_with(
+        &["apply", "--auto-approve"],
+        &[("MATIHNET_FAKE_FAIL_ADDRESS", "dns_zone.platform")],
+    )
+    .expect_code(1);
+    assert!(
+        remote.holder().is_none(),
+        "a failed apply left its lock behind"
+    );
+    no_duplicates_and_state_matches(remote, &s);
+
     // An apply, interrupted: in-flight calls finish, the state is saved, the lock released.
     let apply = spawn(
         &s,
