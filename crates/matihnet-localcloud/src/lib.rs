@@ -1,9 +1,11 @@
-//! Local clouds: faithful emulators of the part of Azure Resource Manager (`azure`) and of
-//! Google Compute Engine + Cloud DNS (`gcp`) that matihnet's providers use, behaving as the
-//! recordings in `tests/reference/` show (status codes, long-running operations, error bodies).
+//! Local clouds: faithful emulators of the part of Azure Resource Manager (`azure`), of
+//! Google Compute Engine + Cloud DNS (`gcp`) and of AWS EC2, ELBv2 and Route53 (`aws`) that
+//! matihnet's providers use, behaving as the recordings in `tests/reference/` (and, for AWS,
+//! moto, held to it by a differential test) show (status codes, long-running operations, error
+//! bodies).
 //!
-//! One HTTP server serves both: ARM paths start with `/subscriptions/`, GCP paths with
-//! `/compute/v1/` and `/dns/v1/`. The emulated objects can be saved to and restored from a JSON
+//! One HTTP server serves all three: ARM paths start with `/subscriptions/`, GCP paths with
+//! `/compute/v1/` and `/dns/v1/`, AWS Query actions are `POST /` and Route53 `/2013-04-01/`. The emulated objects can be saved to and restored from a JSON
 //! file after every request, so `apply --local-cloud` followed by `plan --local-cloud` finds nothing to change.
 //! Knows nothing of matihnet's engine, state or providers.
 //!
@@ -11,6 +13,7 @@
 //! long-running operations, the versioned snapshot envelope, the lock around one cloud's
 //! objects); each cloud module keeps only its paths, bodies, errors and resource rules.
 
+pub mod aws;
 pub mod azure;
 mod core;
 pub mod gcp;
@@ -54,6 +57,8 @@ pub enum LocalCloudError {
 #[derive(Serialize, Deserialize, Default)]
 struct Snapshot {
     #[serde(default)]
+    aws: serde_json::Value,
+    #[serde(default)]
     azure: serde_json::Value,
     #[serde(default)]
     gcp: serde_json::Value,
@@ -61,6 +66,7 @@ struct Snapshot {
 
 /// Both emulators, optionally mirrored to a file after every request.
 pub struct LocalCloud {
+    pub aws: Arc<aws::Cloud>,
     pub azure: Arc<azure::Cloud>,
     pub gcp: Arc<gcp::Cloud>,
     persist: Option<PathBuf>,
@@ -72,6 +78,7 @@ pub struct LocalCloud {
 impl LocalCloud {
     pub fn new(options: Options) -> LocalCloud {
         LocalCloud {
+            aws: Arc::new(aws::Cloud::new(options.clone())),
             azure: Arc::new(azure::Cloud::new(options.clone())),
             gcp: Arc::new(gcp::Cloud::new(options)),
             persist: None,
@@ -94,6 +101,7 @@ impl LocalCloud {
                     path: path.clone(),
                     reason,
                 };
+                cloud.aws.restore(snap.aws).map_err(load)?;
                 cloud.azure.restore(snap.azure).map_err(load)?;
                 cloud.gcp.restore(snap.gcp).map_err(load)?;
             }
@@ -121,6 +129,7 @@ impl LocalCloud {
             Err(poisoned) => poisoned.into_inner(),
         };
         let snap = Snapshot {
+            aws: self.aws.snapshot(),
             azure: self.azure.snapshot(),
             gcp: self.gcp.snapshot(),
         };
@@ -136,6 +145,7 @@ impl LocalCloud {
 
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
+            .merge(aws::router(Arc::clone(&self.aws)))
             .merge(azure::router(Arc::clone(&self.azure)))
             .merge(gcp::router(Arc::clone(&self.gcp)))
             .layer(axum::middleware::from_fn_with_state(

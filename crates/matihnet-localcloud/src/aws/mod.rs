@@ -1,0 +1,203 @@
+//! The emulated AWS: the EC2 Query API calls the EKS provider makes (`ec2`), Elastic Load
+//! Balancing v2 (`elb`) and Route53 (`route53`), behaving as moto and AWS's documentation show
+//! (XML bodies, error codes, request ids). SigV4 is accepted with any credentials: the service
+//! and region are read from the `Authorization` header's credential scope.
+//!
+//! EC2 and ELBv2 share one path (`POST /`, form-encoded `Action` and `Version`); Route53 is REST
+//! under `/2013-04-01/`. Fault injection, through the methods on [`Cloud`], makes the next
+//! requests throttled (EC2 `RequestLimitExceeded` 503, ELBv2 and Route53 `Throttling` 400) or
+//! fail with a server error, and NAT gateways stay `pending` for the operation delay.
+
+mod ec2;
+mod elb;
+mod route53;
+pub(crate) mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State as AxumState};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use crate::core::faults::RequestFault;
+use crate::core::snapshot::SnapshotFormat;
+use crate::core::store::{self, Store};
+use crate::Options;
+use wire::{AwsError, Params, Protocol};
+
+const SNAPSHOT: SnapshotFormat = SnapshotFormat {
+    cloud: "AWS",
+    version: 1,
+    reads_unversioned: false,
+};
+
+/// Everything the emulator holds, as saved by [`Cloud::snapshot`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct World {
+    #[serde(default)]
+    next_id: u64,
+    #[serde(default)]
+    ec2: ec2::Ec2,
+    #[serde(default)]
+    elb: elb::Elb,
+    #[serde(default)]
+    route53: route53::Route53,
+}
+
+impl World {
+    /// A new AWS-looking id, `prefix-0` and 16 hex digits, never repeated.
+    fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        let mixed = fnv1a(self.next_id);
+        format!("{prefix}-0{mixed:016x}")
+    }
+}
+
+fn fnv1a(n: u64) -> u64 {
+    n.to_le_bytes().iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl store::World for World {
+    fn settle(&mut self, now: u64) {
+        ec2::settle(&mut self.ec2, now);
+        route53::settle(&mut self.route53, now);
+    }
+}
+
+/// What a handler holds while it works: the world, the faults and the operation clock.
+type Held = store::Held<World>;
+
+/// The emulated AWS.
+pub struct Cloud {
+    store: Store<World>,
+}
+
+impl Cloud {
+    pub fn new(options: Options) -> Cloud {
+        Cloud {
+            store: Store::new(options.operation_delay, SNAPSHOT),
+        }
+    }
+
+    /// The emulated objects as JSON (faults are not part of it).
+    pub fn snapshot(&self) -> serde_json::Value {
+        self.store.snapshot()
+    }
+
+    /// Replaces the objects with a snapshot's; `null` means an empty cloud.
+    pub fn restore(&self, snapshot: serde_json::Value) -> Result<(), String> {
+        self.store.restore(snapshot)
+    }
+
+    /// Forgets every object and every pending fault.
+    pub fn reset(&self) {
+        self.store.reset();
+    }
+
+    /// The next `count` requests are throttled.
+    pub fn throttle(&self, count: u32) {
+        self.store.lock().faults.set_throttle(count, None);
+    }
+
+    /// The next `count` requests fail with a server error.
+    pub fn unavailable(&self, count: u32) {
+        self.store.lock().faults.server_errors = count;
+    }
+
+    /// NAT gateways (and Route53 changes) created from now on stay pending for `delay`.
+    pub fn set_operation_delay(&self, delay: Duration) {
+        self.store.lock().clock.set_delay(delay);
+    }
+}
+
+/// The AWS service a request is signed for, from its SigV4 credential scope
+/// (`Credential=AKID/20260101/eu-west-1/ec2/aws4_request`), and the region.
+fn scope(headers: &HeaderMap) -> (String, String) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let credential = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split([',', ' ']).next())
+        .unwrap_or_default();
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [_, _, region, service, ..] => (service.to_string(), region.to_string()),
+        _ => (String::new(), "us-east-1".to_string()),
+    }
+}
+
+fn protocol_of(service: &str) -> Protocol {
+    if service == "ec2" {
+        Protocol::Ec2
+    } else {
+        Protocol::Query
+    }
+}
+
+pub fn router(cloud: Arc<Cloud>) -> Router {
+    Router::new()
+        .route("/", post(query))
+        .merge(route53::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&cloud),
+            inject_faults,
+        ))
+        .with_state(cloud)
+}
+
+/// `POST /`: an EC2 or ELBv2 Query action, told apart by its `Version`.
+async fn query(AxumState(cloud): AxumState<Arc<Cloud>>, headers: HeaderMap, body: String) -> Response {
+    let params = Params::parse(&body);
+    let (_, region) = scope(&headers);
+    let action = params.get("Action").unwrap_or_default().to_string();
+    let mut held = cloud.store.settled();
+    let held = &mut *held;
+    match params.get("Version") {
+        Some(ec2::VERSION) => ec2::handle(held, &action, &params, &region)
+            .unwrap_or_else(|e| e.into_response(Protocol::Ec2)),
+        Some(elb::VERSION) => elb::handle(held, &action, &params, &region)
+            .unwrap_or_else(|e| e.into_response(Protocol::Query)),
+        other => AwsError::client(
+            "InvalidAction",
+            format!(
+                "The local AWS does not emulate API version {:?} (action {action})",
+                other.unwrap_or("none")
+            ),
+        )
+        .into_response(Protocol::Query),
+    }
+}
+
+async fn inject_faults(AxumState(cloud): AxumState<Arc<Cloud>>, req: Request, next: Next) -> Response {
+    let fault = cloud.store.lock().faults.take_request_fault();
+    let (service, _) = scope(req.headers());
+    let protocol = protocol_of(&service);
+    match fault {
+        Some(RequestFault::Throttled { .. }) if protocol == Protocol::Ec2 => AwsError::new(
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        )
+        .into_response(protocol),
+        Some(RequestFault::Throttled { .. }) => {
+            AwsError::new(400, "Throttling", "Rate exceeded").into_response(protocol)
+        }
+        Some(RequestFault::ServerError) => AwsError::new(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+        .into_response(protocol),
+        None => next.run(req).await,
+    }
+}
