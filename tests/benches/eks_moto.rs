@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use matihnet_core::{Address, Attrs, DesiredResource, OperationContext, Provider};
+use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::moto::Moto;
 use matihnet_e2e::Sandbox;
 
@@ -101,7 +102,10 @@ async fn floor(
 }
 
 fn timed(s: &Sandbox, moto: &Moto, args: &[&str]) -> Duration {
-    let env = moto.env();
+    timed_with(s, &moto.env(), args)
+}
+
+fn timed_with(s: &Sandbox, env: &[(&'static str, String)], args: &[&str]) -> Duration {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let t = Instant::now();
     s.run_with(args, &pairs).expect_code(0);
@@ -141,6 +145,40 @@ async fn main() {
             plan.as_secs_f64() * 1e3,
             floor_read.as_secs_f64() * 1e3,
             plan.as_secs_f64() / floor_read.as_secs_f64(),
+        );
+    }
+
+    // The same applies at the default parallelism against the three AWS endpoints a user has:
+    // moto, the local AWS served by `matihnet local-cloud`, and the local AWS in-process
+    // (`--local-cloud`), each with its default operation delay (200 ms: NAT gateways, changes).
+    println!(
+        "\nEKS apply at the default --parallelism 10\n{:>8} {:>12} {:>14} {:>16}",
+        "tenants", "moto", "local served", "local in-process"
+    );
+    for n in [1usize, 10, 30, 100] {
+        moto.reset();
+        let on_moto = timed(
+            &Sandbox::with_config(&environment_file(n, &moto)),
+            &moto,
+            &["apply", "--auto-approve"],
+        );
+        let served = LocalCloud::start("200ms");
+        let text = environment_file(n, &moto).replace(&moto.endpoint(), &served.endpoint());
+        let on_served = timed_with(
+            &Sandbox::with_config(&text),
+            &served.aws_env(),
+            &["apply", "--auto-approve"],
+        );
+        let in_process = timed_with(
+            &Sandbox::with_config(&environment_file(n, &moto)),
+            &[],
+            &["apply", "--auto-approve", "--local-cloud"],
+        );
+        println!(
+            "{n:>8} {:>10.0}ms {:>12.0}ms {:>14.0}ms",
+            on_moto.as_secs_f64() * 1e3,
+            on_served.as_secs_f64() * 1e3,
+            in_process.as_secs_f64() * 1e3
         );
     }
 }

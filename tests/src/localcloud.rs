@@ -42,6 +42,18 @@ impl LocalCloud {
         LocalCloud { child, port }
     }
 
+    /// Environment for matihnet and boto3 pointing at this local AWS, with test credentials.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "eu-west-1".into()),
+            ("AWS_DEFAULT_REGION", "eu-west-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -172,20 +172,26 @@ impl Moto {
     }
 
     pub fn script(&self, args: &[&str]) -> serde_json::Value {
-        let script = crate::repo_root().join("tests").join("aws_inventory.py");
-        let mut c = Command::new(python());
-        c.arg(&script).args(args);
-        for (k, v) in self.env() {
-            c.env(k, v);
-        }
-        let out = c.output().expect("run aws_inventory.py");
-        assert!(
-            out.status.success(),
-            "aws_inventory.py {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("inventory JSON")
+        aws_script(&self.env(), args)
     }
+}
+
+/// Runs `tests/aws_inventory.py` (boto3) with `env` naming the AWS endpoint: moto, or the local
+/// AWS, which the same script then checks through the same API.
+pub fn aws_script(env: &[(&'static str, String)], args: &[&str]) -> serde_json::Value {
+    let script = crate::repo_root().join("tests").join("aws_inventory.py");
+    let mut c = Command::new(python());
+    c.arg(&script).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run aws_inventory.py");
+    assert!(
+        out.status.success(),
+        "aws_inventory.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("inventory JSON")
 }
 
 impl Drop for Moto {

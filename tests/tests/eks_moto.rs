@@ -1,16 +1,43 @@
-//! The EKS provider end to end against moto: the built binary on `examples/eks.toml`, every
-//! object checked through the AWS API (boto3), drift, growth, crash safety and destroy.
+//! The EKS provider end to end against moto and against the local AWS (`matihnet local-cloud`
+//! as a separate process): the built binary on `examples/eks.toml`, every object checked through
+//! the AWS API (boto3, the same script for both), drift, growth, crash safety and destroy.
 
-use matihnet_e2e::moto::Moto;
+use matihnet_e2e::localcloud::LocalCloud;
+use matihnet_e2e::moto::{aws_script, Moto};
 use matihnet_e2e::{Run, Sandbox};
 use serde_json::Value;
+
+/// An AWS endpoint the suite runs against.
+trait Aws {
+    fn env(&self) -> Vec<(&'static str, String)>;
+
+    fn script(&self, args: &[&str]) -> Value {
+        aws_script(&self.env(), args)
+    }
+
+    fn inventory(&self) -> Value {
+        self.script(&["inventory"])
+    }
+}
+
+impl Aws for Moto {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        Moto::env(self)
+    }
+}
+
+impl Aws for LocalCloud {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        self.aws_env()
+    }
+}
 
 fn sandbox() -> Sandbox {
     Sandbox::with_example("eks.toml")
 }
 
-fn run(s: &Sandbox, moto: &Moto, args: &[&str]) -> Run {
-    let env = moto.env();
+fn run(s: &Sandbox, aws: &dyn Aws, args: &[&str]) -> Run {
+    let env = aws.env();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     s.run_with(args, &pairs)
 }
@@ -135,16 +162,25 @@ fn assert_full_environment(inv: &Value, tenants: &[&str]) {
 fn eks_lifecycle_against_moto() {
     let moto = Moto::start();
     moto.reset();
+    lifecycle(&moto);
+}
+
+#[test]
+fn eks_lifecycle_against_the_local_aws() {
+    lifecycle(&LocalCloud::start("50ms"));
+}
+
+fn lifecycle(moto: &dyn Aws) {
     let s = sandbox();
 
-    run(&s, &moto, &["plan", "--detailed-exitcode"]).expect_code(2);
-    run(&s, &moto, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, moto, &["plan", "--detailed-exitcode"]).expect_code(2);
+    run(&s, moto, &["apply", "--auto-approve"]).expect_code(0);
     assert_full_environment(&moto.inventory(), &["acme", "bigcorp", "initech"]);
-    run(&s, &moto, &["plan", "--detailed-exitcode"]).expect_code(0);
+    run(&s, moto, &["plan", "--detailed-exitcode"]).expect_code(0);
 
     // A tenant's delegation deleted behind matihnet's back: drift, then repaired.
     moto.script(&["delete-record", "matih.ai.", "acme.matih.ai.", "NS"]);
-    let plan = run(&s, &moto, &["plan", "--detailed-exitcode"]).expect_code(2);
+    let plan = run(&s, moto, &["plan", "--detailed-exitcode"]).expect_code(2);
     assert!(
         plan.stdout()
             .contains("dns_record.acme_ns has been deleted"),
@@ -157,15 +193,15 @@ fn eks_lifecycle_against_moto() {
         "{}",
         plan.stdout()
     );
-    run(&s, &moto, &["apply", "--auto-approve"]).expect_code(0);
-    run(&s, &moto, &["plan", "--detailed-exitcode"]).expect_code(0);
+    run(&s, moto, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, moto, &["plan", "--detailed-exitcode"]).expect_code(0);
     assert_full_environment(&moto.inventory(), &["acme", "bigcorp", "initech"]);
 
     // A new dedicated tenant: only its objects are added.
     let text = std::fs::read_to_string(s.path("matihnet.toml")).expect("config");
     let grown = format!("{text}\n[[tenant]]\nslug = \"newco\"\ningress = \"dedicated\"\n");
     std::fs::write(s.path("matihnet.toml"), grown).expect("write");
-    let plan = run(&s, &moto, &["plan", "--json"]).expect_code(0);
+    let plan = run(&s, moto, &["plan", "--json"]).expect_code(0);
     let v: Value = serde_json::from_str(&plan.stdout()).expect("plan JSON");
     let mut changed: Vec<String> = v["changes"]
         .as_array()
@@ -191,11 +227,11 @@ fn eks_lifecycle_against_moto() {
             "create frontend.newco",
         ]
     );
-    run(&s, &moto, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, moto, &["apply", "--auto-approve"]).expect_code(0);
     assert_full_environment(&moto.inventory(), &["acme", "bigcorp", "initech", "newco"]);
 
     // The example protects the network and the zones: destroy refuses until that is lifted.
-    let refused = run(&s, &moto, &["destroy", "--auto-approve"]).expect_code(1);
+    let refused = run(&s, moto, &["destroy", "--auto-approve"]).expect_code(1);
     assert!(
         refused.stderr().contains("is protected"),
         "{}",
@@ -207,8 +243,8 @@ fn eks_lifecycle_against_moto() {
         text.replace("protect = true", "protect = false"),
     )
     .expect("write");
-    run(&s, &moto, &["apply", "--auto-approve"]).expect_code(0);
-    run(&s, &moto, &["destroy", "--auto-approve"]).expect_code(0);
+    run(&s, moto, &["apply", "--auto-approve"]).expect_code(0);
+    run(&s, moto, &["destroy", "--auto-approve"]).expect_code(0);
     let inv = moto.inventory();
     for key in [
         "vpcs",
@@ -225,8 +261,7 @@ fn eks_lifecycle_against_moto() {
 }
 
 /// Kills the apply (SIGKILL) after it reported `k` finished resources, then applies again.
-fn crash_after(moto: &Moto, k: usize) {
-    moto.reset();
+fn crash_after(moto: &dyn Aws, k: usize) {
     let mut s = sandbox();
     for (key, v) in moto.env() {
         s = s.with_env(key, v);
@@ -242,7 +277,15 @@ fn crash_after(moto: &Moto, k: usize) {
 fn eks_apply_killed_at_several_points_leaves_no_duplicate_or_orphan() {
     let moto = Moto::start();
     for k in [1, 3, 8, 15, 25, 33] {
+        moto.reset();
         crash_after(&moto, k);
+    }
+}
+
+#[test]
+fn eks_apply_killed_at_several_points_on_the_local_aws_leaves_no_duplicate_or_orphan() {
+    for k in [1, 3, 8, 15, 25, 33] {
+        crash_after(&LocalCloud::start("50ms"), k);
     }
 }
 

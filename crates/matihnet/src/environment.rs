@@ -246,7 +246,9 @@ impl EnvironmentFile {
                     environment: env.name.clone(),
                     region: env.region.clone(),
                     availability_zones: aws.availability_zones.clone(),
-                    endpoint_url: aws.endpoint_url.clone(),
+                    endpoint_url: local_cloud
+                        .map(str::to_string)
+                        .or_else(|| aws.endpoint_url.clone()),
                     nat: match aws.nat {
                         matihnet_net::NatMode::PerAz => matihnet_provider_aws::NatMode::PerAz,
                         matihnet_net::NatMode::Single => matihnet_provider_aws::NatMode::Single,
@@ -304,18 +306,6 @@ impl EnvironmentFile {
         })
     }
 
-    /// Refuses `--local-cloud` for a provider without an emulator, before anything is opened.
-    pub fn check_local_cloud(&self) -> anyhow::Result<()> {
-        if self.loaded.env.provider == CloudProvider::Eks {
-            anyhow::bail!(
-                "--local-cloud has no AWS emulator yet, so provider \"eks\" refuses it rather than reach real AWS (nothing was contacted)\n  \
-                 hint: rehearse EKS against moto instead: `pip install 'moto[server]' && moto_server -p 5000`, then run without --local-cloud \
-                 with AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
-            );
-        }
-        Ok(())
-    }
-
     /// Builds the provider the file names, configured from its section. With `local_cloud` (the
     /// in-process emulators' endpoint) the provider reaches that endpoint only, with test
     /// credentials, whatever the file, the environment or a profile say; a provider without a
@@ -326,7 +316,6 @@ impl EnvironmentFile {
                 matihnet_core::endpoint::is_loopback(endpoint),
                 "--local-cloud endpoint {endpoint} is not on this machine"
             );
-            self.check_local_cloud()?;
         }
         match self.settings(local_cloud)? {
             #[cfg(feature = "azure")]

@@ -147,7 +147,7 @@ async fn serve_local_cloud(args: &cli::LocalCloudArgs, term: Terminal) -> anyhow
         .serve(&format!("127.0.0.1:{}", args.port))
         .await?;
     term.line(&format!(
-        "Local cloud (Azure Resource Manager + Google Compute/Cloud DNS) listening on http://{addr}\n\n    export MATIHNET_AZURE_ENDPOINT=http://{addr}\n    export MATIHNET_GCP_ENDPOINT=http://{addr}\n\nAny bearer token is accepted. Press Ctrl-C to stop."
+        "Local cloud (Azure Resource Manager + Google Compute/Cloud DNS + AWS EC2/ELBv2/Route53) listening on http://{addr}\n\n    export MATIHNET_AZURE_ENDPOINT=http://{addr}\n    export MATIHNET_GCP_ENDPOINT=http://{addr}\n    export AWS_ENDPOINT_URL=http://{addr} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n\nAny bearer token and any AWS credentials are accepted. Press Ctrl-C to stop."
     ));
     tokio::signal::ctrl_c().await?;
     cloud.save()?;

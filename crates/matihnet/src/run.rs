@@ -46,9 +46,6 @@ impl Locked {
         local_cloud: bool,
         interrupts: &Interrupts,
     ) -> anyhow::Result<Locked> {
-        if local_cloud {
-            env.check_local_cloud()?;
-        }
         let backend = env.backend(local_cloud).await?;
         let request = LockRequest {
             break_stale: lock.break_stale_lock,

@@ -61,7 +61,20 @@ async fn wait_insync(p: &AwsProvider, change_id: &str) -> Result<(), ProviderErr
 
 // ---------------------------------------------------------------- zones
 
-/// A zone this address of this state created before: the caller reference says so.
+/// A caller reference for making this address's zone again: Route53 keeps every reference it
+/// was given, and at most 128 characters.
+fn again_reference(reference: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let suffix = format!("-r{millis}");
+    let base: String = reference.chars().take(128 - suffix.len()).collect();
+    format!("{base}{suffix}")
+}
+
+/// A zone this address of this state created before: the caller reference says so (its own,
+/// or one made again after a destroy, `<reference>-r<millis>`).
 async fn find_own_zone(
     p: &AwsProvider,
     name: &str,
@@ -79,7 +92,10 @@ async fn find_own_zone(
         .hosted_zones()
         .iter()
         .find(|z| {
-            without_dot(z.name()) == without_dot(name) && z.caller_reference() == caller_reference
+            let again = format!("{caller_reference}-r");
+            without_dot(z.name()) == without_dot(name)
+                && (z.caller_reference() == caller_reference
+                    || z.caller_reference().starts_with(&again))
         })
         .map(|z| bare_zone_id(z.id()).to_string()))
 }
@@ -101,6 +117,26 @@ pub async fn create_zone(
                 .caller_reference(&reference)
                 .send()
                 .await;
+            let out = match out {
+                Err(e) if crate::errors::code(&e) == Some("HostedZoneAlreadyExists") => {
+                    match find_own_zone(p, name, &reference).await? {
+                        Some(id) => Err(id),
+                        // Route53 never takes a caller reference twice, even after its zone was
+                        // deleted (an earlier destroy): this address makes its zone again under
+                        // a reference that `find_own_zone` still recognises.
+                        None => Ok(p
+                            .route53
+                            .create_hosted_zone()
+                            .name(name)
+                            .caller_reference(again_reference(&reference))
+                            .send()
+                            .await
+                            .map_err(|e| to_provider_error("CreateHostedZone", &e))?),
+                    }
+                }
+                Err(e) => return Err(to_provider_error("CreateHostedZone", &e).into()),
+                Ok(o) => Ok(o),
+            };
             match out {
                 Ok(o) => {
                     let id = o
@@ -114,12 +150,7 @@ pub async fn create_zone(
                     }
                     id
                 }
-                Err(e) if crate::errors::code(&e) == Some("HostedZoneAlreadyExists") => {
-                    find_own_zone(p, name, &reference)
-                        .await?
-                        .ok_or_else(|| to_provider_error("CreateHostedZone", &e))?
-                }
-                Err(e) => return Err(to_provider_error("CreateHostedZone", &e).into()),
+                Err(found) => found,
             }
         }
     };
@@ -323,7 +354,12 @@ pub async fn read_record(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>
     };
     let mut attrs = prior.clone();
     if let Some(alias) = set.alias_target() {
-        attrs.insert("alias_dns_name".into(), Value::from(alias.dns_name()));
+        // Route53 answers the target with a trailing dot (and may change its case); the file's
+        // names have neither, and a difference of spelling is no drift.
+        attrs.insert(
+            "alias_dns_name".into(),
+            Value::from(without_dot(alias.dns_name()).to_ascii_lowercase()),
+        );
         attrs.insert("alias_zone_id".into(), Value::from(alias.hosted_zone_id()));
     } else {
         let values: Vec<String> = set

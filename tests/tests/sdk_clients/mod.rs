@@ -57,7 +57,10 @@ impl Step {
         Step {
             name: name.into(),
             outcome: "ok".into(),
-            fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         }
     }
 
@@ -150,10 +153,14 @@ pub fn assert_same(moto: &[Step], local: &[Step], exceptions: &[(&str, &str, &st
     for (m, l) in moto.iter().zip(local) {
         assert_eq!(m.name, l.name);
         if m.outcome != l.outcome {
-            problems.push(format!("{}: moto {} / local {}", m.name, m.outcome, l.outcome));
+            problems.push(format!(
+                "{}: moto {} / local {}",
+                m.name, m.outcome, l.outcome
+            ));
             continue;
         }
-        let keys: std::collections::BTreeSet<&String> = m.fields.keys().chain(l.fields.keys()).collect();
+        let keys: std::collections::BTreeSet<&String> =
+            m.fields.keys().chain(l.fields.keys()).collect();
         for k in keys {
             if exceptions.iter().any(|(s, f, _)| *s == m.name && f == k) {
                 continue;
@@ -168,5 +175,9 @@ pub fn assert_same(moto: &[Step], local: &[Step], exceptions: &[(&str, &str, &st
             }
         }
     }
-    assert!(problems.is_empty(), "the local AWS differs from moto:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the local AWS differs from moto:\n{}",
+        problems.join("\n")
+    );
 }

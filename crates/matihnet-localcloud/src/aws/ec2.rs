@@ -156,7 +156,11 @@ fn spec_tags(p: &Params) -> Tags {
 }
 
 /// Whether an object with these `values` for each filter's name passes every filter.
-fn passes(filters: &[(String, Vec<String>)], tags: &Tags, field: impl Fn(&str) -> Vec<String>) -> bool {
+fn passes(
+    filters: &[(String, Vec<String>)],
+    tags: &Tags,
+    field: impl Fn(&str) -> Vec<String>,
+) -> bool {
     filters.iter().all(|(name, wanted)| {
         let have: Vec<String> = if let Some(key) = name.strip_prefix("tag:") {
             tags.get(key).cloned().into_iter().collect()
@@ -165,7 +169,8 @@ fn passes(filters: &[(String, Vec<String>)], tags: &Tags, field: impl Fn(&str) -
         } else {
             field(name)
         };
-        have.iter().any(|h| wanted.iter().any(|w| w == h || (w == "*")))
+        have.iter()
+            .any(|h| wanted.iter().any(|w| w == h || (w == "*")))
     })
 }
 
@@ -945,7 +950,10 @@ fn subnet_xml(id: &str, s: &Subnet, region: &str) -> String {
     format!(
         "{}{}{}{}{}{}{}{}{}{}{}{}",
         el("subnetId", id),
-        el("subnetArn", &format!("arn:aws:ec2:{region}:{OWNER}:subnet/{id}")),
+        el(
+            "subnetArn",
+            &format!("arn:aws:ec2:{region}:{OWNER}:subnet/{id}")
+        ),
         el("state", "available"),
         el("vpcId", &s.vpc_id),
         el("cidrBlock", &s.cidr),
@@ -1004,13 +1012,20 @@ fn nat_xml(id: &str, n: &Nat) -> String {
     let address = format!(
         "<item>{}{}{}{}{}{}</item>",
         el("allocationId", &n.allocation_id),
-        el("networkInterfaceId", &format!("eni-{}", id.get(4..).unwrap_or(id))),
+        el(
+            "networkInterfaceId",
+            &format!("eni-{}", id.get(4..).unwrap_or(id))
+        ),
         el("privateIp", &n.private_ip),
         el("publicIp", &n.public_ip),
         el("isPrimary", "true"),
         el(
             "status",
-            if n.state == "available" { "succeeded" } else { "associating" }
+            if n.state == "available" {
+                "succeeded"
+            } else {
+                "associating"
+            }
         )
     );
     format!(
@@ -1060,7 +1075,10 @@ fn route_table_xml(id: &str, r: &RouteTable) -> String {
     if r.main {
         associations.push_str(&format!(
             "<item>{}{}{}<associationState>{}</associationState></item>",
-            el("routeTableAssociationId", &format!("rtbassoc-{}", id.get(4..).unwrap_or(id))),
+            el(
+                "routeTableAssociationId",
+                &format!("rtbassoc-{}", id.get(4..).unwrap_or(id))
+            ),
             el("routeTableId", id),
             el("main", "true"),
             el("state", "associated")

@@ -156,7 +156,11 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
 }
 
 /// `POST /`: an EC2 or ELBv2 Query action, told apart by its `Version`.
-async fn query(AxumState(cloud): AxumState<Arc<Cloud>>, headers: HeaderMap, body: String) -> Response {
+async fn query(
+    AxumState(cloud): AxumState<Arc<Cloud>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let params = Params::parse(&body);
     let (_, region) = scope(&headers);
     let action = params.get("Action").unwrap_or_default().to_string();
@@ -178,17 +182,19 @@ async fn query(AxumState(cloud): AxumState<Arc<Cloud>>, headers: HeaderMap, body
     }
 }
 
-async fn inject_faults(AxumState(cloud): AxumState<Arc<Cloud>>, req: Request, next: Next) -> Response {
+async fn inject_faults(
+    AxumState(cloud): AxumState<Arc<Cloud>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let fault = cloud.store.lock().faults.take_request_fault();
     let (service, _) = scope(req.headers());
     let protocol = protocol_of(&service);
     match fault {
-        Some(RequestFault::Throttled { .. }) if protocol == Protocol::Ec2 => AwsError::new(
-            503,
-            "RequestLimitExceeded",
-            "Request limit exceeded.",
-        )
-        .into_response(protocol),
+        Some(RequestFault::Throttled { .. }) if protocol == Protocol::Ec2 => {
+            AwsError::new(503, "RequestLimitExceeded", "Request limit exceeded.")
+                .into_response(protocol)
+        }
         Some(RequestFault::Throttled { .. }) => {
             AwsError::new(400, "Throttling", "Rate exceeded").into_response(protocol)
         }

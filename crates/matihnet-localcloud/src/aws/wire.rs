@@ -219,10 +219,16 @@ mod tests {
         let specs = p.structs("TagSpecification");
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].get("ResourceType"), Some("vpc"));
-        assert_eq!(specs[0].tags("Tag").get("Name").map(String::as_str), Some("x y"));
+        assert_eq!(
+            specs[0].tags("Tag").get("Name").map(String::as_str),
+            Some("x y")
+        );
         assert_eq!(
             p.filters(),
-            vec![("tag:matihnet".to_string(), vec!["v1".to_string(), "v2".to_string()])]
+            vec![(
+                "tag:matihnet".to_string(),
+                vec!["v1".to_string(), "v2".to_string()]
+            )]
         );
         assert_eq!(esc("a<&>\"'"), "a&lt;&amp;&gt;&quot;&apos;");
     }
