@@ -311,3 +311,28 @@ fn a_foreign_load_balancer_with_our_name_is_refused_not_adopted() {
         "the foreign one and the two tenants'"
     );
 }
+
+/// Throttled and failing requests (each service's own error shape) and slow NAT gateways on the
+/// local AWS: the provider rides them out within one apply, and every fault is used up.
+#[test]
+fn the_eks_provider_rides_out_throttling_errors_and_slow_nat_gateways_on_the_local_aws() {
+    let aws = LocalCloud::start("50ms");
+    let (status, body) = aws.request(
+        "POST",
+        "/_localcloud/aws/faults",
+        Some(&serde_json::json!({
+            "throttle": {"count": 6},
+            "unavailable": {"count": 3},
+            "operation_delay_ms": 1500
+        })),
+    );
+    assert_eq!(status, 200, "{body}");
+    let s = sandbox();
+    let out = run(&s, &aws, &["apply", "--auto-approve"]).expect_code(0);
+    assert!(out.stdout().contains("Apply complete"), "{}", out.stdout());
+    assert_full_environment(&aws.inventory(), &["acme", "bigcorp", "initech"]);
+    let faults = aws.get("/_localcloud/aws/faults");
+    assert_eq!(faults["throttle"]["count"], 0, "{faults}");
+    assert_eq!(faults["unavailable"]["count"], 0, "{faults}");
+    run(&s, &aws, &["plan", "--detailed-exitcode"]).expect_code(0);
+}

@@ -4,10 +4,12 @@
 //! and region are read from the `Authorization` header's credential scope.
 //!
 //! EC2 and ELBv2 share one path (`POST /`, form-encoded `Action` and `Version`); Route53 is REST
-//! under `/2013-04-01/`. Fault injection, through the methods on [`Cloud`], makes the next
+//! under `/2013-04-01/`. Fault injection, through the methods on [`Cloud`] or
+//! `POST /_localcloud/aws/faults` (`admin`), makes the next
 //! requests throttled (EC2 `RequestLimitExceeded` 503, ELBv2 and Route53 `Throttling` 400) or
 //! fail with a server error, and NAT gateways stay `pending` for the operation delay.
 
+mod admin;
 mod ec2;
 mod elb;
 mod route53;
@@ -144,15 +146,16 @@ fn protocol_of(service: &str) -> Protocol {
     }
 }
 
+/// The services, behind the fault injection, plus the admin API under `/_localcloud/aws/`.
 pub fn router(cloud: Arc<Cloud>) -> Router {
-    Router::new()
+    let services = Router::new()
         .route("/", post(query))
         .merge(route53::routes())
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&cloud),
             inject_faults,
-        ))
-        .with_state(cloud)
+        ));
+    services.merge(admin::routes()).with_state(cloud)
 }
 
 /// `POST /`: an EC2 or ELBv2 Query action, told apart by its `Version`.
