@@ -336,3 +336,56 @@ fn the_eks_provider_rides_out_throttling_errors_and_slow_nat_gateways_on_the_loc
     assert_eq!(faults["unavailable"]["count"], 0, "{faults}");
     run(&s, &aws, &["plan", "--detailed-exitcode"]).expect_code(0);
 }
+
+/// `--local-cloud` on an EKS file: apply, a plan that finds nothing to change, and destroy to
+/// nothing, all in-process, with the emulated objects kept beside the state in between.
+#[test]
+fn eks_apply_plan_and_destroy_on_the_in_process_local_aws() {
+    let s = Sandbox::with_config(
+        &std::fs::read_to_string(matihnet_e2e::repo_root().join("examples/eks.toml"))
+            .expect("example")
+            .replace("protect = true", "protect = false"),
+    );
+    let offline = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_PROFILE", "no-such-profile"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    s.run_with(&["apply", "--auto-approve", "--local-cloud"], &offline)
+        .expect_code(0);
+    s.run_with(&["plan", "--local-cloud", "--detailed-exitcode"], &offline)
+        .expect_code(0);
+    let objects = || -> Value {
+        let bytes = std::fs::read(s.path("matihnet.state.json.local-cloud.json")).expect("objects");
+        serde_json::from_slice::<Value>(&bytes).expect("JSON")["aws"]["state"].clone()
+    };
+    let before = objects();
+    assert_eq!(before["ec2"]["vpcs"].as_object().map(|m| m.len()), Some(1));
+    assert_eq!(
+        before["route53"]["zones"].as_object().map(|m| m.len()),
+        Some(5)
+    );
+    s.run_with(&["destroy", "--auto-approve", "--local-cloud"], &offline)
+        .expect_code(0);
+    let after = objects();
+    for (service, kind) in [
+        ("ec2", "vpcs"),
+        ("ec2", "subnets"),
+        ("ec2", "igws"),
+        ("ec2", "eips"),
+        ("elb", "load_balancers"),
+        ("elb", "target_groups"),
+        ("route53", "zones"),
+    ] {
+        assert_eq!(
+            after[service][kind]
+                .as_object()
+                .map(|m| m.len())
+                .unwrap_or(0),
+            0,
+            "{service} {kind} left behind: {}",
+            after[service][kind]
+        );
+    }
+}
