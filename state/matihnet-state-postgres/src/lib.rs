@@ -24,12 +24,11 @@ pub mod test_server;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use matihnet_state::{
-    check_successor, format, Backend, LockInfo, LockRequest, Seen, State, StateError,
+    check_successor, format, Backend, LastSeen, LockInfo, LockRequest, Seen, State, StateError,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -88,7 +87,7 @@ pub struct PostgresBackend {
     main: tokio::sync::Mutex<Option<Client>>,
     /// The row as this instance last read or wrote it; `version` is the row's `xmin`, which
     /// every update of the row changes.
-    seen: Mutex<Option<Seen>>,
+    seen: LastSeen,
     held: tokio::sync::Mutex<Option<Held>>,
 }
 
@@ -152,7 +151,7 @@ impl PostgresBackend {
             tables,
             name,
             main: tokio::sync::Mutex::new(Some(client)),
-            seen: Mutex::new(None),
+            seen: LastSeen::default(),
             held: tokio::sync::Mutex::new(None),
         })
     }
@@ -164,20 +163,6 @@ impl PostgresBackend {
     fn query_error(&self, what: &str) -> impl Fn(tokio_postgres::Error) -> StateError + '_ {
         let what = what.to_string();
         move |e| self.target.query_error(&what, &e)
-    }
-
-    fn seen(&self) -> Option<Seen> {
-        match self.seen.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    fn remember(&self, seen: Option<Seen>) {
-        match self.seen.lock() {
-            Ok(mut g) => *g = seen,
-            Err(p) => *p.into_inner() = seen,
-        }
     }
 
     /// The shared session, reconnected if the last one was lost.
@@ -250,7 +235,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        self.remember(None);
+        self.seen.set(None);
         let row = {
             let client = self.main().await?;
             client
@@ -268,12 +253,12 @@ impl Backend for PostgresBackend {
         let body: String = row.try_get(0).map_err(self.query_error("read the state"))?;
         let version: String = row.try_get(1).map_err(self.query_error("read the state"))?;
         let state = self.decode(&body)?;
-        self.remember(Some(Seen::of(&state, version)));
+        self.seen.set(Some(Seen::of(&state, version)));
         Ok(Some(state))
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        let seen = self.seen();
+        let seen = self.seen.get();
         check_successor(&self.location(), seen.as_ref(), state)?;
         let serial = i64::try_from(state.serial).map_err(|_| StateError::Refused {
             location: self.location(),
@@ -355,7 +340,7 @@ impl Backend for PostgresBackend {
         // stays as it was, so its next write is checked against the row as it really is.
         tx.commit().await.map_err(self.query_error(what))?;
         drop(client);
-        self.remember(Some(Seen::of(state, version)));
+        self.seen.set(Some(Seen::of(state, version)));
         Ok(())
     }
 

@@ -25,7 +25,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use matihnet_state::{
-    check_successor, format, Backend, LockInfo, LockRequest, Seen, State, StateError,
+    check_successor, format, Backend, LastSeen, LockInfo, LockRequest, Seen, State, StateError,
 };
 
 /// Where the state lives in S3 and how to reach it.
@@ -47,7 +47,7 @@ pub struct S3Backend {
     client: aws_sdk_s3::Client,
     settings: S3Settings,
     /// What this instance last read or wrote; `version` is the object's ETag.
-    seen: Mutex<Option<Seen>>,
+    seen: LastSeen,
     backed_up: AtomicBool,
     held: Mutex<Option<Held>>,
 }
@@ -153,7 +153,7 @@ impl S3Backend {
         S3Backend {
             client: aws_sdk_s3::Client::from_conf(conf.build()),
             settings,
-            seen: Mutex::new(None),
+            seen: LastSeen::default(),
             backed_up: AtomicBool::new(false),
             held: Mutex::new(None),
         }
@@ -165,20 +165,6 @@ impl S3Backend {
 
     fn backup_key(&self) -> String {
         format!("{}.backup", self.settings.key)
-    }
-
-    fn seen(&self) -> Option<Seen> {
-        match self.seen.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    fn remember(&self, seen: Option<Seen>) {
-        match self.seen.lock() {
-            Ok(mut g) => *g = seen,
-            Err(p) => *p.into_inner() = seen,
-        }
     }
 
     /// The error for a failure that is not part of the protocol (missing bucket, denied, ...).
@@ -222,23 +208,32 @@ impl S3Backend {
         }
     }
 
-    /// The lock object as it is now: its holder (if the body parses), ETag and age by S3's clock.
-    async fn current_lock(&self) -> Result<Option<CurrentLock>, StateError> {
-        let out = match self
+    /// An object of the bucket, `None` when there is none; `what` names the step in errors.
+    async fn get_object(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StateError> {
+        match self
             .client
             .get_object()
             .bucket(&self.settings.bucket)
-            .key(self.lock_key())
+            .key(key)
             .send()
             .await
         {
-            Ok(out) => out,
-            Err(e) => {
-                return match classify(&e) {
-                    Failure::NotFound => Ok(None),
-                    f => Err(self.unavailable("read the lock", f)),
-                }
-            }
+            Ok(out) => Ok(Some(out)),
+            Err(e) => match classify(&e) {
+                Failure::NotFound => Ok(None),
+                f => Err(self.unavailable(what, f)),
+            },
+        }
+    }
+
+    /// The lock object as it is now: its holder (if the body parses), ETag and age by S3's clock.
+    async fn current_lock(&self) -> Result<Option<CurrentLock>, StateError> {
+        let Some(out) = self.get_object(&self.lock_key(), "read the lock").await? else {
+            return Ok(None);
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let age = out
@@ -371,22 +366,12 @@ impl Backend for S3Backend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        self.remember(None);
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.settings.bucket)
-            .key(&self.settings.key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                return match classify(&e) {
-                    Failure::NotFound => Ok(None),
-                    f => Err(self.unavailable("read the state", f)),
-                }
-            }
+        self.seen.set(None);
+        let Some(out) = self
+            .get_object(&self.settings.key, "read the state")
+            .await?
+        else {
+            return Ok(None);
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let bytes = out
@@ -403,7 +388,7 @@ impl Backend for S3Backend {
             location: self.describe(),
             reason,
         })?;
-        self.remember(Some(Seen::of(&state, etag)));
+        self.seen.set(Some(Seen::of(&state, etag)));
         Ok(Some(state))
     }
 
@@ -421,7 +406,7 @@ impl Backend for S3Backend {
                 found: "the lock was taken over or removed while this run held it".into(),
             });
         }
-        let seen = self.seen();
+        let seen = self.seen.get();
         check_successor(&self.describe(), seen.as_ref(), state)?;
         if let Some(seen) = &seen {
             if !self.backed_up.swap(true, Ordering::SeqCst) {
@@ -465,7 +450,7 @@ impl Backend for S3Backend {
         match req.send().await {
             Ok(out) => {
                 let etag = out.e_tag().unwrap_or_default().to_string();
-                self.remember(Some(Seen::of(state, etag)));
+                self.seen.set(Some(Seen::of(state, etag)));
                 Ok(())
             }
             Err(e) => Err(match classify(&e) {

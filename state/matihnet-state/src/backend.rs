@@ -203,6 +203,28 @@ impl Seen {
     }
 }
 
+/// What one backend instance last read or wrote, kept between its calls (every backend keeps
+/// one, so that its writes can be checked against it).
+#[derive(Debug, Default)]
+pub struct LastSeen(std::sync::Mutex<Option<Seen>>);
+
+impl LastSeen {
+    pub fn get(&self) -> Option<Seen> {
+        match self.0.lock() {
+            Ok(g) => g.clone(),
+            // A panic elsewhere left a whole value behind: an assignment is not torn.
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn set(&self, seen: Option<Seen>) {
+        match self.0.lock() {
+            Ok(mut g) => *g = seen,
+            Err(p) => *p.into_inner() = seen,
+        }
+    }
+}
+
 /// The rule every backend applies before a write, given what this instance last saw: refuses a
 /// state of another lineage or one that does not move the serial forward.
 pub fn check_successor(

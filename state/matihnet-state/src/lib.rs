@@ -10,7 +10,7 @@ pub mod local;
 pub mod memory;
 pub mod model;
 
-pub use backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
+pub use backend::{check_successor, Backend, LastSeen, LockInfo, LockRequest, Seen, StateError};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 pub use model::{OutputValue, ResourceState, State, STATE_VERSION};

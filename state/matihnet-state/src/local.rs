@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
+use crate::backend::{check_successor, Backend, LastSeen, LockInfo, LockRequest, Seen, StateError};
 use crate::format;
 use crate::model::State;
 
@@ -25,7 +25,7 @@ pub struct LocalBackend {
     backed_up: Arc<AtomicBool>,
     /// The state file as this instance last read or wrote it; its `version` is the file's
     /// identity (device, inode, length, mtime), which every atomic write changes.
-    seen: Arc<Mutex<Option<Seen>>>,
+    seen: LastSeen,
 }
 
 impl LocalBackend {
@@ -34,7 +34,7 @@ impl LocalBackend {
             path: path.into(),
             held: Mutex::new(None),
             backed_up: Arc::new(AtomicBool::new(false)),
-            seen: Arc::new(Mutex::new(None)),
+            seen: LastSeen::default(),
         }
     }
 
@@ -145,7 +145,7 @@ impl Backend for LocalBackend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        remember(&self.seen, None);
+        self.seen.set(None);
         let (bytes, identity) = match read_with_identity(&self.path) {
             Ok(Some(read)) => read,
             Ok(None) => return Ok(None),
@@ -155,12 +155,12 @@ impl Backend for LocalBackend {
             location: self.describe(),
             reason,
         })?;
-        remember(&self.seen, Some(Seen::of(&state, identity)));
+        self.seen.set(Some(Seen::of(&state, identity)));
         Ok(Some(state))
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        let seen = recall(&self.seen);
+        let seen = self.seen.get();
         check_successor(&self.describe(), seen.as_ref(), state)?;
         // Encoding here costs one serialized copy instead of a clone of the whole state; the
         // file IO and fsync, the slow part, stay off the async workers.
@@ -174,7 +174,7 @@ impl Backend for LocalBackend {
         let identity = tokio::task::spawn_blocking(move || write.run(&bytes))
             .await
             .map_err(|join| self.io(&self.path)(std::io::Error::other(join.to_string())))??;
-        remember(&self.seen, Some(Seen::of(state, identity)));
+        self.seen.set(Some(Seen::of(state, identity)));
         Ok(())
     }
 
@@ -283,20 +283,6 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StateError {
     move |source| StateError::Io {
         location: path.display().to_string(),
         source,
-    }
-}
-
-fn remember(slot: &Mutex<Option<Seen>>, seen: Option<Seen>) {
-    match slot.lock() {
-        Ok(mut g) => *g = seen,
-        Err(poisoned) => *poisoned.into_inner() = seen,
-    }
-}
-
-fn recall(slot: &Mutex<Option<Seen>>) -> Option<Seen> {
-    match slot.lock() {
-        Ok(g) => g.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::backend::{check_successor, Backend, LockInfo, LockRequest, Seen, StateError};
+use crate::backend::{check_successor, Backend, LastSeen, LockInfo, LockRequest, Seen, StateError};
 use crate::model::State;
 
 /// Clones share one store, as two processes share one file; each clone remembers what it last
@@ -13,14 +13,14 @@ use crate::model::State;
 #[derive(Default)]
 pub struct MemoryBackend {
     inner: Arc<Mutex<Inner>>,
-    seen: Mutex<Option<Seen>>,
+    seen: LastSeen,
 }
 
 impl Clone for MemoryBackend {
     fn clone(&self) -> Self {
         MemoryBackend {
             inner: Arc::clone(&self.inner),
-            seen: Mutex::new(None),
+            seen: LastSeen::default(),
         }
     }
 }
@@ -42,20 +42,6 @@ impl MemoryBackend {
         self.inner.lock().map(|i| i.writes).unwrap_or(0)
     }
 
-    fn seen(&self) -> Option<Seen> {
-        match self.seen.lock() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn remember(&self, seen: Option<Seen>) {
-        match self.seen.lock() {
-            Ok(mut g) => *g = seen,
-            Err(poisoned) => *poisoned.into_inner() = seen,
-        }
-    }
-
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         let mut guard = match self.inner.lock() {
             Ok(g) => g,
@@ -73,12 +59,13 @@ impl Backend for MemoryBackend {
 
     async fn read(&self) -> Result<Option<State>, StateError> {
         let (state, writes) = self.with(|i| (i.state.clone(), i.writes));
-        self.remember(state.as_ref().map(|s| Seen::of(s, writes.to_string())));
+        self.seen
+            .set(state.as_ref().map(|s| Seen::of(s, writes.to_string())));
         Ok(state)
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        let seen = self.seen();
+        let seen = self.seen.get();
         check_successor("memory", seen.as_ref(), state)?;
         let written = self.with(|i| {
             let stored = i.state.as_ref().map(|s| Seen::of(s, i.writes.to_string()));
@@ -93,7 +80,7 @@ impl Backend for MemoryBackend {
             i.writes += 1;
             Ok(Seen::of(state, i.writes.to_string()))
         })?;
-        self.remember(Some(written));
+        self.seen.set(Some(written));
         Ok(())
     }
 
