@@ -279,6 +279,30 @@ impl S3Backend {
         }
     }
 
+    /// Records a lock just taken (its object's ETag) and starts refreshing it; returns its id.
+    fn hold(&self, info: LockInfo, etag: String) -> String {
+        let held = self.start_heartbeat(info, etag);
+        let id = held.id.clone();
+        if let Ok(mut slot) = self.held.lock() {
+            if let Some(old) = slot.replace(held) {
+                old.heartbeat.abort();
+            }
+        }
+        id
+    }
+
+    /// "No lock with this id", naming the lock that is there instead, if any.
+    async fn no_such_lock(&self, id: &str) -> Result<StateError, StateError> {
+        Ok(StateError::NoSuchLock {
+            location: self.describe(),
+            id: id.to_string(),
+            current: self
+                .current_lock()
+                .await?
+                .and_then(|c| c.info.map(Box::new)),
+        })
+    }
+
     fn start_heartbeat(&self, info: LockInfo, etag: String) -> Held {
         let etag = Arc::new(Mutex::new(etag));
         let lost = Arc::new(AtomicBool::new(false));
@@ -476,14 +500,7 @@ impl Backend for S3Backend {
         loop {
             info.heartbeat = Some(now_rfc3339());
             if let Some(etag) = self.put_lock(&info, None).await? {
-                let held = self.start_heartbeat(info.clone(), etag);
-                let id = held.id.clone();
-                if let Ok(mut slot) = self.held.lock() {
-                    if let Some(old) = slot.replace(held) {
-                        old.heartbeat.abort();
-                    }
-                }
-                return Ok(id);
+                return Ok(self.hold(info.clone(), etag));
             }
             match self.current_lock().await? {
                 // Released between our attempt and this look: try again at once.
@@ -498,14 +515,7 @@ impl Backend for S3Backend {
                         });
                     }
                     if let Some(etag) = self.put_lock(&info, Some(&current.etag)).await? {
-                        let held = self.start_heartbeat(info.clone(), etag);
-                        let id = held.id.clone();
-                        if let Ok(mut slot) = self.held.lock() {
-                            if let Some(old) = slot.replace(held) {
-                                old.heartbeat.abort();
-                            }
-                        }
-                        return Ok(id);
+                        return Ok(self.hold(info.clone(), etag));
                     }
                     // Another waiter broke it first; it is now a live lock.
                 }
@@ -532,14 +542,7 @@ impl Backend for S3Backend {
             Err(_) => None,
         };
         let Some(held) = held else {
-            return Err(StateError::NoSuchLock {
-                location: self.describe(),
-                id: id.to_string(),
-                current: self
-                    .current_lock()
-                    .await?
-                    .and_then(|c| c.info.map(Box::new)),
-            });
+            return Err(self.no_such_lock(id).await?);
         };
         held.heartbeat.abort();
         let etag = match held.etag.lock() {
@@ -558,14 +561,7 @@ impl Backend for S3Backend {
             Ok(_) => Ok(()),
             Err(e) => match classify(&e) {
                 // Taken over (--break-stale-lock elsewhere) or force-unlocked: not ours to remove.
-                Failure::Precondition | Failure::NotFound => Err(StateError::NoSuchLock {
-                    location: self.describe(),
-                    id: id.to_string(),
-                    current: self
-                        .current_lock()
-                        .await?
-                        .and_then(|c| c.info.map(Box::new)),
-                }),
+                Failure::Precondition | Failure::NotFound => Err(self.no_such_lock(id).await?),
                 f => Err(self.unavailable("release the lock", f)),
             },
         }
@@ -574,14 +570,7 @@ impl Backend for S3Backend {
     async fn force_unlock(&self, id: &str) -> Result<(), StateError> {
         let current = self.current_lock().await?;
         let Some(current) = current.filter(|c| c.info.as_ref().is_some_and(|i| i.id == id)) else {
-            return Err(StateError::NoSuchLock {
-                location: self.describe(),
-                id: id.to_string(),
-                current: self
-                    .current_lock()
-                    .await?
-                    .and_then(|c| c.info.map(Box::new)),
-            });
+            return Err(self.no_such_lock(id).await?);
         };
         match self
             .client
@@ -594,14 +583,7 @@ impl Backend for S3Backend {
         {
             Ok(_) => Ok(()),
             Err(e) => match classify(&e) {
-                Failure::Precondition | Failure::NotFound => Err(StateError::NoSuchLock {
-                    location: self.describe(),
-                    id: id.to_string(),
-                    current: self
-                        .current_lock()
-                        .await?
-                        .and_then(|c| c.info.map(Box::new)),
-                }),
+                Failure::Precondition | Failure::NotFound => Err(self.no_such_lock(id).await?),
                 f => Err(self.unavailable("remove the lock", f)),
             },
         }

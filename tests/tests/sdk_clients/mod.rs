@@ -65,19 +65,19 @@ impl Step {
     }
 
     /// A failed call: its HTTP status and AWS error code.
-    pub fn err<E, R>(name: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Step
+    pub fn err<E>(
+        name: &str,
+        e: &aws_smithy_runtime_api::client::result::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    ) -> Step
     where
         E: aws_sdk_ec2::error::ProvideErrorMetadata,
-        R: std::fmt::Debug,
     {
         use aws_smithy_runtime_api::client::result::SdkError;
         let status = match e {
-            SdkError::ServiceError(s) => format!("{:?}", s.raw())
-                .split("status: StatusCode(")
-                .nth(1)
-                .and_then(|r| r.split(')').next())
-                .unwrap_or("?")
-                .to_string(),
+            SdkError::ServiceError(s) => s.raw().status().as_u16().to_string(),
             _ => "no response".into(),
         };
         let code = match e {
@@ -112,11 +112,9 @@ pub fn normalize(steps: &[Step], patterns: &[&str]) -> Vec<Step> {
                         .unwrap_or(tail.len());
                     if len > 0 {
                         let id = format!("{p}{}", &tail[..len]);
-                        let n = seen.len();
                         let name = seen.entry(id).or_insert_with(|| {
                             let c = counters.entry(p.to_string()).or_insert(0);
                             *c += 1;
-                            let _ = n;
                             format!("<{p}#{c}>")
                         });
                         out.push_str(name);
