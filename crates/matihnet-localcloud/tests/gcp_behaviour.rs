@@ -102,7 +102,17 @@ async fn an_insert_is_running_then_done_and_the_network_appears_only_then() {
 
     let (_, list) = gcp.get(&format!("{P}/global/networks")).await;
     assert_eq!(list["kind"], "compute#networkList");
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "vpc"],
+        "the project's default network and the new one"
+    );
 }
 
 #[tokio::test]
@@ -619,7 +629,13 @@ async fn faults_throttle_unavailable_and_failed_operations() {
     let (status, _) = gcp.post("/_localcloud/gcp/reset", &json!({})).await;
     assert_eq!(status, 200);
     let (_, list) = gcp.get(&format!("{P}/global/networks")).await;
-    assert!(list.get("items").is_none(), "reset keeps objects: {list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "reset leaves a fresh project with only its default network: {list}"
+    );
+    assert_eq!(items[0]["name"], "default");
 }
 
 #[tokio::test]
@@ -703,7 +719,7 @@ async fn networks_are_patched_through_an_operation_found_in_either_scope() {
         )
         .await;
     assert_eq!(status, 200, "{op}");
-    assert_eq!(op["operationType"], "patch");
+    assert_eq!(op["operationType"], "compute.networks.patch");
     let name = op["name"].as_str().unwrap();
     // Polled through a regional path, the global operation is still found.
     let (status, _) = gcp
@@ -745,4 +761,174 @@ async fn unknown_paths_get_a_gcp_404_and_wildcard_names_are_decoded() {
         .get(&format!("{Z}/t/rrsets?name=%2A.t.example.com."))
         .await;
     assert_eq!(list["rrsets"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_new_project_has_an_auto_mode_default_network_and_auto_mode_networks_get_every_region() {
+    let gcp = Gcp::new(20);
+    let (status, default) = gcp.get(&format!("{P}/global/networks/default")).await;
+    assert_eq!(status, 200, "{default}");
+    assert_eq!(default["autoCreateSubnetworks"], true);
+    assert_eq!(default["description"], "Default network for the project");
+    let regions = default["subnetworks"].as_array().unwrap();
+    assert_eq!(regions.len(), 41, "one subnetwork per region");
+    let (status, central) = gcp
+        .get(&format!("{P}/regions/us-central1/subnetworks/default"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(central["ipCidrRange"], "10.128.0.0/20");
+    assert_eq!(central["gatewayAddress"], "10.128.0.1");
+    assert_eq!(
+        central["network"],
+        "https://www.googleapis.com/compute/v1/projects/proj/global/networks/default"
+    );
+
+    // A new auto-mode network gets the same ranges, named like the network, when its insert is DONE.
+    let (_, op) = gcp
+        .post(
+            &format!("{P}/global/networks"),
+            &json!({"name": "auto", "autoCreateSubnetworks": true}),
+        )
+        .await;
+    let (status, _) = gcp
+        .get(&format!("{P}/regions/europe-west1/subnetworks/auto"))
+        .await;
+    assert_eq!(
+        status, 404,
+        "auto subnetworks come with the network, not before"
+    );
+    let op_path = harness::local_path(op["selfLink"].as_str().unwrap());
+    let (_, done) = gcp.call("POST", &format!("{op_path}/wait"), None).await;
+    assert_eq!(done["status"], "DONE");
+    let (_, west) = gcp
+        .get(&format!("{P}/regions/europe-west1/subnetworks/auto"))
+        .await;
+    assert_eq!(west["ipCidrRange"], "10.132.0.0/20");
+
+    // A custom subnetwork may not overlap the auto ranges of its network.
+    let (status, err) = gcp
+        .post(
+            &format!("{P}/regions/us-east1/subnetworks"),
+            &json!({"name": "extra", "network": "projects/proj/global/networks/auto", "ipCidrRange": "10.142.0.0/24"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+
+    // Auto subnetworks cannot go alone, and do not keep the network from going.
+    let (status, err) = gcp
+        .call(
+            "DELETE",
+            &format!("{P}/regions/us-central1/subnetworks/auto"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    let (status, op) = gcp
+        .call("DELETE", &format!("{P}/global/networks/auto"), None)
+        .await;
+    assert_eq!(status, 200, "{op}");
+    let op_path = harness::local_path(op["selfLink"].as_str().unwrap());
+    let (_, done) = gcp.call("POST", &format!("{op_path}/wait"), None).await;
+    assert!(done.get("error").is_none(), "{done}");
+    let (status, _) = gcp
+        .get(&format!("{P}/regions/us-central1/subnetworks/auto"))
+        .await;
+    assert_eq!(status, 404, "the auto subnetworks went with the network");
+
+    // An insert that names no mode gets auto mode, the API's default.
+    let (_, op) = gcp
+        .post(
+            &format!("{P}/global/networks"),
+            &json!({"name": "implicit"}),
+        )
+        .await;
+    let op_path = harness::local_path(op["selfLink"].as_str().unwrap());
+    gcp.call("POST", &format!("{op_path}/wait"), None).await;
+    let (_, implicit) = gcp.get(&format!("{P}/global/networks/implicit")).await;
+    assert_eq!(implicit["autoCreateSubnetworks"], true);
+
+    // switchToCustomMode keeps the subnetworks and makes them the user's.
+    let (status, op) = gcp
+        .call(
+            "POST",
+            &format!("{P}/global/networks/implicit/switchToCustomMode"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{op}");
+    let op_path = harness::local_path(op["selfLink"].as_str().unwrap());
+    gcp.call("POST", &format!("{op_path}/wait"), None).await;
+    let (_, custom) = gcp.get(&format!("{P}/global/networks/implicit")).await;
+    assert_eq!(custom["autoCreateSubnetworks"], false);
+    assert_eq!(custom["subnetworks"].as_array().unwrap().len(), 41);
+    let (status, _) = gcp
+        .call(
+            "DELETE",
+            &format!("{P}/regions/us-central1/subnetworks/implicit"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "a custom-mode network's subnetwork can be deleted"
+    );
+}
+
+#[tokio::test]
+async fn internal_ipv6_gets_a_ula_range_and_a_global_peering_range_avoids_the_subnetworks() {
+    let gcp = Gcp::new(0);
+    network(&gcp, "v6").await;
+    let done = gcp
+        .write_and_wait(
+            "PATCH",
+            &format!("{P}/global/networks/v6"),
+            Some(&json!({"enableUlaInternalIpv6": true})),
+        )
+        .await;
+    assert_eq!(done["operationType"], "updateNetwork");
+    let (_, net) = gcp.get(&format!("{P}/global/networks/v6")).await;
+    assert_eq!(net["enableUlaInternalIpv6"], true);
+    let range = net["internalIpv6Range"].as_str().unwrap();
+    let (prefix, len) = range.split_once('/').unwrap();
+    assert_eq!(len, "48");
+    let addr: std::net::Ipv6Addr = prefix.parse().unwrap();
+    assert_eq!(addr.segments()[0], 0xfd20, "{range} is in fd20::/20");
+
+    // The default network's 10.128.0.0/9 auto ranges are taken; a /16 peering range goes
+    // below them.
+    let done = gcp
+        .write_and_wait(
+            "POST",
+            &format!("{P}/global/addresses"),
+            Some(
+                &json!({"name": "peering", "addressType": "INTERNAL", "purpose": "VPC_PEERING",
+                "prefixLength": 16, "network": "projects/proj/global/networks/default"}),
+            ),
+        )
+        .await;
+    assert!(done.get("error").is_none(), "{done}");
+    let (_, peering) = gcp.get(&format!("{P}/global/addresses/peering")).await;
+    assert_eq!(peering["address"], "10.0.0.0");
+    assert_eq!(peering["prefixLength"], 16);
+    assert!(
+        peering.get("region").is_none() && peering.get("status").is_none(),
+        "{peering}"
+    );
+    let done = gcp
+        .write_and_wait(
+            "POST",
+            &format!("{P}/global/addresses"),
+            Some(
+                &json!({"name": "peering2", "addressType": "INTERNAL", "purpose": "VPC_PEERING",
+                "prefixLength": 16, "network": "projects/proj/global/networks/default"}),
+            ),
+        )
+        .await;
+    assert!(done.get("error").is_none(), "{done}");
+    let (_, second) = gcp.get(&format!("{P}/global/addresses/peering2")).await;
+    assert_eq!(second["address"], "10.1.0.0", "the next free block");
+    let (status, _) = gcp
+        .post(&format!("{P}/global/addresses"), &json!({"name": "lb"}))
+        .await;
+    assert_eq!(status, 200);
 }

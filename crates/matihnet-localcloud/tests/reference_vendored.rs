@@ -41,11 +41,22 @@ fn issue9_item14_every_reference_file_is_vendored_with_provenance_and_licence() 
             "{cloud}: only {} reference files",
             files.len()
         );
-        for f in files {
+        for f in &files {
             assert!(
-                readme.contains(&f),
+                readme.contains(f.as_str()),
                 "{cloud}/{f} has no provenance line in {cloud}/README.md: add its source, commit and licence"
             );
+            // A folder's files are named in the cloud's README or in the folder's own.
+            let sub = dir.join(f);
+            if sub.is_dir() {
+                let own = std::fs::read_to_string(sub.join("README.md")).unwrap_or_default();
+                for inner in data_files(&sub) {
+                    assert!(
+                        readme.contains(&inner) || own.contains(&inner),
+                        "{cloud}/{f}/{inner} has no provenance line in {cloud}/README.md or {cloud}/{f}/README.md"
+                    );
+                }
+            }
         }
     }
 }

@@ -56,6 +56,8 @@ struct World {
     #[serde(default)]
     addresses: BTreeMap<String, compute::Address>,
     #[serde(default)]
+    global_addresses: BTreeMap<String, compute::GlobalAddress>,
+    #[serde(default)]
     operations: BTreeMap<String, compute::Operation>,
     /// `project/requestId` -> operation key, so a retried insert returns the first operation.
     #[serde(default)]
@@ -65,6 +67,9 @@ struct World {
     /// How many zones were ever created: picks each new zone's name-server set.
     #[serde(default)]
     zones_created: u64,
+    /// Projects a request has named: each got its `default` network then.
+    #[serde(default)]
+    projects: compute::Projects,
 }
 
 impl World {
@@ -146,6 +151,10 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
         .route("/dns/v1beta2/{*rest}", any(unknown_path))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&cloud),
+            new_projects,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&cloud),
             inject_faults,
         ));
     services.merge(admin::routes()).with_state(cloud)
@@ -171,6 +180,25 @@ async fn inject_faults(
         Some(err) => err.into_response(),
         None => next.run(req).await,
     }
+}
+
+/// A project's first Compute request finds the `default` network a new GCP project has.
+async fn new_projects(
+    AxumState(cloud): AxumState<Arc<Cloud>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let project = req
+        .uri()
+        .path()
+        .strip_prefix("/compute/v1/projects/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    if let Some(project) = project {
+        compute::ensure_project(&mut cloud.store.settled().world, &project);
+    }
+    next.run(req).await
 }
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {

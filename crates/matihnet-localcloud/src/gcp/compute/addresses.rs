@@ -1,6 +1,7 @@
-//! Regional addresses, external and internal: their record and rendering, the allocation of
-//! the address itself (sequential external ones, the first free host of a subnetwork for
-//! internal ones), labels, and the synchronous `setLabels` with its label fingerprint.
+//! Regional and global addresses, external and internal: their record and rendering, the
+//! allocation of the address itself (external ones from a public pool, the first free host of a
+//! subnetwork for regional internal ones, a free block of the network for a global
+//! `VPC_PEERING` range), labels, and the synchronous `setLabels` with its label fingerprint.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +35,20 @@ pub(crate) struct Address {
     label_fingerprint: String,
     subnetwork: Option<String>,
     purpose: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
+    #[serde(default)]
+    prefix_length: Option<u8>,
+    #[serde(default)]
+    ip_version: Option<String>,
+    #[serde(default)]
+    ip_collection: Option<String>,
 }
+
+/// A global address: the same record, kept in its own map and served under `global/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct GlobalAddress(Address);
 
 /// What an insert's body decides before the world is consulted.
 pub(super) struct Draft {
@@ -87,17 +101,58 @@ fn internal_address(
         })
 }
 
-impl Collection for Address {
-    const PLURAL: &'static str = "addresses";
-    const LIST_KIND: &'static str = "compute#addressList";
-    const SCOPE: Scope = Scope::Regional;
-    const KIND: Kind = Kind::Address;
-    type Draft = Draft;
+/// A free block of `prefix_length` bits in 10.0.0.0/8 for a `VPC_PEERING` range: clear of
+/// every subnetwork range of the network and of the other ranges reserved in it.
+fn peering_range(world: &World, network: &str, prefix_length: u8) -> Result<String, ApiError> {
+    if !(8..=29).contains(&prefix_length) {
+        return Err(ApiError::invalid(format!(
+            "Invalid value for field 'resource.prefixLength': '{prefix_length}'. Must be between 8 and 29."
+        )));
+    }
+    let network_name = network.rsplit('/').next().unwrap_or(network);
+    let mut taken: Vec<Cidr> = world
+        .subnetworks
+        .values()
+        .filter(|s| s.network_name() == network_name)
+        .flat_map(|s| s.ranges())
+        .filter_map(|r| Cidr::parse(&r).ok())
+        .collect();
+    taken.extend(world.global_addresses.values().filter_map(|a| {
+        let a = &a.0;
+        let len = a.prefix_length?;
+        Cidr::parse(&format!("{}/{len}", a.address)).ok()
+    }));
+    let step = 1u64 << (32 - u32::from(prefix_length));
+    let base = u64::from(u32::from(std::net::Ipv4Addr::new(10, 0, 0, 0)));
+    (0..(1u64 << 24) / step)
+        .filter_map(|i| u32::try_from(base + i * step).ok())
+        .map(|start| std::net::Ipv4Addr::from(start))
+        .find(|start| {
+            Cidr::parse(&format!("{start}/{prefix_length}"))
+                .is_ok_and(|block| !taken.iter().any(|t| t.overlaps(block)))
+        })
+        .map(|start| start.to_string())
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "ipSpaceExhausted",
+                format!("No free /{prefix_length} range is left in network '{network_name}'."),
+            )
+        })
+}
 
-    kept_in!(addresses, Address);
-
-    fn render(&self, _world: &World) -> Value {
+impl Address {
+    fn render_address(&self) -> Value {
         let head = &self.head;
+        let global = head.region.is_none();
+        let self_link = if global {
+            format!(
+                "{API}/projects/{}/global/addresses/{}",
+                head.project, head.name
+            )
+        } else {
+            format!("{API}/{}", head.path::<Address>())
+        };
         let mut v = json!({
             "address": self.address,
             "addressType": self.address_type,
@@ -107,28 +162,46 @@ impl Collection for Address {
             "kind": "compute#address",
             "labelFingerprint": self.label_fingerprint,
             "name": head.name,
-            "region": region_url(&head.project, head.region()),
-            "selfLink": format!("{API}/{}", head.path::<Address>()),
-            "status": "RESERVED",
+            "selfLink": self_link,
         });
         if let Some(obj) = v.as_object_mut() {
-            if self.address_type == "EXTERNAL" {
+            if !global {
+                obj.insert(
+                    "region".into(),
+                    json!(region_url(&head.project, head.region())),
+                );
+            }
+            // A peering range is not an address in use: recorded GCP shows it without status.
+            if self.purpose.as_deref() != Some("VPC_PEERING") {
+                obj.insert("status".into(), json!("RESERVED"));
+            }
+            // Recorded regional addresses carry the tier even when internal; global internal
+            // ones do not.
+            if !global || self.address_type == "EXTERNAL" {
                 obj.insert("networkTier".into(), json!(self.network_tier));
             }
             if !self.labels.is_empty() {
                 obj.insert("labels".into(), json!(self.labels));
             }
-            if let Some(s) = &self.subnetwork {
-                obj.insert("subnetwork".into(), json!(s));
+            for (field, value) in [
+                ("subnetwork", &self.subnetwork),
+                ("purpose", &self.purpose),
+                ("network", &self.network),
+                ("ipVersion", &self.ip_version),
+                ("ipCollection", &self.ip_collection),
+            ] {
+                if let Some(value) = value {
+                    obj.insert(field.into(), json!(value));
+                }
             }
-            if let Some(p) = &self.purpose {
-                obj.insert("purpose".into(), json!(p));
+            if let Some(len) = self.prefix_length {
+                obj.insert("prefixLength".into(), json!(len));
             }
         }
         v
     }
 
-    fn prepare(body: &Map<String, Value>, _place: &Place) -> Result<(String, Draft), ApiError> {
+    fn prepare_address(body: &Map<String, Value>) -> Result<(String, Draft), ApiError> {
         let name = check_name(string_field(body, "name")?)?;
         let address_type = string_field(body, "addressType")?.unwrap_or_else(|| "EXTERNAL".into());
         if address_type != "EXTERNAL" && address_type != "INTERNAL" {
@@ -150,7 +223,7 @@ impl Collection for Address {
         ))
     }
 
-    fn build(
+    fn build_address(
         world: &mut World,
         place: &Place,
         name: String,
@@ -163,22 +236,53 @@ impl Collection for Address {
             requested,
             subnetwork,
         } = draft;
+        let purpose = string_field(body, "purpose")?;
+        let network = string_field(body, "network")?;
+        let prefix_length =
+            match body.get("prefixLength") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u8::try_from(n).ok()).ok_or_else(
+                    || {
+                        ApiError::invalid(format!(
+                    "Invalid value for field 'resource.prefixLength': '{v}'. Expected an integer."
+                ))
+                    },
+                )?),
+            };
         let address = match (address_type.as_str(), requested) {
             (_, Some(ip)) => ip,
             ("EXTERNAL", None) => {
-                // 34.0.0.0/8 is where GCP hands out regional external addresses.
+                // GCP hands out regional external addresses from 34.0.0.0/8 and global ones
+                // (load-balancer front ends) from 35.0.0.0/8 among others.
                 let key = format!(
-                    "projects/{}/regions/{}/addresses/{name}",
+                    "projects/{}/{}/addresses/{name}",
                     place.project,
-                    place.region.as_deref().unwrap_or("global")
+                    place
+                        .region
+                        .as_deref()
+                        .map_or("global".to_string(), |r| format!("regions/{r}"))
                 );
+                let first_octet = if place.region.is_some() { 34 } else { 35 };
                 let pool = public_ip::Pool {
-                    first: std::net::Ipv4Addr::new(34, 0, 0, 0),
+                    first: std::net::Ipv4Addr::new(first_octet, 0, 0, 0),
                     size: 1 << 24,
                 };
                 public_ip::pick(&pool, &key, |ip| {
                     world.addresses.values().any(|a| a.address == ip)
+                        || world.global_addresses.values().any(|a| a.0.address == ip)
                 })
+            }
+            _ if place.region.is_none() => {
+                let network = network.as_deref().ok_or_else(|| {
+                    ApiError::invalid("Invalid value for field 'resource.network': ''. A global INTERNAL address needs a network.")
+                })?;
+                if purpose.as_deref() != Some("VPC_PEERING") {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid value for field 'resource.purpose': '{}'. A global INTERNAL address must have purpose VPC_PEERING.",
+                        purpose.as_deref().unwrap_or_default()
+                    )));
+                }
+                peering_range(world, network, prefix_length.unwrap_or(16))?
             }
             _ => internal_address(world, place, subnetwork.as_deref())?,
         };
@@ -190,29 +294,138 @@ impl Collection for Address {
             description: string_field(body, "description")?.unwrap_or_default(),
             labels,
             label_fingerprint: fingerprint(),
-            subnetwork: subnetwork.map(|s| {
-                if s.starts_with("https://") {
-                    s
-                } else {
-                    format!("{API}/{}", s.trim_start_matches('/'))
-                }
+            // Echoed as sent: recorded GCP answers a relative reference with a relative one.
+            subnetwork,
+            purpose: purpose.or_else(|| {
+                (address_type == "INTERNAL" && place.region.is_some())
+                    .then(|| "GCE_ENDPOINT".into())
             }),
-            purpose: string_field(body, "purpose")?
-                .or_else(|| (address_type == "INTERNAL").then(|| "GCE_ENDPOINT".into())),
+            network,
+            prefix_length,
+            ip_version: string_field(body, "ipVersion")?,
+            ip_collection: string_field(body, "ipCollection")?,
         })
+    }
+}
+
+/// What `setLabels` needs of either kind of address.
+trait Labelled: Collection {
+    fn address_mut(&mut self) -> &mut Address;
+}
+
+impl Labelled for Address {
+    fn address_mut(&mut self) -> &mut Address {
+        self
+    }
+}
+
+impl Labelled for GlobalAddress {
+    fn address_mut(&mut self) -> &mut Address {
+        &mut self.0
+    }
+}
+
+impl Collection for GlobalAddress {
+    const PLURAL: &'static str = "addresses";
+    const LIST_KIND: &'static str = "compute#addressList";
+    const SCOPE: Scope = Scope::Global;
+    const KIND: Kind = Kind::GlobalAddress;
+    type Draft = Draft;
+
+    fn records(world: &World) -> &BTreeMap<String, Self> {
+        &world.global_addresses
+    }
+
+    fn records_mut(world: &mut World) -> &mut BTreeMap<String, Self> {
+        &mut world.global_addresses
+    }
+
+    fn into_resource(self) -> operations::Resource {
+        operations::Resource::GlobalAddress(self)
+    }
+
+    fn from_resource(resource: &operations::Resource) -> Option<&Self> {
+        match resource {
+            operations::Resource::GlobalAddress(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn head(&self) -> &Head {
+        &self.0.head
+    }
+
+    fn render(&self, _world: &World) -> Value {
+        self.0.render_address()
+    }
+
+    fn prepare(body: &Map<String, Value>, _place: &Place) -> Result<(String, Draft), ApiError> {
+        Address::prepare_address(body)
+    }
+
+    fn build(
+        world: &mut World,
+        place: &Place,
+        name: String,
+        draft: Draft,
+        body: &Map<String, Value>,
+    ) -> Result<GlobalAddress, ApiError> {
+        Address::build_address(world, place, name, draft, body).map(GlobalAddress)
     }
 
     fn custom_verbs(item_path: &str) -> Router<Arc<Cloud>> {
-        Router::new().route(&format!("{item_path}/setLabels"), post(set_labels))
+        Router::new().route(
+            &format!("{item_path}/setLabels"),
+            post(set_labels::<GlobalAddress>),
+        )
+    }
+}
+
+impl Collection for Address {
+    const PLURAL: &'static str = "addresses";
+    const LIST_KIND: &'static str = "compute#addressList";
+    const SCOPE: Scope = Scope::Regional;
+    const KIND: Kind = Kind::Address;
+    type Draft = Draft;
+
+    kept_in!(addresses, Address);
+
+    fn render(&self, _world: &World) -> Value {
+        self.render_address()
+    }
+
+    fn prepare(body: &Map<String, Value>, _place: &Place) -> Result<(String, Draft), ApiError> {
+        Address::prepare_address(body)
+    }
+
+    fn build(
+        world: &mut World,
+        place: &Place,
+        name: String,
+        draft: Draft,
+        body: &Map<String, Value>,
+    ) -> Result<Address, ApiError> {
+        Address::build_address(world, place, name, draft, body)
+    }
+
+    fn custom_verbs(item_path: &str) -> Router<Arc<Cloud>> {
+        Router::new().route(
+            &format!("{item_path}/setLabels"),
+            post(set_labels::<Address>),
+        )
     }
 }
 
 /// Labels change at once: the recorded `setLabels` answer is already `DONE`.
-async fn set_labels(State(cloud): State<Arc<Cloud>>, write: WriteRequest) -> ApiResult {
+async fn set_labels<C: Labelled>(
+    State(cloud): State<Arc<Cloud>>,
+    write: WriteRequest,
+) -> ApiResult {
     let WriteRequest { place, body, .. } = write;
     let name = place.name()?;
     let mut held = cloud.store.settled();
-    let mut address = find::<Address>(&held.world, &place, name)?.clone();
+    let mut record = find::<C>(&held.world, &place, name)?.clone();
+    let address = record.address_mut();
     match string_field(&body, "labelFingerprint")? {
         Some(f) if f == address.label_fingerprint => {}
         _ => {
@@ -225,7 +438,7 @@ async fn set_labels(State(cloud): State<Arc<Cloud>>, write: WriteRequest) -> Api
     }
     address.labels = labels_field(&body)?;
     address.label_fingerprint = fingerprint();
-    held.world.addresses.insert(place.key(name), address);
+    C::records_mut(&mut held.world).insert(place.key(name), record);
     let region = place.region.as_deref().unwrap_or_default();
     Ok(ok(operations::record_done(
         &mut held,

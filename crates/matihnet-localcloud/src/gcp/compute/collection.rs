@@ -215,6 +215,12 @@ pub(super) trait Collection: Clone + Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// What GCP creates along with a record (an auto-mode network's subnetworks).
+    fn after_insert(_world: &mut World, _record: &Self) {}
+
+    /// What GCP removes along with a record (an auto-mode network's subnetworks).
+    fn after_delete(_world: &mut World, _key: &str) {}
+
     /// More methods on one record's path (`patch`).
     fn item_methods(item: MethodRouter<Arc<Cloud>>) -> MethodRouter<Arc<Cloud>> {
         item
@@ -443,6 +449,9 @@ pub(super) fn finish_write<C: Collection>(
         Finished::Insert => C::check_insert_finished(world, &record)?,
         Finished::Update => C::check_update_finished(world, &record)?,
     }
+    if let Finished::Insert = write {
+        C::after_insert(world, &record);
+    }
     C::records_mut(world).insert(record.head().key(), record);
     Ok(())
 }
@@ -454,7 +463,10 @@ pub(super) fn finish_delete<C: Collection>(
 ) -> Result<(), OperationError> {
     C::check_delete_finished(world, key)?;
     match C::records_mut(world).remove(key) {
-        Some(_) => Ok(()),
+        Some(_) => {
+            C::after_delete(world, key);
+            Ok(())
+        }
         None => Err(OperationError::missing(key)),
     }
 }

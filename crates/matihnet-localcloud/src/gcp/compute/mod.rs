@@ -12,6 +12,7 @@
 //! the name rule and the list body.
 
 mod addresses;
+mod auto_mode;
 mod collection;
 mod networks;
 mod operations;
@@ -28,7 +29,8 @@ use super::wire::{ok, with_items, ApiError, ApiResult};
 use super::Cloud;
 use crate::core::http::Query;
 
-pub(crate) use addresses::Address;
+pub(crate) use addresses::{Address, GlobalAddress};
+pub(crate) use auto_mode::{ensure_project, Projects};
 pub(crate) use networks::Network;
 pub(crate) use operations::{settle, Operation};
 pub(crate) use subnetworks::Subnetwork;
@@ -42,6 +44,7 @@ pub(super) fn routes() -> Router<Arc<Cloud>> {
         .merge(collection::routes::<Network>())
         .merge(collection::routes::<Subnetwork>())
         .merge(collection::routes::<Address>())
+        .merge(collection::routes::<GlobalAddress>())
         .merge(operations::routes())
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::collection::{finish_delete, finish_write, record_key, Finished};
-use super::{region_url, Address, Network, Subnetwork, API};
+use super::{region_url, Address, GlobalAddress, Network, Subnetwork, API};
 use crate::core::clock::{self, now_ms};
 use crate::core::http::Query;
 use crate::core::operations::{due, Timed};
@@ -33,6 +33,7 @@ pub(crate) enum Resource {
     Network(Network),
     Subnetwork(Subnetwork),
     Address(Address),
+    GlobalAddress(GlobalAddress),
 }
 
 /// The collection a delete removes from.
@@ -42,6 +43,7 @@ pub(crate) enum Kind {
     Network,
     Subnetwork,
     Address,
+    GlobalAddress,
 }
 
 /// What an operation does when it finishes.
@@ -249,6 +251,7 @@ impl Resource {
             Resource::Network(n) => finish_write(world, n, write),
             Resource::Subnetwork(s) => finish_write(world, s, write),
             Resource::Address(a) => finish_write(world, a, write),
+            Resource::GlobalAddress(a) => finish_write(world, a, write),
         }
     }
 }
@@ -259,6 +262,7 @@ impl Kind {
             Kind::Network => finish_delete::<Network>(world, key),
             Kind::Subnetwork => finish_delete::<Subnetwork>(world, key),
             Kind::Address => finish_delete::<Address>(world, key),
+            Kind::GlobalAddress => finish_delete::<GlobalAddress>(world, key),
         }
     }
 }

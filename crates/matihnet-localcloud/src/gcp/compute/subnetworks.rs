@@ -50,6 +50,9 @@ pub(crate) struct Subnetwork {
     /// Echoed, not resolved: internalRanges are not emulated.
     #[serde(default)]
     reserved_internal_range: Option<String>,
+    /// Created by GCP with an auto-mode network; goes with it and cannot be deleted alone.
+    #[serde(default)]
+    pub(super) auto_created: bool,
 }
 
 impl Subnetwork {
@@ -61,6 +64,46 @@ impl Subnetwork {
     /// `projects/p/regions/r/subnetworks/s`.
     pub(super) fn path(&self) -> String {
         self.head.path::<Subnetwork>()
+    }
+
+    pub(super) fn network_name(&self) -> &str {
+        &self.network
+    }
+
+    /// The primary and every secondary range.
+    pub(super) fn ranges(&self) -> Vec<String> {
+        let mut out = vec![self.ip_cidr_range.clone()];
+        out.extend(
+            self.secondary_ip_ranges
+                .iter()
+                .map(|r| r.ip_cidr_range.clone()),
+        );
+        out
+    }
+
+    pub(super) fn head_key(&self) -> String {
+        self.head.key()
+    }
+
+    /// The subnetwork GCP creates in one region for an auto-mode network, with the defaults a
+    /// recorded one shows.
+    pub(super) fn auto_created(head: Head, network: &Head, range: &str) -> Subnetwork {
+        Subnetwork {
+            head,
+            network_project: network.project.clone(),
+            network: network.name.clone(),
+            ip_cidr_range: range.to_string(),
+            secondary_ip_ranges: Vec::new(),
+            private_ip_google_access: false,
+            fingerprint: fingerprint(),
+            description: None,
+            log_config: None,
+            stack_type: "IPV4_ONLY".into(),
+            purpose: "PRIVATE".into(),
+            private_ipv6_google_access: "DISABLE_GOOGLE_ACCESS".into(),
+            reserved_internal_range: None,
+            auto_created: true,
+        }
     }
 }
 
@@ -321,6 +364,7 @@ impl Collection for Subnetwork {
             private_ipv6_google_access: string_field(body, "privateIpv6GoogleAccess")?
                 .unwrap_or_else(|| "DISABLE_GOOGLE_ACCESS".into()),
             reserved_internal_range: string_field(body, "reservedInternalRange")?,
+            auto_created: false,
         };
         validate_ranges(world, &subnet)?;
         Ok(subnet)
@@ -339,6 +383,18 @@ impl Collection for Subnetwork {
             )));
         }
         Ok(())
+    }
+
+    /// An auto-mode network's subnetworks go only with the network (or after
+    /// `switchToCustomMode`).
+    fn check_delete(world: &World, place: &Place, name: &str) -> Result<(), ApiError> {
+        match world.subnetworks.get(&place.key(name)) {
+            Some(s) if s.auto_created => Err(ApiError::invalid(format!(
+                "Invalid resource usage: 'Cannot delete auto subnetwork '{}' from an auto subnet mode network. Switch the network to custom mode first.'.",
+                place.path::<Subnetwork>(name)
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn check_update_finished(world: &World, record: &Self) -> Result<(), OperationError> {

@@ -22,17 +22,35 @@ pub(crate) struct RecordSet {
     pub(super) kind: String,
     pub(super) ttl: u64,
     pub(super) rrdatas: Vec<String>,
+    /// A weighted (`wrr`), geolocation (`geo`) or failover (`primaryBackup`) policy, whose
+    /// items carry the data instead of `rrdatas`; kept as sent, as GCP echoes it.
+    #[serde(
+        default,
+        rename = "routingPolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) routing_policy: Option<Value>,
 }
 
 impl RecordSet {
     fn render(&self) -> Value {
-        json!({
+        let mut v = json!({
             "kind": "dns#resourceRecordSet",
             "name": self.name,
-            "rrdatas": self.rrdatas,
             "ttl": self.ttl,
             "type": self.kind,
-        })
+        });
+        if let Some(obj) = v.as_object_mut() {
+            match &self.routing_policy {
+                Some(policy) => {
+                    obj.insert("routingPolicy".into(), policy.clone());
+                }
+                None => {
+                    obj.insert("rrdatas".into(), json!(self.rrdatas));
+                }
+            }
+        }
+        v
     }
 
     fn label(&self) -> String {
@@ -133,20 +151,23 @@ fn parse_rrset(value: &Value, entity: &str, zone: &Zone) -> Result<RecordSet, Ap
             "Invalid value for '{entity}.type': '{kind}'"
         )));
     }
-    if rrdatas.is_empty() {
-        return Err(required(&format!("{entity}.rrdata")));
-    }
-    for (i, data) in rrdatas.iter().enumerate() {
-        let valid = match kind.as_str() {
-            "A" => data.parse::<std::net::Ipv4Addr>().is_ok(),
-            "AAAA" => data.parse::<std::net::Ipv6Addr>().is_ok(),
-            "NS" | "CNAME" | "PTR" => data.ends_with('.'),
-            _ => !data.is_empty(),
-        };
-        if !valid {
-            return Err(invalid(format!(
-                "Invalid value for '{entity}.rrdata[{i}]': '{data}'"
-            )));
+    let routing_policy = obj.get("routingPolicy").filter(|v| !v.is_null()).cloned();
+    match &routing_policy {
+        Some(policy) => {
+            if !rrdatas.is_empty() {
+                return Err(invalid(format!(
+                    "Invalid value for '{entity}.rrdatas': a record set with a routingPolicy carries its data in the policy's items."
+                )));
+            }
+            for (field, data) in policy_data(policy, entity)? {
+                check_rrdatas(&kind, &data, &field)?;
+            }
+        }
+        None => {
+            if rrdatas.is_empty() {
+                return Err(required(&format!("{entity}.rrdata")));
+            }
+            check_rrdatas(&kind, &rrdatas, &format!("{entity}.rrdata"))?;
         }
     }
     if kind == "CNAME" && name == zone.dns_name {
@@ -159,7 +180,74 @@ fn parse_rrset(value: &Value, entity: &str, zone: &Zone) -> Result<RecordSet, Ap
         kind,
         ttl,
         rrdatas,
+        routing_policy,
     })
+}
+
+fn check_rrdatas(kind: &str, rrdatas: &[String], field: &str) -> Result<(), ApiError> {
+    for (i, data) in rrdatas.iter().enumerate() {
+        let valid = match kind {
+            "A" => data.parse::<std::net::Ipv4Addr>().is_ok(),
+            "AAAA" => data.parse::<std::net::Ipv6Addr>().is_ok(),
+            "NS" | "CNAME" | "PTR" => data.ends_with('.'),
+            _ => !data.is_empty(),
+        };
+        if !valid {
+            return Err(invalid(format!(
+                "Invalid value for '{field}[{i}]': '{data}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `rrdatas` of every item of a routing policy, each with the field that names it; a
+/// policy must be exactly one of the kinds Cloud DNS documents and every item must carry data.
+fn policy_data(policy: &Value, entity: &str) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    const KINDS: [&str; 3] = ["wrr", "geo", "primaryBackup"];
+    let field = format!("{entity}.routingPolicy");
+    let obj = policy
+        .as_object()
+        .ok_or_else(|| invalid(format!("Invalid value for '{field}': '{policy}'")))?;
+    let kinds: Vec<&String> = obj.keys().filter(|k| KINDS.contains(&k.as_str())).collect();
+    if kinds.len() != 1 {
+        return Err(invalid(format!(
+            "Invalid value for '{field}': exactly one of wrr, geo or primaryBackup must be set."
+        )));
+    }
+    let kind = kinds[0].as_str();
+    let items: Vec<&Value> = match kind {
+        "primaryBackup" => obj[kind]["backupGeoTargets"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => obj[kind]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    if items.is_empty() && kind != "primaryBackup" {
+        return Err(required(&format!("{field}.{kind}.items")));
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_field = format!("{field}.{kind}.items[{i}].rrdatas");
+        let data: Vec<String> = match item.get("rrdatas") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|_| invalid(format!("Invalid value for '{item_field}': '{v}'")))?,
+        };
+        let has_targets = item
+            .get("healthCheckedTargets")
+            .is_some_and(|t| !t.is_null());
+        if data.is_empty() && !has_targets {
+            return Err(required(&item_field));
+        }
+        out.push((item_field, data));
+    }
+    Ok(out)
 }
 
 fn same_records(a: &RecordSet, b: &RecordSet) -> bool {
@@ -167,7 +255,7 @@ fn same_records(a: &RecordSet, b: &RecordSet) -> bool {
     let mut y = b.rrdatas.clone();
     x.sort();
     y.sort();
-    a.ttl == b.ttl && x == y
+    a.ttl == b.ttl && x == y && a.routing_policy == b.routing_policy
 }
 
 /// Applies a change atomically: deletions first, then additions, all or nothing.

@@ -158,12 +158,14 @@ pub(super) async fn create(
         rrdatas: vec![format!(
             "{primary} cloud-dns-hostmaster.google.com. 1 21600 3600 259200 300"
         )],
+        routing_policy: None,
     };
     let ns = RecordSet {
         name: dns_name.clone(),
         kind: "NS".into(),
         ttl: SOA_TTL,
         rrdatas: servers.clone(),
+        routing_policy: None,
     };
     let id = held.world.new_id();
     let zone = Zone {
