@@ -12,8 +12,10 @@
 //! with an `error`.
 
 mod admin;
+mod api_fields;
 mod compute;
 mod dns;
+mod echo;
 mod fields;
 mod filter;
 mod wire;
@@ -136,6 +138,20 @@ impl Cloud {
     pub fn fail_operations(&self, count: u32) {
         self.store.lock().faults.fail_operations = count;
     }
+}
+
+pub use echo::ApiFields;
+
+/// The field tables generated from the discovery documents, one per resource served: what the
+/// emulator echoes, and what tests hold its renderings to.
+pub fn documented_fields() -> [&'static ApiFields; 5] {
+    [
+        &api_fields::NETWORK,
+        &api_fields::SUBNETWORK,
+        &api_fields::ADDRESS,
+        &api_fields::MANAGED_ZONE,
+        &api_fields::RESOURCE_RECORD_SET,
+    ]
 }
 
 /// The routes of both services plus the admin API under `/_localcloud/gcp/`.

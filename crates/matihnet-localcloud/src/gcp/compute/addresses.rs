@@ -20,6 +20,7 @@ use crate::core::clock;
 use crate::core::public_ip;
 use crate::gcp::fields::{self, LabelError};
 use crate::gcp::wire::{ok, ApiError, ApiResult};
+use crate::gcp::{api_fields, echo};
 use crate::gcp::{Cloud, World};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +44,27 @@ pub(crate) struct Address {
     ip_version: Option<String>,
     #[serde(default)]
     ip_collection: Option<String>,
+    /// Documented fields the record does not model, as sent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    echoed: Map<String, Value>,
 }
+
+/// The request fields [`Address`] reads itself; every other documented one is echoed.
+const MODELLED: [&str; 13] = [
+    "name",
+    "address",
+    "addressType",
+    "description",
+    "labels",
+    "labelFingerprint",
+    "networkTier",
+    "subnetwork",
+    "purpose",
+    "network",
+    "prefixLength",
+    "ipVersion",
+    "ipCollection",
+];
 
 /// A global address: the same record, kept in its own map and served under `global/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,6 +219,7 @@ impl Address {
                 obj.insert("prefixLength".into(), json!(len));
             }
         }
+        echo::render_into(&mut v, &self.echoed);
         v
     }
 
@@ -304,6 +326,7 @@ impl Address {
             prefix_length,
             ip_version: string_field(body, "ipVersion")?,
             ip_collection: string_field(body, "ipCollection")?,
+            echoed: echo::unmodelled(&api_fields::ADDRESS, body, &MODELLED),
         })
     }
 }

@@ -16,6 +16,7 @@ use super::operations::{Kind, OperationError};
 use super::{bool_field, check_name, string_field, Subnetwork, API};
 use crate::core::clock;
 use crate::gcp::wire::{ApiError, ApiResult};
+use crate::gcp::{api_fields, echo};
 use crate::gcp::{Cloud, World};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,7 +35,24 @@ pub(crate) struct Network {
     enable_ula_internal_ipv6: Option<bool>,
     #[serde(default)]
     internal_ipv6_range: Option<String>,
+    /// Documented fields the record does not model, as sent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    echoed: Map<String, Value>,
 }
+
+/// The request fields [`Network`] reads itself; every other documented one is echoed.
+const MODELLED: [&str; 10] = [
+    "name",
+    "description",
+    "autoCreateSubnetworks",
+    "routingConfig",
+    "mtu",
+    "networkFirewallPolicyEnforcementOrder",
+    "enableUlaInternalIpv6",
+    "internalIpv6Range",
+    "IPv4Range",
+    "networkProfile",
+];
 
 /// The ULA range GCP picks for a network that turns internal IPv6 on: a /48 of fd20::/20,
 /// derived from the network's id so that it is stable; written out in full as GCP writes it.
@@ -58,6 +76,7 @@ impl Network {
             network_profile: None,
             enable_ula_internal_ipv6: None,
             internal_ipv6_range: None,
+            echoed: Map::new(),
         }
     }
 }
@@ -130,6 +149,9 @@ impl Collection for Network {
             if let Some(range) = &self.internal_ipv6_range {
                 obj.insert("internalIpv6Range".into(), json!(range));
             }
+        }
+        echo::render_into(&mut v, &self.echoed);
+        if let Some(obj) = v.as_object_mut() {
             let key = head.key();
             let subnets: Vec<String> = world
                 .subnetworks
@@ -184,6 +206,7 @@ impl Collection for Network {
             _ => None,
         };
         Ok(Network {
+            echoed: echo::unmodelled(&api_fields::NETWORK, body, &MODELLED),
             network_profile: string_field(body, "networkProfile")?.map(|p| full_url(&p)),
             enable_ula_internal_ipv6,
             internal_ipv6_range,
@@ -336,6 +359,7 @@ async fn patch(State(cloud): State<Arc<Cloud>>, write: WriteRequest) -> ApiResul
         if let Some(mtu) = body.get("mtu").filter(|m| !m.is_null()) {
             network.mtu = Some(mtu.clone());
         }
+        echo::patch(&mut network.echoed, &api_fields::NETWORK, &body, &MODELLED);
         if let Some(ula) = bool_field(&body, "enableUlaInternalIpv6")? {
             network.enable_ula_internal_ipv6 = Some(ula);
             if ula && network.internal_ipv6_range.is_none() {

@@ -22,6 +22,7 @@ use super::{
 use crate::core::cidr::Cidr;
 use crate::core::clock;
 use crate::gcp::wire::{ApiError, ApiResult};
+use crate::gcp::{api_fields, echo};
 use crate::gcp::{Cloud, World};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +54,27 @@ pub(crate) struct Subnetwork {
     /// Created by GCP with an auto-mode network; goes with it and cannot be deleted alone.
     #[serde(default)]
     pub(super) auto_created: bool,
+    /// Documented fields the record does not model, as sent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    echoed: Map<String, Value>,
 }
+
+/// The request fields [`Subnetwork`] reads itself; every other documented one is echoed.
+const MODELLED: [&str; 13] = [
+    "name",
+    "network",
+    "region",
+    "ipCidrRange",
+    "secondaryIpRanges",
+    "privateIpGoogleAccess",
+    "fingerprint",
+    "description",
+    "logConfig",
+    "stackType",
+    "purpose",
+    "privateIpv6GoogleAccess",
+    "reservedInternalRange",
+];
 
 impl Subnetwork {
     /// The key of the network it belongs to.
@@ -103,6 +124,7 @@ impl Subnetwork {
             private_ipv6_google_access: "DISABLE_GOOGLE_ACCESS".into(),
             reserved_internal_range: None,
             auto_created: true,
+            echoed: Map::new(),
         }
     }
 }
@@ -305,6 +327,7 @@ impl Collection for Subnetwork {
                 obj.insert("reservedInternalRange".into(), json!(r));
             }
         }
+        echo::render_into(&mut v, &self.echoed);
         v
     }
 
@@ -365,6 +388,7 @@ impl Collection for Subnetwork {
                 .unwrap_or_else(|| "DISABLE_GOOGLE_ACCESS".into()),
             reserved_internal_range: string_field(body, "reservedInternalRange")?,
             auto_created: false,
+            echoed: echo::unmodelled(&api_fields::SUBNETWORK, body, &MODELLED),
         };
         validate_ranges(world, &subnet)?;
         Ok(subnet)
@@ -475,6 +499,7 @@ async fn patch(State(cloud): State<Arc<Cloud>>, write: WriteRequest) -> ApiResul
         if let Some(l) = body.get("logConfig").filter(|v| !v.is_null()) {
             next.log_config = Some(l.clone());
         }
+        echo::patch(&mut next.echoed, &api_fields::SUBNETWORK, &body, &MODELLED);
         validate_ranges(world, &next)?;
         next.fingerprint = fingerprint();
         Ok(next)

@@ -16,7 +16,7 @@ use crate::core::clock::{self, now_ms};
 use crate::core::http::Query;
 use crate::gcp::fields::{self, LabelError};
 use crate::gcp::wire::{ok, parse_body, with_items, ApiError, ApiResult};
-use crate::gcp::Cloud;
+use crate::gcp::{api_fields, echo, Cloud};
 
 const SOA_TTL: u64 = 21_600;
 const ENTITY: &str = "entity.managedZone";
@@ -36,12 +36,35 @@ pub(crate) struct Zone {
     private_visibility_config: Option<Value>,
     pub(super) rrsets: Vec<RecordSet>,
     pub(super) changes: Vec<Change>,
+    /// Documented fields the record does not model (DNSSEC, forwarding, peering, logging...),
+    /// as sent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    echoed: Map<String, Value>,
 }
+
+/// The request fields [`Zone`] reads itself; every other documented one is echoed.
+const MODELLED: [&str; 6] = [
+    "name",
+    "dnsName",
+    "description",
+    "visibility",
+    "labels",
+    "privateVisibilityConfig",
+];
 
 impl Zone {
     fn render(&self) -> Value {
+        // GCP answers the logging config with its kind added to what was sent.
+        let mut logging = self
+            .echoed
+            .get("cloudLoggingConfig")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(obj) = logging.as_object_mut() {
+            obj.insert("kind".into(), json!("dns#managedZoneCloudLoggingConfig"));
+        }
         let mut v = json!({
-            "cloudLoggingConfig": {"kind": "dns#managedZoneCloudLoggingConfig"},
+            "cloudLoggingConfig": logging,
             "creationTime": clock::rfc3339(self.created_ms),
             "description": self.description,
             "dnsName": self.dns_name,
@@ -59,6 +82,7 @@ impl Zone {
                 obj.insert("privateVisibilityConfig".into(), p.clone());
             }
         }
+        echo::render_into(&mut v, &self.echoed);
         v
     }
 
@@ -179,6 +203,7 @@ pub(super) async fn create(
         created_ms: now,
         name_servers: servers,
         private_visibility_config,
+        echoed: echo::unmodelled(&api_fields::MANAGED_ZONE, &body, &MODELLED),
         rrsets: vec![ns.clone(), soa.clone()],
         // Cloud DNS records the zone's creation as change 0.
         changes: vec![Change {
@@ -256,6 +281,7 @@ pub(super) async fn patch(
     if let Some(l) = new_labels {
         z.labels = l;
     }
+    echo::patch(&mut z.echoed, &api_fields::MANAGED_ZONE, &body, &MODELLED);
     let new = z.render();
     Ok(ok(json!({
         "id": op_id.to_string(),
