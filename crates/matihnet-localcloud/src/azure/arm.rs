@@ -17,6 +17,8 @@ pub(crate) struct ArmError {
     pub code: String,
     pub message: String,
     pub unwrapped: bool,
+    /// The network resource provider adds `"details": []` to some of its errors.
+    pub empty_details: bool,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -27,6 +29,7 @@ impl ArmError {
             code: code.to_string(),
             message: message.into(),
             unwrapped: false,
+            empty_details: false,
             headers: Vec::new(),
         }
     }
@@ -41,6 +44,11 @@ impl ArmError {
             unwrapped: true,
             ..ArmError::new(status, code, message)
         }
+    }
+
+    pub fn with_empty_details(mut self) -> ArmError {
+        self.empty_details = true;
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: String) -> ArmError {
@@ -80,7 +88,10 @@ impl ArmError {
     }
 
     pub fn body(&self) -> Value {
-        let inner = json!({"code": self.code, "message": self.message});
+        let mut inner = json!({"code": self.code, "message": self.message});
+        if self.empty_details {
+            inner["details"] = json!([]);
+        }
         if self.unwrapped {
             inner
         } else {
@@ -151,10 +162,26 @@ impl Kind {
     }
 }
 
-/// The record types a zone accepts, in the spelling ARM echoes.
-pub(crate) const RECORD_TYPES: [&str; 10] = [
-    "A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT",
+/// The record types a zone accepts, in the spelling ARM echoes; `DS`, `NAPTR` and `TLSA` only
+/// from the api-versions that introduced them (see `record_type_in_api`).
+pub(crate) const RECORD_TYPES: [&str; 13] = [
+    "A", "AAAA", "CAA", "CNAME", "DS", "MX", "NAPTR", "NS", "PTR", "SOA", "SRV", "TLSA", "TXT",
 ];
+
+/// The first DNS api-version that knows DS, NAPTR and TLSA record sets (2018-05-01 does not).
+const DNSSEC_RECORD_TYPES_SINCE: &str = "2023-07-01-preview";
+
+/// Whether the api-version of a request knows the record type.
+pub(crate) fn record_type_in_api(record_type: &str, api_version: &str) -> bool {
+    !matches!(record_type, "DS" | "NAPTR" | "TLSA") || api_version >= DNSSEC_RECORD_TYPES_SINCE
+}
+
+/// What a location-scoped catalogue lists (`.../locations/{loc}/...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Catalog {
+    AvailableDelegations,
+    EndpointServices,
+}
 
 /// What a request path names. Names keep the request's casing; keyword segments are matched
 /// case-insensitively, as ARM does.
@@ -186,6 +213,33 @@ pub(crate) enum Target {
         sub: String,
         rg: String,
         kind: Kind,
+    },
+    /// `/subscriptions/{s}/providers/Microsoft.Network/{type}`: every group's.
+    SubscriptionCollection {
+        sub: String,
+        kind: Kind,
+    },
+    /// `.../locations/{loc}/availableDelegations` (subscription or group scope) and
+    /// `.../locations/{loc}/virtualNetworkAvailableEndpointServices`.
+    Catalog {
+        sub: String,
+        rg: Option<String>,
+        location: String,
+        what: Catalog,
+    },
+    /// Azure DNS's own operation URLs: `.../dnsOperationStatuses/{id}` (results false) and
+    /// `.../dnsOperationResults/{id}` (results true), under the zone's group.
+    DnsOperation {
+        sub: String,
+        rg: String,
+        id: String,
+        results: bool,
+    },
+    /// `GET .../virtualNetworks/{vnet}/CheckIPAddressAvailability?ipAddress=...`.
+    IpAvailability {
+        sub: String,
+        rg: String,
+        vnet: String,
     },
     Resource {
         sub: String,
@@ -260,10 +314,43 @@ pub(crate) fn parse_path(path: &str) -> Result<Target, PathError> {
             results: is(6, "operationresults"),
         });
     }
+    if s.len() == 5 && is(2, "providers") && is(3, "microsoft.network") {
+        if let Some(kind) = Kind::top_level(s[4]) {
+            return Ok(Target::SubscriptionCollection { sub, kind });
+        }
+    }
+    if let Some(what) = catalog(&s, 2) {
+        return Ok(Target::Catalog {
+            sub,
+            rg: None,
+            location: s[5].to_string(),
+            what,
+        });
+    }
     if !is(2, "resourcegroups") || s.len() < 4 {
         return Err(PathError::NotFound);
     }
     let rg = s[3].to_string();
+    if let Some(what) = catalog(&s, 4) {
+        return Ok(Target::Catalog {
+            sub,
+            rg: Some(rg),
+            location: s[7].to_string(),
+            what,
+        });
+    }
+    if s.len() == 8
+        && is(4, "providers")
+        && is(5, "microsoft.network")
+        && (is(6, "dnsoperationstatuses") || is(6, "dnsoperationresults"))
+    {
+        return Ok(Target::DnsOperation {
+            sub,
+            rg,
+            id: s[7].to_string(),
+            results: is(6, "dnsoperationresults"),
+        });
+    }
     if s.len() == 4 {
         return Ok(Target::Group { sub, rg });
     }
@@ -288,6 +375,13 @@ pub(crate) fn parse_path(path: &str) -> Result<Target, PathError> {
             kind,
             name,
         }),
+        (Kind::VirtualNetwork, 9) if is(8, "checkipaddressavailability") => {
+            Ok(Target::IpAvailability {
+                sub,
+                rg,
+                vnet: name,
+            })
+        }
         (Kind::VirtualNetwork, 9) if is(8, "subnets") => Ok(Target::Subnets {
             sub,
             rg,
@@ -331,6 +425,25 @@ pub(crate) fn parse_path(path: &str) -> Result<Target, PathError> {
     }
 }
 
+/// `providers/Microsoft.Network/locations/{loc}/{catalogue}` starting at segment `at`.
+fn catalog(s: &[&str], at: usize) -> Option<Catalog> {
+    let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+    if s.len() != at + 5
+        || !is(at, "providers")
+        || !is(at + 1, "microsoft.network")
+        || !is(at + 2, "locations")
+    {
+        return None;
+    }
+    if is(at + 4, "availabledelegations") {
+        Some(Catalog::AvailableDelegations)
+    } else if is(at + 4, "virtualnetworkavailableendpointservices") {
+        Some(Catalog::EndpointServices)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +475,23 @@ mod tests {
             ),
             Err(PathError::UnknownType(_))
         ));
+        assert_eq!(
+            parse_path("/subscriptions/s/providers/Microsoft.Network/dnszones"),
+            Ok(Target::SubscriptionCollection {
+                sub: "s".into(),
+                kind: Kind::DnsZone
+            })
+        );
+        assert_eq!(
+            parse_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/dnsOperationStatuses/a;1;z.com;Regular"),
+            Ok(Target::DnsOperation {
+                sub: "s".into(),
+                rg: "rg".into(),
+                id: "a;1;z.com;Regular".into(),
+                results: false
+            })
+        );
+        assert!(!record_type_in_api("TLSA", "2018-05-01"));
+        assert!(record_type_in_api("TLSA", "2023-07-01-preview"));
     }
 }

@@ -212,6 +212,18 @@ impl Cloud {
                 .into_response()
             }
         };
+        let record_type = match &target {
+            Target::RecordSet { record_type, .. } => Some(*record_type),
+            Target::RecordSets { record_type, .. } => *record_type,
+            _ => None,
+        };
+        if let Some(t) = record_type.filter(|t| !arm::record_type_in_api(t, &api_version)) {
+            return ArmError::bad_request(
+                "InvalidResourceType",
+                format!("The resource type 'dnsZones/{t}' could not be found in the namespace 'Microsoft.Network' for api version '{api_version}'."),
+            )
+            .into_response();
+        }
         let host = headers
             .get("host")
             .and_then(|h| h.to_str().ok())
@@ -228,6 +240,7 @@ impl Cloud {
             target,
             host,
             api_version,
+            query: uri.query().unwrap_or("").to_string(),
             headers,
             body,
             now,
@@ -240,6 +253,13 @@ impl Cloud {
             Target::Operation { .. } => operations::handle(&mut env, &req),
             Target::Collection { sub, rg, kind } => {
                 resources::list_collection(&env, &req, sub, rg, *kind)
+            }
+            Target::SubscriptionCollection { sub, kind } => {
+                resources::list_subscription(&env, &req, sub, *kind)
+            }
+            Target::DnsOperation { .. } => operations::handle(&mut env, &req),
+            Target::Catalog { .. } | Target::IpAvailability { .. } => {
+                network::handle(&mut env, &req)
             }
             Target::RecordSets { .. } | Target::RecordSet { .. } => dns::handle(&mut env, &req),
             Target::Resource { kind, .. } if *kind == arm::Kind::DnsZone => {

@@ -17,6 +17,8 @@ pub(crate) struct Req {
     pub target: Target,
     pub host: String,
     pub api_version: String,
+    /// The raw query string (`CheckIPAddressAvailability` reads `ipAddress` from it).
+    pub query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub now: u64,
@@ -56,6 +58,22 @@ impl Req {
         };
         format!(
             "http://{}/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/{kind}/{op_id}?api-version={}",
+            self.host, self.api_version
+        )
+    }
+}
+
+impl Req {
+    /// Azure DNS's operation URLs sit under the zone's group: `dnsOperationStatuses` (`results`
+    /// false) or `dnsOperationResults` (`results` true).
+    pub fn dns_operation_url(&self, sub: &str, rg: &str, op_id: &str, results: bool) -> String {
+        let kind = if results {
+            "dnsOperationResults"
+        } else {
+            "dnsOperationStatuses"
+        };
+        format!(
+            "http://{}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{op_id}?api-version={}",
             self.host, self.api_version
         )
     }
@@ -177,7 +195,7 @@ pub(super) fn authorized(headers: &HeaderMap) -> bool {
 }
 
 /// A query parameter by case-insensitive name, undecoded, as ARM reads `api-version`.
-pub(super) fn query_param(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k.eq_ignore_ascii_case(name) && !v.is_empty()).then(|| v.to_string())

@@ -62,7 +62,29 @@ pub(super) fn list_collection(
         .filter(|(_, r)| r.kind == kind && r.group == gk)
         .map(|(k, _)| k.clone())
         .collect();
-    Ok(list(env, &keys))
+    Ok(list(env, req, &keys))
+}
+
+/// `GET /subscriptions/{s}/providers/Microsoft.Network/{type}`: every resource of the type in
+/// every group of the subscription.
+pub(super) fn list_subscription(
+    env: &Env,
+    req: &Req,
+    sub: &str,
+    kind: Kind,
+) -> Result<Response, ArmError> {
+    if req.method != Method::GET {
+        return Err(method_not_allowed(&req.method));
+    }
+    let prefix = key(&format!("/subscriptions/{sub}/"));
+    let keys: Vec<String> = env
+        .state
+        .resources
+        .iter()
+        .filter(|(k, r)| r.kind == kind && r.parent.is_none() && k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    Ok(list(env, req, &keys))
 }
 
 /// The group, and the resource of that type and name in it, must exist.
@@ -87,20 +109,23 @@ pub(super) fn existing(
 }
 
 /// `GET` of one top-level resource.
-pub(super) fn get(env: &Env, at: &ResourceAt) -> Result<Response, ArmError> {
+pub(super) fn get(env: &Env, req: &Req, at: &ResourceAt) -> Result<Response, ArmError> {
     let k = existing(env, at.sub, at.rg, at.kind, at.name)?;
-    Ok(get_response(env, &k, StatusCode::OK))
+    Ok(get_response(env, req, &k, StatusCode::OK))
 }
 
 /// `{"value": [...]}` of the resources under `keys`, rendered as GET shows them.
-pub(super) fn list(env: &Env, keys: &[String]) -> Response {
-    let value: Vec<Value> = keys.iter().map(|k| env.state.render(k)).collect();
+pub(super) fn list(env: &Env, req: &Req, keys: &[String]) -> Response {
+    let value: Vec<Value> = keys
+        .iter()
+        .map(|k| env.state.render_for(k, &req.api_version))
+        .collect();
     json_response(StatusCode::OK, &json!({ "value": value }))
 }
 
 /// The resource as GET shows it; the etag header equals the body's, as real traffic shows.
-pub(super) fn get_response(env: &Env, k: &str, status: StatusCode) -> Response {
-    let body = env.state.render(k);
+pub(super) fn get_response(env: &Env, req: &Req, k: &str, status: StatusCode) -> Response {
+    let body = env.state.render_for(k, &req.api_version);
     let mut response = json_response(status, &body);
     if let Some(etag) = body["etag"].as_str() {
         insert_header(&mut response, "etag", etag);

@@ -126,6 +126,9 @@ pub(crate) struct State {
     pub name_server_sets: u32,
 }
 
+/// The first DNS api-version whose zones answer `maxNumberOfRecordsPerRecordSet: null`.
+const DNS_UNLIMITED_RECORDS_SINCE: &str = "2023-07-01-preview";
+
 /// How long a finished operation stays answerable; the SDK polls it within seconds.
 const KEEP_FINISHED_MS: u64 = 3_600_000;
 
@@ -169,6 +172,15 @@ impl State {
         let failed = op.failure.is_some();
         for k in pending_on(&self.resources, op_id, |r| r.pending_op.as_deref()) {
             let deleting = self.resources.get(&k).map(|r| r.state) == Some(Provisioning::Deleting);
+            // A VNet and its subnets share one etag: a change to a subnet changes the VNet's.
+            let parent = self
+                .resources
+                .get(&k)
+                .filter(|r| r.kind == Kind::Subnet)
+                .and_then(|r| r.parent.clone());
+            if let Some(p) = parent.and_then(|p| self.resources.get_mut(&p)) {
+                p.etag = new_guid();
+            }
             if deleting && !failed {
                 self.resources.remove(&k);
                 continue;
@@ -259,8 +271,17 @@ impl State {
             .collect()
     }
 
-    /// The resource as GET shows it.
-    pub fn render(&self, k: &str) -> Value {
+    /// The etag a resource shows: a subnet shows its VNet's, as real traffic shows.
+    fn shown_etag(&self, r: &Resource) -> String {
+        r.parent
+            .as_ref()
+            .filter(|_| r.kind == Kind::Subnet)
+            .and_then(|p| self.resources.get(p))
+            .map_or_else(|| r.etag.clone(), |p| p.etag.clone())
+    }
+
+    /// The resource as GET shows it to a request of `api_version`.
+    pub fn render_for(&self, k: &str, api_version: &str) -> Value {
         let Some(r) = self.resources.get(k) else {
             return Value::Null;
         };
@@ -269,13 +290,14 @@ impl State {
             Some(obj) => obj,
             None => return body,
         };
+        let etag = self.shown_etag(r);
         match r.kind {
             Kind::DnsZone | Kind::RecordSet => {
                 // DNS etags are plain GUIDs, not weak validators.
-                insert_after(obj, "name", "etag", json!(r.etag));
+                insert_after(obj, "name", "etag", json!(etag));
             }
             _ => {
-                insert_after(obj, "id", "etag", json!(format!("W/\"{}\"", r.etag)));
+                insert_after(obj, "id", "etag", json!(format!("W/\"{etag}\"")));
             }
         }
         let props = obj
@@ -289,17 +311,30 @@ impl State {
             Kind::DnsZone => {
                 let count = self.children(k).count();
                 props.insert("numberOfRecordSets".into(), json!(count));
+                // The per-record-set limit is a zone field of 2018-05-01; newer api-versions
+                // answer null there, as the recordings show.
+                let per_set = if api_version >= DNS_UNLIMITED_RECORDS_SINCE {
+                    Value::Null
+                } else {
+                    json!(20)
+                };
+                props.insert("maxNumberOfRecordsPerRecordSet".into(), per_set);
             }
             Kind::RecordSet => {
+                props.entry("targetResource").or_insert_with(|| json!({}));
                 props.insert("provisioningState".into(), json!("Succeeded"));
             }
             Kind::VirtualNetwork => {
                 props.insert("provisioningState".into(), json!(r.state.as_str()));
-                let subnets: Vec<Value> = self.children(k).map(|(ck, _)| self.render(ck)).collect();
+                let subnets: Vec<Value> = self
+                    .children(k)
+                    .map(|(ck, _)| self.render_for(ck, api_version))
+                    .collect();
                 props.insert("subnets".into(), Value::Array(subnets));
             }
             Kind::Subnet => {
                 props.insert("provisioningState".into(), json!(r.state.as_str()));
+                render_subnet_children(props, &r.id, &etag, r.state);
                 if !r.used_by.is_empty() {
                     let users: Vec<Value> = r.used_by.iter().map(|u| json!({"id": u})).collect();
                     props.insert("ipConfigurations".into(), Value::Array(users));
@@ -336,6 +371,49 @@ fn pending_on<T>(
         .filter(|(_, o)| pending_op(o) == Some(op_id))
         .map(|(k, _)| k.clone())
         .collect()
+}
+
+/// What the network RP shows of a subnet's delegations and service endpoints besides what was
+/// written: a delegation's id, etag and type, and the provisioning state of both.
+fn render_subnet_children(
+    props: &mut serde_json::Map<String, Value>,
+    subnet_id: &str,
+    etag: &str,
+    state: Provisioning,
+) {
+    if let Some(delegations) = props.get_mut("delegations").and_then(Value::as_array_mut) {
+        // A delegation is in place as soon as it is accepted, even while the subnet updates.
+        let shown = if state == Provisioning::Failed {
+            "Failed"
+        } else {
+            "Succeeded"
+        };
+        for d in delegations.iter_mut() {
+            let name = d["name"].as_str().unwrap_or_default().to_string();
+            if let Some(obj) = d.as_object_mut() {
+                obj.insert(
+                    "id".into(),
+                    json!(format!("{subnet_id}/delegations/{name}")),
+                );
+                obj.insert("etag".into(), json!(format!("W/\"{etag}\"")));
+                obj.insert(
+                    "type".into(),
+                    json!("Microsoft.Network/virtualNetworks/subnets/delegations"),
+                );
+                if let Some(p) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+                    p.insert("provisioningState".into(), json!(shown));
+                }
+            }
+        }
+    }
+    if let Some(endpoints) = props
+        .get_mut("serviceEndpoints")
+        .and_then(Value::as_array_mut)
+    {
+        for e in endpoints.iter_mut().filter_map(Value::as_object_mut) {
+            e.insert("provisioningState".into(), json!(state.as_str()));
+        }
+    }
 }
 
 /// Keeps ARM's field order (name, id, etag, ...) so bodies read like real ones.

@@ -22,7 +22,7 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
         Target::Resource { sub, rg, name, .. } => {
             let at = ResourceAt::new(sub, rg, Kind::DnsZone, name);
             match req.method {
-                Method::GET => resources::get(env, &at),
+                Method::GET => resources::get(env, req, &at),
                 Method::PUT => zones::put(env, req, &at),
                 Method::PATCH => zones::patch(env, req, &at),
                 Method::DELETE => zones::delete(env, req, &at),
@@ -38,7 +38,7 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
             if req.method != Method::GET {
                 return Err(method_not_allowed(&req.method));
             }
-            record_sets::list(env, sub, rg, zone, *record_type)
+            record_sets::list(env, req, sub, rg, zone, *record_type)
         }
         Target::RecordSet {
             sub,

@@ -22,11 +22,14 @@ fn records_field(record_type: &str) -> &'static str {
         "AAAA" => "AAAARecords",
         "CAA" => "caaRecords",
         "CNAME" => "CNAMERecord",
+        "DS" => "DSRecords",
         "MX" => "MXRecords",
+        "NAPTR" => "NAPTRRecords",
         "NS" => "NSRecords",
         "PTR" => "PTRRecords",
         "SOA" => "SOARecord",
         "SRV" => "SRVRecords",
+        "TLSA" => "TLSARecords",
         _ => "TXTRecords",
     }
 }
@@ -45,13 +48,14 @@ struct RecordSetAt<'a> {
 /// `GET .../dnsZones/{zone}/recordsets` (every type) or `.../{type}` (one type).
 pub(super) fn list(
     env: &Env,
+    req: &Req,
     sub: &str,
     rg: &str,
     zone: &str,
     record_type: Option<&str>,
 ) -> Result<Response, ArmError> {
     let zk = resources::existing(env, sub, rg, Kind::DnsZone, zone)?;
-    let keys: Vec<String> = env
+    let mut sets: Vec<(String, String, String)> = env
         .state
         .children(&zk)
         .filter(|(_, r)| {
@@ -59,9 +63,19 @@ pub(super) fn list(
                 r.body["type"].as_str() == Some(&format!("Microsoft.Network/dnsZones/{t}"))
             })
         })
-        .map(|(k, _)| k.clone())
+        .map(|(k, r)| {
+            let name = r.body["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let t = r.body["type"].as_str().unwrap_or_default().to_string();
+            (name, t, k.clone())
+        })
         .collect();
-    Ok(resources::list(env, &keys))
+    // Azure DNS lists by record-set name, then type ("@" first), as the recordings show.
+    sets.sort();
+    let keys: Vec<String> = sets.into_iter().map(|(_, _, k)| k).collect();
+    Ok(resources::list(env, req, &keys))
 }
 
 pub(super) fn handle(
@@ -94,7 +108,7 @@ pub(super) fn handle(
             if !env.state.resources.contains_key(&at.rk) {
                 return Err(record_not_found(sub, rg, name));
             }
-            Ok(get_response(env, &at.rk, StatusCode::OK))
+            Ok(get_response(env, req, &at.rk, StatusCode::OK))
         }
         Method::PUT | Method::PATCH => put(env, req, &at),
         Method::DELETE => delete(env, req, &at),
@@ -313,7 +327,7 @@ fn put(env: &mut Env, req: &Req, at: &RecordSetAt) -> Result<Response, ArmError>
     } else {
         StatusCode::CREATED
     };
-    Ok(get_response(env, rk, status))
+    Ok(get_response(env, req, rk, status))
 }
 
 fn delete(env: &mut Env, req: &Req, at: &RecordSetAt) -> Result<Response, ArmError> {

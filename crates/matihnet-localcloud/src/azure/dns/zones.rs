@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::record_sets::record_resource;
 use super::{preconditions, zone_busy};
-use crate::azure::arm::{empty_response, insert_header, ArmError, Kind};
+use crate::azure::arm::{empty_response, ArmError, Kind};
 use crate::azure::groups::{self, resource_id};
+use crate::azure::operations::dns_lro_headers;
 use crate::azure::request::{Env, Req};
 use crate::azure::resources::{self, get_response, ResourceAt};
 use crate::azure::state::{group_key, new_guid, Provisioning, Resource};
@@ -51,17 +52,10 @@ pub(super) fn put(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response,
     }
     let tags = body.get("tags").filter(|t| !t.is_null()).cloned();
     if let Some(mut r) = existing {
-        match tags {
-            Some(t) => r.body["tags"] = t,
-            None => {
-                if let Some(obj) = r.body.as_object_mut() {
-                    obj.remove("tags");
-                }
-            }
-        }
+        r.body["tags"] = tags.unwrap_or_else(|| json!({}));
         r.etag = new_guid();
         env.state.resources.insert(zk.to_string(), r);
-        return Ok(get_response(env, zk, StatusCode::OK));
+        return Ok(get_response(env, req, zk, StatusCode::OK));
     }
     env.state.name_server_sets += 1;
     let n = format!("{:02}", env.state.name_server_sets);
@@ -78,12 +72,10 @@ pub(super) fn put(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response,
         "type": Kind::DnsZone.type_name(),
         "location": "global",
     });
-    if let Some(t) = tags {
-        stored["tags"] = t;
-    }
+    // A zone without tags answers `"tags": {}`, as real traffic shows.
+    stored["tags"] = tags.unwrap_or_else(|| json!({}));
     stored["properties"] = json!({
         "maxNumberOfRecordSets": 10000,
-        "maxNumberOfRecordsPerRecordSet": 20,
         "nameServers": name_servers,
         "zoneType": "Public",
     });
@@ -123,7 +115,7 @@ pub(super) fn put(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response,
         let record = record_resource(&id, name, record_type, "@", props, &gk, zk);
         env.state.resources.insert(rk, record);
     }
-    Ok(get_response(env, zk, StatusCode::CREATED))
+    Ok(get_response(env, req, zk, StatusCode::CREATED))
 }
 
 pub(super) fn patch(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response, ArmError> {
@@ -136,7 +128,7 @@ pub(super) fn patch(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Respons
         }
         r.etag = new_guid();
     }
-    Ok(get_response(env, &zk, StatusCode::OK))
+    Ok(get_response(env, req, &zk, StatusCode::OK))
 }
 
 pub(super) fn delete(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response, ArmError> {
@@ -150,11 +142,6 @@ pub(super) fn delete(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Respon
     let doomed = env.state.with_children(zk);
     let op = env.start_deleting(req, sub, "global", &zone, &doomed);
     let mut response = empty_response(StatusCode::ACCEPTED);
-    insert_header(
-        &mut response,
-        "azure-asyncoperation",
-        &req.operation_url(sub, "global", &op, false),
-    );
-    insert_header(&mut response, "retry-after-ms", &env.retry_after_ms());
+    dns_lro_headers(env, &mut response, req, sub, at.rg, &op);
     Ok(response)
 }

@@ -5,6 +5,8 @@
 //! This module dispatches and keeps what the three types share: how a PUT starts and finishes,
 //! tag updates, and deletes; `vnets`, `subnets` and `public_ips` hold what each PUT stores.
 
+mod catalog;
+mod ip_availability;
 mod prefixes;
 mod public_ips;
 mod subnets;
@@ -30,7 +32,7 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
         } => {
             let at = ResourceAt::new(sub, rg, *kind, name);
             match req.method {
-                Method::GET => resources::get(env, &at),
+                Method::GET => resources::get(env, req, &at),
                 Method::PUT => {
                     let put = Put::begin(env, req, &at)?;
                     match at.kind {
@@ -44,6 +46,8 @@ pub(crate) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
             }
         }
         Target::Subnets { .. } | Target::Subnet { .. } => subnets::handle(env, req),
+        Target::Catalog { sub, rg, what, .. } => catalog::list(req, sub, rg.as_deref(), *what),
+        Target::IpAvailability { sub, rg, vnet } => ip_availability::check(env, req, sub, rg, vnet),
         _ => Err(ArmError::bad_request("BadRequest", "not a network path")),
     }
 }
@@ -192,7 +196,7 @@ impl<'a> Put<'a> {
         } else {
             StatusCode::CREATED
         };
-        let mut response = json_response(status, &env.state.render(&at.k));
+        let mut response = json_response(status, &env.state.render_for(&at.k, &req.api_version));
         env.lro_headers(&mut response, req, at.sub, &self.location, op, false);
         response
     }
@@ -216,7 +220,7 @@ fn patch_tags(env: &mut Env, req: &Req, at: &ResourceAt) -> Result<Response, Arm
         }
         r.etag = new_guid();
     }
-    Ok(get_response(env, &at.k, StatusCode::OK))
+    Ok(get_response(env, req, &at.k, StatusCode::OK))
 }
 
 /// DELETE of a VNet, subnet or public IP: 204 when absent, else 202 and an operation.

@@ -1,9 +1,11 @@
 //! The network resource provider's address-prefix rules: prefixes parsed and reported with its
 //! error codes (`InvalidAddressPrefixFormat`, `InvalidCIDRNotation`), every subnet inside its
-//! VNet's address space and none overlapping another, and the stored body of a subnet.
+//! VNet's address space and none overlapping another, and the stored body of a subnet with the
+//! fields the RP fills in.
 
 use serde_json::{json, Value};
 
+use super::catalog::delegation_actions;
 use crate::azure::arm::{ArmError, Kind};
 use crate::core::cidr::{Cidr, CidrError};
 
@@ -81,12 +83,51 @@ pub(super) fn invalid_subnet(subnet: &str, vnet_name: &str) -> ArmError {
     )
 }
 
-/// The subnet's stored body from a request's `properties`.
+/// The subnet's stored body from a request's `properties`, with what the network RP fills in:
+/// no delegations, private endpoint policies `Disabled` and private link service policies
+/// `Enabled` (the defaults real traffic shows), the actions of each delegation, and service
+/// endpoints valid in every location (`["*"]`).
 pub(super) fn subnet_body(id: &str, name: &str, props: &Value) -> Value {
     let mut props = props.as_object().cloned().unwrap_or_default();
     for read_only in ["provisioningState", "ipConfigurations", "etag"] {
         props.remove(read_only);
     }
+    let mut delegations = props
+        .remove("delegations")
+        .and_then(|d| d.as_array().cloned())
+        .unwrap_or_default();
+    for d in delegations.iter_mut() {
+        let service = d["properties"]["serviceName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(obj) = d.as_object_mut() {
+            for read_only in ["id", "etag", "type"] {
+                obj.remove(read_only);
+            }
+            let p = obj.entry("properties").or_insert_with(|| json!({}));
+            if let Some(p) = p.as_object_mut() {
+                p.remove("provisioningState");
+                p.insert("actions".into(), json!(delegation_actions(&service)));
+            }
+        }
+    }
+    props.insert("delegations".into(), Value::Array(delegations));
+    if let Some(endpoints) = props
+        .get_mut("serviceEndpoints")
+        .and_then(Value::as_array_mut)
+    {
+        for e in endpoints.iter_mut().filter_map(Value::as_object_mut) {
+            e.remove("provisioningState");
+            e.entry("locations").or_insert_with(|| json!(["*"]));
+        }
+    }
+    props
+        .entry("privateEndpointNetworkPolicies")
+        .or_insert_with(|| json!("Disabled"));
+    props
+        .entry("privateLinkServiceNetworkPolicies")
+        .or_insert_with(|| json!("Enabled"));
     json!({
         "name": name,
         "id": id,

@@ -1,5 +1,6 @@
 //! `PUT` of a public IP address: SKU and allocation defaults (Standard means Static), the
-//! fields ARM fills in (version, idle timeout, DDoS settings, FQDN of a DNS label), and a static
+//! fields ARM fills in (version, idle timeout, DDoS settings, FQDN of a DNS label, scoped or
+//! not), the refusal of a Global tier outside the Standard SKU, and a static
 //! address that survives updates (it is assigned when provisioning succeeds, see `state`).
 
 use axum::response::Response;
@@ -19,6 +20,16 @@ pub(super) fn put(env: &mut Env, req: &Req, put: Put) -> Result<Response, ArmErr
     let standard = sku["name"]
         .as_str()
         .is_some_and(|n| n.eq_ignore_ascii_case("Standard"));
+    let global = sku["tier"]
+        .as_str()
+        .is_some_and(|t| t.eq_ignore_ascii_case("Global"));
+    if global && !standard {
+        return Err(ArmError::bad_request(
+            "GlobalPublicIPAddressNotSupportedForBasicPublicIpAddress",
+            format!("Global publicIP addresses are only supported for standard SKU public IP addresses. Public IP address {} is not standard SKU.", put.id),
+        )
+        .with_empty_details());
+    }
 
     let mut props = body["properties"].as_object().cloned().unwrap_or_default();
     for read_only in [
@@ -63,7 +74,13 @@ pub(super) fn put(env: &mut Env, req: &Req, put: Put) -> Result<Response, ArmErr
         .and_then(|d| d.as_object().cloned())
     {
         if let Some(label) = dns.get("domainNameLabel").and_then(Value::as_str) {
-            let fqdn = format!("{label}.{location}.cloudapp.azure.com");
+            let fqdn = match dns.get("domainNameLabelScope").and_then(Value::as_str) {
+                Some(scope) => {
+                    let hash = scope_hash(&[scope, sub, put.at.rg, &put.name]);
+                    format!("{label}.{hash}.{location}.sysgen.cloudapp.azure.com")
+                }
+                None => format!("{label}.{location}.cloudapp.azure.com"),
+            };
             dns.insert("fqdn".into(), json!(fqdn));
         }
         stored.insert("dnsSettings".into(), Value::Object(dns));
@@ -89,4 +106,26 @@ pub(super) fn put(env: &mut Env, req: &Req, put: Put) -> Result<Response, ArmErr
     out["sku"] = Value::Object(sku);
     let op = env.start_operation(req, sub, &location);
     Ok(put.finish(env, req, out, &op))
+}
+
+/// The 16-character label Azure puts between a scoped DNS label and the region
+/// (`label.<hash>.region.sysgen.cloudapp.azure.com`). Azure derives it from the reuse scope's
+/// owner (tenant, subscription, group); any stable value of the same shape serves here.
+fn scope_hash(parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts
+        .iter()
+        .flat_map(|p| p.to_ascii_lowercase().into_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..16)
+        .map(|i| {
+            let mixed = h.rotate_left(i * 4) ^ u64::from(i);
+            let n = usize::try_from(mixed % 36).unwrap_or_default();
+            char::from(ALPHABET.get(n).copied().unwrap_or(b'a'))
+        })
+        .collect()
 }

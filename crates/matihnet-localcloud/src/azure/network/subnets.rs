@@ -34,7 +34,7 @@ pub(super) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
             }
             let vk = resources::existing(env, sub, rg, Kind::VirtualNetwork, vnet)?;
             let keys: Vec<String> = env.state.children(&vk).map(|(k, _)| k.clone()).collect();
-            Ok(resources::list(env, &keys))
+            Ok(resources::list(env, req, &keys))
         }
         Target::Subnet {
             sub,
@@ -58,7 +58,7 @@ pub(super) fn handle(env: &mut Env, req: &Req) -> Result<Response, ArmError> {
                     if !env.state.resources.contains_key(&at.k) {
                         return Err(not_found(&at));
                     }
-                    Ok(get_response(env, &at.k, StatusCode::OK))
+                    Ok(get_response(env, req, &at.k, StatusCode::OK))
                 }
                 Method::PUT => put(env, req, &at),
                 Method::DELETE => delete(env, req, sub, rg, &at.k),
@@ -142,6 +142,10 @@ fn put(env: &mut Env, req: &Req, at: &SubnetAt) -> Result<Response, ArmError> {
         .to_string();
     let op = env.start_operation(req, sub, &location);
     let stored = subnet_body(&id, &sname, &body["properties"]);
+    // The VNet's etag is its subnets' too: writing a subnet changes it.
+    if let Some(v) = env.state.resources.get_mut(vk) {
+        v.etag = new_guid();
+    }
     env.state.resources.insert(
         k.to_string(),
         Resource {
@@ -164,7 +168,8 @@ fn put(env: &mut Env, req: &Req, at: &SubnetAt) -> Result<Response, ArmError> {
     } else {
         StatusCode::CREATED
     };
-    let mut response = crate::azure::arm::json_response(status, &env.state.render(k));
+    let mut response =
+        crate::azure::arm::json_response(status, &env.state.render_for(k, &req.api_version));
     env.lro_headers(&mut response, req, sub, &location, &op, false);
     Ok(response)
 }

@@ -1,6 +1,7 @@
 //! `PUT` of a virtual network: the address space, and the subnets it states inline, which
 //! replace the current ones: left-out subnets are deleted, and a PUT that leaves out a subnet in
-//! use, or changes its prefix, is refused.
+//! use, or changes its prefix, is refused. The RP fills in DHCP options' DNS servers and the
+//! region's BGP community.
 
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -116,6 +117,19 @@ pub(super) fn put(env: &mut Env, req: &Req, put: Put) -> Result<Response, ArmErr
     stored
         .entry("virtualNetworkPeerings")
         .or_insert_with(|| json!([]));
+    // DHCP options sent without DNS servers mean Azure's own resolver: `dnsServers: []`.
+    if let Some(dhcp) = stored.get_mut("dhcpOptions").and_then(Value::as_object_mut) {
+        dhcp.entry("dnsServers").or_insert_with(|| json!([]));
+    }
+    if let Some(bgp) = stored
+        .get_mut("bgpCommunities")
+        .and_then(Value::as_object_mut)
+    {
+        bgp.remove("regionalCommunity");
+        if let Some(regional) = regional_community(&put.location) {
+            bgp.insert("regionalCommunity".into(), json!(regional));
+        }
+    }
     stored
         .entry("enableDdosProtection")
         .or_insert_with(|| json!(false));
@@ -130,4 +144,26 @@ pub(super) fn put(env: &mut Env, req: &Req, put: Put) -> Result<Response, ArmErr
     }
     out["properties"] = Value::Object(stored);
     Ok(put.finish(env, req, out, &op))
+}
+
+/// The BGP community Azure tags a region's routes with (read-only `regionalCommunity`). The
+/// recording shows `12076:50006` for westus; the other values follow the same numbering as the
+/// regional communities Microsoft publishes for ExpressRoute (`12076:51xxx`), in `50xxx`.
+fn regional_community(location: &str) -> Option<String> {
+    let n = match location {
+        "westeurope" => 2,
+        "northeurope" => 3,
+        "eastus" => 4,
+        "eastus2" => 5,
+        "westus" => 6,
+        "northcentralus" => 7,
+        "southcentralus" => 8,
+        "centralus" => 9,
+        "eastasia" => 10,
+        "southeastasia" => 11,
+        "westus2" => 26,
+        "westcentralus" => 27,
+        _ => return None,
+    };
+    Some(format!("12076:{}", 50000 + n))
 }

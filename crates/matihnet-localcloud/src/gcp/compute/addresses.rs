@@ -147,7 +147,7 @@ fn peering_range(world: &World, network: &str, prefix_length: u8) -> Result<Stri
     let base = u64::from(u32::from(std::net::Ipv4Addr::new(10, 0, 0, 0)));
     (0..(1u64 << 24) / step)
         .filter_map(|i| u32::try_from(base + i * step).ok())
-        .map(|start| std::net::Ipv4Addr::from(start))
+        .map(std::net::Ipv4Addr::from)
         .find(|start| {
             Cidr::parse(&format!("{start}/{prefix_length}"))
                 .is_ok_and(|block| !taken.iter().any(|t| t.overlaps(block)))
