@@ -2,6 +2,7 @@
 //! nothing of clouds, state files, the engine or the terminal.
 
 pub mod address;
+pub mod calls;
 pub mod diag;
 pub mod endpoint;
 pub mod expr;
@@ -15,6 +16,7 @@ pub mod schema;
 pub mod value;
 
 pub use address::{Address, AddressParseError};
+pub use calls::{ApiCalls, CallCounts};
 pub use diag::{Diagnostic, Location, Severity};
 pub use expr::Expr;
 pub use neutral::NeutralKind;

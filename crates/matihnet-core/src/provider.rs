@@ -136,6 +136,12 @@ pub trait Provider: Send + Sync {
 
     /// Deletes the object; an object already gone is success.
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError>;
+
+    /// The API calls made since the provider was built, by operation kind (every attempt,
+    /// retries and polls included). A provider that counts nothing answers none.
+    fn api_calls(&self) -> crate::CallCounts {
+        crate::CallCounts::new()
+    }
 }
 
 #[cfg(test)]

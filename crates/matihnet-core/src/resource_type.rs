@@ -87,6 +87,11 @@ pub trait TableProvider: Send + Sync + Sized + 'static {
     fn name(&self) -> &str;
     fn types(&self) -> &ResourceTypes<Self>;
     fn map_resources(&self, neutral: Vec<crate::DesiredResource>) -> Vec<crate::DesiredResource>;
+
+    /// The API calls made so far, by operation kind.
+    fn api_calls(&self) -> crate::CallCounts {
+        crate::CallCounts::new()
+    }
 }
 
 #[async_trait]
@@ -138,5 +143,9 @@ impl<T: TableProvider> crate::Provider for T {
             .get(&ctx.addr.kind)?
             .delete(self, ctx, prior)
             .await
+    }
+
+    fn api_calls(&self) -> crate::CallCounts {
+        TableProvider::api_calls(self)
     }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,7 @@ pub struct LocalCloud {
     /// Concurrent requests save concurrently: one at a time, or two writers would interleave in
     /// the temporary file and an older snapshot could land last.
     saving: std::sync::Mutex<()>,
+    served: core::served::Served,
 }
 
 impl LocalCloud {
@@ -81,6 +82,7 @@ impl LocalCloud {
             aws: Arc::new(aws::Cloud::new(options.clone())),
             azure: Arc::new(azure::Cloud::new(options.clone())),
             gcp: Arc::new(gcp::Cloud::new(options)),
+            served: core::served::Served::default(),
             persist: None,
             saving: std::sync::Mutex::new(()),
         }
@@ -143,14 +145,32 @@ impl LocalCloud {
         std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
     }
 
+    /// The requests served since start (or the last reset), by cloud and operation; the
+    /// admin API's `GET /_localcloud/requests` answers the same.
+    pub fn requests_served(&self) -> std::collections::BTreeMap<String, u64> {
+        self.served.snapshot()
+    }
+
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .merge(aws::router(Arc::clone(&self.aws)))
             .merge(azure::router(Arc::clone(&self.azure)))
             .merge(gcp::router(Arc::clone(&self.gcp)))
+            .merge(
+                Router::new()
+                    .route(
+                        "/_localcloud/requests",
+                        axum::routing::get(requests).delete(reset_requests),
+                    )
+                    .with_state(Arc::clone(self)),
+            )
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(self),
                 save_after_change,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(self),
+                count_request,
             ))
     }
 
@@ -191,6 +211,38 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+async fn requests(State(cloud): State<Arc<LocalCloud>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "requests": cloud.requests_served() }))
+}
+
+async fn reset_requests(State(cloud): State<Arc<LocalCloud>>) -> axum::http::StatusCode {
+    cloud.served.reset();
+    axum::http::StatusCode::NO_CONTENT
+}
+
+/// Counts every request to a cloud API, throttled or not: a request the cloud refused still
+/// spent its rate limit. An AWS Query request names its operation in the form, read here and
+/// handed on unchanged.
+async fn count_request(State(cloud): State<Arc<LocalCloud>>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    if method == "POST" && path == "/" {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+            return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        let params = aws::query_params(&bytes);
+        cloud.served.record(params);
+        return next
+            .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+            .await;
+    }
+    if let Some(operation) = core::served::rest_operation(&method, &path) {
+        cloud.served.record(operation);
+    }
+    next.run(req).await
 }
 
 async fn save_after_change(

@@ -141,6 +141,10 @@ pub struct RunArgs {
     /// kept in a file beside the state.
     #[arg(long)]
     pub local_cloud: bool,
+
+    /// Print the API calls made, by operation, when done (also with MATIHNET_LOG=calls).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 /// How a command takes the state lock.
@@ -195,6 +199,11 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
+    /// Print the outcome as JSON on stdout (progress goes to stderr); needs --auto-approve or
+    /// a saved plan.
+    #[arg(long)]
+    pub json: bool,
+
     /// A plan saved by `plan -o FILE`: applied as it is, without a prompt.
     pub plan_file: Option<PathBuf>,
 }
@@ -207,6 +216,10 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+
+    /// Print the outcome as JSON on stdout (progress goes to stderr); needs --auto-approve.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

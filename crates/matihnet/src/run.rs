@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use matihnet_core::{Address, Provider};
+use matihnet_core::{Address, CallCounts, Provider};
 use matihnet_engine::{
     check_fresh, plan, ApplyOptions, ApplyOutcome, Executor, Plan, PlanInput, PlanOptions,
 };
@@ -33,6 +33,53 @@ impl Prepared {
         }
         Ok(())
     }
+
+    /// The provider's API calls so far, and with `-v` (or `MATIHNET_LOG=calls`) a line saying
+    /// them on stderr.
+    fn report_calls(&self, run: &RunArgs, term: Terminal) -> CallCounts {
+        let counts = self.provider.api_calls();
+        if wants_calls(run) {
+            term.err(&calls_line(
+                self.provider.name(),
+                &counts,
+                self.desired.len(),
+            ));
+            if let Some(cloud) = &self.local_cloud {
+                let served = cloud.requests_served();
+                term.err(&calls_line(
+                    "local cloud served",
+                    &served,
+                    self.desired.len(),
+                ));
+            }
+        }
+        counts
+    }
+}
+
+fn wants_calls(run: &RunArgs) -> bool {
+    run.verbose
+        || std::env::var("MATIHNET_LOG")
+            .is_ok_and(|v| v.split(',').any(|w| matches!(w.trim(), "calls" | "debug")))
+}
+
+/// `API calls (aws): 57 for 41 resources (1.39 per resource): ec2.CreateVpc 1, ...`
+pub fn calls_line(who: &str, counts: &CallCounts, resources: usize) -> String {
+    let total = matihnet_core::calls::total(counts);
+    let per = if resources == 0 {
+        0.0
+    } else {
+        total as f64 / resources as f64
+    };
+    let list: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "API calls ({who}): {total} for {resources} resources ({per:.2} per resource): {}",
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(", ")
+        }
+    )
 }
 
 impl Locked {
@@ -164,13 +211,19 @@ pub async fn plan_command(
         let prepared = prepare(env, run).await?;
         let p = make_plan(env, &prepared, &state, run, &args.replace, args.destroy).await;
         prepared.finish()?;
-        p
+        let calls = prepared.report_calls(run, term);
+        p.map(|p| (p, calls))
     }
     .await;
     locked.release().await?;
-    let p = result?;
+    let (p, calls) = result?;
     if args.json {
-        term.line(&serde_json::to_string_pretty(&p)?);
+        // The calls the plan cost ride beside the plan's own fields (docs/plan-json.md).
+        let mut v = serde_json::to_value(&p)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("api_calls".into(), serde_json::to_value(&calls)?);
+        }
+        term.line(&serde_json::to_string_pretty(&v)?);
     } else {
         term.out(&terminal::render_plan(&p, term.colour));
     }
@@ -304,6 +357,9 @@ pub async fn apply_command(
 ) -> anyhow::Result<Exit> {
     let run = &args.run;
     let locked = Locked::take(env, "apply", &run.lock, run.local_cloud, interrupts).await?;
+    if args.json && !args.auto_approve && args.plan_file.is_none() {
+        bail!("apply --json cannot ask for confirmation.\n  hint: add --auto-approve, or apply a plan saved with `matihnet plan -o FILE`");
+    }
     let result = async {
         let existing = locked.read_state().await?;
         let prepared = prepare(env, run).await?;
@@ -323,8 +379,9 @@ async fn apply_locked(
     existing: Option<State>,
     args: &ApplyArgs,
     interrupts: &Interrupts,
-    term: Terminal,
+    out: Terminal,
 ) -> anyhow::Result<Exit> {
+    let term = if args.json { out.diverted() } else { out };
     let had_state = existing.is_some();
     let (p, state) = match &args.plan_file {
         Some(file) => {
@@ -348,10 +405,79 @@ async fn apply_locked(
         }
     };
     if !p.has_changes() && !had_state {
+        let calls = prepared.report_calls(&args.run, term);
+        if args.json {
+            out.line(&outcome_json(None, &calls)?);
+        }
         return Ok(Exit::Success);
     }
     let outcome = execute(prepared, locked, &p, state, &args.run, interrupts, term).await?;
-    Ok(report(&outcome, p.destroy, term))
+    let exit = report(&outcome, p.destroy, term);
+    let calls = prepared.report_calls(&args.run, term);
+    if args.json {
+        out.line(&outcome_json(Some(&outcome), &calls)?);
+    }
+    Ok(exit)
+}
+
+/// The `--json` outcome of apply and destroy: counts, failures, what was not started, the
+/// outputs and the API calls.
+fn outcome_json(outcome: Option<&ApplyOutcome>, calls: &CallCounts) -> anyhow::Result<String> {
+    let v = match outcome {
+        None => serde_json::json!({
+            "format_version": "1",
+            "result": "no_changes",
+            "added": 0, "changed": 0, "destroyed": 0,
+            "failures": [], "not_started": [],
+            "api_calls": calls,
+        }),
+        Some(o) => {
+            let result = if o.succeeded() {
+                "applied"
+            } else if o.cancelled {
+                "interrupted"
+            } else {
+                "failed"
+            };
+            let failures: Vec<serde_json::Value> = o
+                .failures
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "address": f.address.to_string(),
+                        "operation": f.kind.progressive(),
+                        "error": f.error.to_string(),
+                    })
+                })
+                .collect();
+            let not_started: Vec<String> = o.skipped.iter().map(|(a, _)| a.to_string()).collect();
+            let outputs: serde_json::Map<String, serde_json::Value> = o
+                .state
+                .outputs
+                .iter()
+                .map(|(k, out)| {
+                    let value = if out.sensitive {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::to_value(&out.value).unwrap_or(serde_json::Value::Null)
+                    };
+                    (
+                        k.clone(),
+                        serde_json::json!({"sensitive": out.sensitive, "value": value}),
+                    )
+                })
+                .collect();
+            serde_json::json!({
+                "format_version": "1",
+                "result": result,
+                "added": o.added, "changed": o.changed, "destroyed": o.destroyed,
+                "failures": failures, "not_started": not_started,
+                "outputs": outputs,
+                "api_calls": calls,
+            })
+        }
+    };
+    Ok(serde_json::to_string_pretty(&v)?)
 }
 
 pub async fn destroy_command(
@@ -361,10 +487,17 @@ pub async fn destroy_command(
     term: Terminal,
 ) -> anyhow::Result<Exit> {
     let run = &args.run;
+    if args.json && !args.auto_approve {
+        bail!("destroy --json cannot ask for confirmation.\n  hint: add --auto-approve");
+    }
     let locked = Locked::take(env, "destroy", &run.lock, run.local_cloud, interrupts).await?;
     let result = async {
         let Some(state) = locked.read_state().await? else {
-            term.line("Nothing to destroy: there is no state yet.");
+            if args.json {
+                term.line(&outcome_json(None, &CallCounts::new())?);
+            } else {
+                term.line("Nothing to destroy: there is no state yet.");
+            }
             return Ok(Exit::Success);
         };
         let prepared = prepare(env, run).await?;
@@ -385,11 +518,16 @@ async fn destroy_locked(
     state: State,
     args: &DestroyArgs,
     interrupts: &Interrupts,
-    term: Terminal,
+    out: Terminal,
 ) -> anyhow::Result<Exit> {
+    let term = if args.json { out.diverted() } else { out };
     let p = make_plan(env, prepared, &state, &args.run, &[], true).await?;
     term.out(&terminal::render_plan(&p, term.colour));
     if !p.has_changes() {
+        let calls = prepared.report_calls(&args.run, term);
+        if args.json {
+            out.line(&outcome_json(None, &calls)?);
+        }
         return Ok(Exit::Success);
     }
     if !args.auto_approve && !confirm("destroy all these resources", term)? {
@@ -397,5 +535,10 @@ async fn destroy_locked(
         return Ok(Exit::Error);
     }
     let outcome = execute(prepared, locked, &p, state, &args.run, interrupts, term).await?;
-    Ok(report(&outcome, true, term))
+    let exit = report(&outcome, true, term);
+    let calls = prepared.report_calls(&args.run, term);
+    if args.json {
+        out.line(&outcome_json(Some(&outcome), &calls)?);
+    }
+    Ok(exit)
 }

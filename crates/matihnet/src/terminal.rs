@@ -13,6 +13,8 @@ use matihnet_state::State;
 #[derive(Debug, Clone, Copy)]
 pub struct Terminal {
     pub colour: bool,
+    /// Human text goes to stderr: stdout carries JSON for a machine.
+    pub to_stderr: bool,
 }
 
 impl Terminal {
@@ -20,11 +22,25 @@ impl Terminal {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Terminal {
             colour: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+            to_stderr: false,
+        }
+    }
+
+    /// The terminal for human text while stdout is kept for JSON.
+    pub fn diverted(self) -> Terminal {
+        Terminal {
+            colour: false,
+            to_stderr: true,
         }
     }
 
     /// Writes to stdout; a closed pipe (`matihnet plan | head`) ends the program quietly.
     pub fn out(&self, text: &str) {
+        if self.to_stderr {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(text.as_bytes());
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
         if let Err(e) = stdout
             .write_all(text.as_bytes())

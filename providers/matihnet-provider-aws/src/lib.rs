@@ -8,6 +8,7 @@
 //! it, so an apply killed between a create and the state write leaves no duplicate behind.
 //! Knows nothing of the engine, the state file or the environment-file syntax.
 
+mod calls;
 mod dns;
 mod errors;
 mod map;

@@ -1,9 +1,13 @@
 //! The configured AWS provider: SDK clients built from the standard credential chain, the
 //! region and an optional endpoint, and its table of resource types (`types.rs`).
 
+use std::sync::Arc;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
-use matihnet_core::{DesiredResource, ResourceTypes, TableProvider};
+use matihnet_core::{ApiCalls, CallCounts, DesiredResource, ResourceTypes, TableProvider};
+
+use crate::calls::CountCalls;
 
 use crate::map::{self, NatMode};
 use crate::types;
@@ -24,6 +28,7 @@ pub struct AwsProvider {
     pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
     pub(crate) route53: aws_sdk_route53::Client,
     types: ResourceTypes<AwsProvider>,
+    calls: Arc<ApiCalls>,
 }
 
 impl AwsProvider {
@@ -61,16 +66,26 @@ impl AwsProvider {
             }
         }
         let shared = loader.load().await;
+        let calls = Arc::new(ApiCalls::new());
+        let count = CountCalls(Arc::clone(&calls));
         // Route53 is a global service signed in us-east-1.
         let route53_conf = aws_sdk_route53::config::Builder::from(&shared)
             .region(Region::new("us-east-1"))
+            .interceptor(count.clone())
+            .build();
+        let ec2_conf = aws_sdk_ec2::config::Builder::from(&shared)
+            .interceptor(count.clone())
+            .build();
+        let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
+            .interceptor(count)
             .build();
         AwsProvider {
-            ec2: aws_sdk_ec2::Client::new(&shared),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2_conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb_conf),
             route53: aws_sdk_route53::Client::from_conf(route53_conf),
             settings,
             types: types::table(),
+            calls,
         }
     }
 }
@@ -86,5 +101,9 @@ impl TableProvider for AwsProvider {
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
+    }
+
+    fn api_calls(&self) -> CallCounts {
+        self.calls.snapshot()
     }
 }

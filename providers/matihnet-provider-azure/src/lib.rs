@@ -10,6 +10,7 @@
 //! Knows nothing of the engine, the state file or the environment-file syntax.
 
 mod arm;
+mod calls;
 mod client;
 mod dns;
 mod map;

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use azure_core::auth::TokenCredential;
-use matihnet_core::{DesiredResource, ResourceTypes, TableProvider};
+use matihnet_core::{ApiCalls, CallCounts, DesiredResource, ResourceTypes, TableProvider};
 
 use crate::arm::{Arm, StaticToken, SCOPE};
+use crate::calls::CountingHttp;
 use crate::{map, types};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,7 @@ pub struct AzureProvider {
     pub(crate) network: azure_mgmt_network::Client,
     pub(crate) dns: azure_mgmt_dns::package_2018_05::Client,
     types: ResourceTypes<AzureProvider>,
+    calls: Arc<ApiCalls>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,19 +60,27 @@ impl AzureProvider {
                 azure_identity::create_credential()
                     .map_err(|e| ConnectError::Credential(e.to_string()))?
             };
+        let calls = Arc::new(ApiCalls::new());
+        // One counted transport for the generated clients and for `arm.rs`.
+        let http: Arc<dyn azure_core::HttpClient> = Arc::new(CountingHttp {
+            inner: azure_core::new_http_client(),
+            calls: Arc::clone(&calls),
+        });
         let network = azure_mgmt_network::ClientBuilder::new(Arc::clone(&credential))
             .endpoint(endpoint.clone())
+            .transport(azure_core::TransportOptions::new(Arc::clone(&http)))
             .scopes(&[SCOPE])
             .build()
             .map_err(|e| ConnectError::Client(e.to_string()))?;
         let dns = azure_mgmt_dns::package_2018_05::ClientBuilder::new(Arc::clone(&credential))
             .endpoint(endpoint.clone())
+            .transport(azure_core::TransportOptions::new(Arc::clone(&http)))
             .scopes(&[SCOPE])
             .build()
             .map_err(|e| ConnectError::Client(e.to_string()))?;
         Ok(AzureProvider {
             arm: Arm {
-                http: azure_core::new_http_client(),
+                http,
                 credential,
                 endpoint,
             },
@@ -78,6 +88,7 @@ impl AzureProvider {
             dns,
             settings,
             types: types::table(),
+            calls,
         })
     }
 }
@@ -93,5 +104,9 @@ impl TableProvider for AzureProvider {
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
+    }
+
+    fn api_calls(&self) -> CallCounts {
+        self.calls.snapshot()
     }
 }

@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
-    Address, AttributeKind, Attrs, ErrorKind, OperationContext, Provider, ProviderError,
-    ProviderResult, ResourceSchema, Value,
+    Address, ApiCalls, AttributeKind, Attrs, CallCounts, ErrorKind, OperationContext, Provider,
+    ProviderError, ProviderResult, ResourceSchema, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,6 +128,7 @@ pub struct FakeProvider {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     store: Mutex<Store>,
+    api: ApiCalls,
 }
 
 const TAG_ADDRESS: &str = "matihnet:address";
@@ -147,6 +148,7 @@ impl FakeProvider {
             attempts: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            api: ApiCalls::new(),
             store: Mutex::new(store),
         })
     }
@@ -372,6 +374,7 @@ impl Provider for FakeProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
+        self.api.record(&format!("fake.{}.read", ctx.addr.kind));
         self.call(ctx, false).await?;
         let Some(id) = id_of(prior) else {
             return Ok(None);
@@ -380,6 +383,7 @@ impl Provider for FakeProvider {
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
+        self.api.record(&format!("fake.{}.create", ctx.addr.kind));
         let n = self.call(ctx, true).await?;
         let address = ctx.addr.to_string();
         let attrs = self.mutate(|s| {
@@ -426,6 +430,7 @@ impl Provider for FakeProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
+        self.api.record(&format!("fake.{}.update", ctx.addr.kind));
         let n = self.call(ctx, true).await?;
         let id = id_of(prior).unwrap_or_default().to_string();
         let r = self.mutate(|s| {
@@ -441,6 +446,7 @@ impl Provider for FakeProvider {
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
+        self.api.record(&format!("fake.{}.delete", ctx.addr.kind));
         let n = self.call(ctx, true).await?;
         if let Some(id) = id_of(prior) {
             self.mutate(|s| {
@@ -453,6 +459,10 @@ impl Provider for FakeProvider {
         }
         self.maybe_abort(n);
         Ok(())
+    }
+
+    fn api_calls(&self) -> CallCounts {
+        self.api.snapshot()
     }
 }
 

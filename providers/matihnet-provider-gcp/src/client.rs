@@ -3,7 +3,7 @@
 
 use google_cloud_gax::error::rpc::StatusDetails;
 use matihnet_core::retry::{with_backoff, RetryPolicy};
-use matihnet_core::{ErrorKind, ProviderError};
+use matihnet_core::{ApiCalls, ErrorKind, ProviderError};
 
 /// Maps a Google API error to the engine's kinds, keeping GCP's reason.
 pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> ProviderError {
@@ -54,13 +54,19 @@ pub(crate) fn policy() -> RetryPolicy {
     RetryPolicy::default()
 }
 
-/// Runs a call with retries on 429 and 5xx; 404 comes back as `Ok(None)`.
-pub(crate) async fn call<T, F, Fut>(what: &str, mut f: F) -> Result<Option<T>, ProviderError>
+/// Runs a call with retries on 429 and 5xx, counting every attempt; 404 comes back as
+/// `Ok(None)`.
+pub(crate) async fn call<T, F, Fut>(
+    calls: &ApiCalls,
+    what: &str,
+    mut f: F,
+) -> Result<Option<T>, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
 {
     with_backoff(policy(), |_| {
+        calls.record(what);
         let fut = f();
         async move {
             match fut.await {

@@ -4,7 +4,8 @@
 
 use google_cloud_lro::Poller;
 use matihnet_core::{
-    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
+    ApiCalls, Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult,
+    Value,
 };
 use serde_json::json;
 
@@ -23,10 +24,12 @@ fn last_segment(url: &str) -> &str {
 }
 
 /// Waits on an operation and turns its `error` into ours.
-async fn finish<P>(what: &str, poller: P) -> Result<(), ProviderError>
+async fn finish<P>(calls: &ApiCalls, what: &str, poller: P) -> Result<(), ProviderError>
 where
     P: Poller<google_cloud_compute_v1::model::Operation, google_cloud_compute_v1::model::Operation>,
 {
+    // The write and its polls are one count: the poller's own requests are not seen here.
+    calls.record(what);
     let op = poller.until_done().await.map_err(|e| gcp_error(what, &e))?;
     let op = as_json(&op);
     if let Some(errors) = op
@@ -120,7 +123,7 @@ async fn get_network(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call("get network", || {
+    Ok(call(&p.calls, "get network", || {
         p.networks
             .get()
             .set_project(project)
@@ -150,6 +153,7 @@ pub async fn create_network(
                 "description": ownership_description(ctx),
             }))?;
             finish(
+                &p.calls,
                 "insert network",
                 p.networks
                     .insert()
@@ -190,6 +194,7 @@ pub async fn read_network(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs
 pub async fn delete_network(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let project = &p.settings.project;
     match finish(
+        &p.calls,
         "delete network",
         p.networks
             .delete()
@@ -227,7 +232,7 @@ async fn get_subnet(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call("get subnetwork", || {
+    Ok(call(&p.calls, "get subnetwork", || {
         p.subnetworks
             .get()
             .set_project(project)
@@ -267,7 +272,7 @@ pub async fn create_subnet(
                 .set_region(region)
                 .set_body(body)
                 .poller();
-            finish("insert subnetwork", started).await
+            finish(&p.calls, "insert subnetwork", started).await
         },
     )
     .await?;
@@ -360,7 +365,7 @@ pub async fn update_subnet(
         .set_subnetwork(name)
         .set_body(body)
         .poller();
-    finish("patch subnetwork", started)
+    finish(&p.calls, "patch subnetwork", started)
         .await
         .map_err(|e| ProviderFailure {
             error: e,
@@ -380,7 +385,7 @@ pub async fn delete_subnet(p: &GcpProvider, prior: &Attrs) -> Result<(), Provide
         .set_region(text(prior, "region"))
         .set_subnetwork(text(prior, "name"))
         .poller();
-    match finish("delete subnetwork", started).await {
+    match finish(&p.calls, "delete subnetwork", started).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -395,7 +400,7 @@ async fn get_address(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call("get address", || {
+    Ok(call(&p.calls, "get address", || {
         p.addresses
             .get()
             .set_project(project)
@@ -428,7 +433,7 @@ pub async fn create_address(
                 "description": format!("ingress front end {} of MATIH environment {}", ctx.addr.name, ctx.environment),
             }))?;
             let started = p.addresses.insert().set_project(project).set_region(region).set_body(body).poller();
-            finish("insert address", started).await
+            finish(&p.calls, "insert address", started).await
         },
     )
     .await?;
@@ -487,7 +492,7 @@ pub async fn delete_address(p: &GcpProvider, prior: &Attrs) -> Result<(), Provid
         .set_region(text(prior, "region"))
         .set_address(text(prior, "name"))
         .poller();
-    match finish("delete address", started).await {
+    match finish(&p.calls, "delete address", started).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

@@ -27,7 +27,7 @@ async fn get_zone(
     resource: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call("get managed zone", || {
+    Ok(call(&p.calls, "get managed zone", || {
         p.zones
             .get()
             .set_project(project)
@@ -78,7 +78,7 @@ pub async fn create_zone(
                 "visibility": "public",
                 "labels": labels(ctx),
             }))?;
-            let created = call("create managed zone", || {
+            let created = call(&p.calls, "create managed zone", || {
                 p.zones
                     .create()
                     .set_project(project)
@@ -131,7 +131,7 @@ pub async fn update_zone(
 pub async fn delete_zone(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let project = &p.settings.project;
     let resource = text(prior, "zone_resource");
-    match call("delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
+    match call(&p.calls, "delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind == ErrorKind::InUse => Err(ProviderError::new(
             ErrorKind::Rejected,
@@ -167,7 +167,7 @@ async fn current(
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
     let name = fqdn(text(prior, "name"), text(prior, "zone_name"));
-    Ok(call("get record set", || {
+    Ok(call(&p.calls, "get record set", || {
         p.rrsets
             .get()
             .set_project(project)
@@ -200,7 +200,7 @@ pub async fn write_record(
             change["deletions"] = json!([n]);
         }
         let body: google_cloud_dns_v1::model::Change = model(change)?;
-        call("create change", || {
+        call(&p.calls, "create change", || {
             p.changes
                 .create()
                 .set_project(project)
@@ -272,7 +272,7 @@ pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), Provide
         return Ok(());
     };
     let body: google_cloud_dns_v1::model::Change = model(json!({"deletions": [now]}))?;
-    call("create change", || {
+    call(&p.calls, "create change", || {
         p.changes
             .create()
             .set_project(project)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use matihnet_core::{DesiredResource, ResourceTypes, TableProvider};
+use matihnet_core::{ApiCalls, CallCounts, DesiredResource, ResourceTypes, TableProvider};
 
 use crate::{map, types};
 
@@ -25,6 +25,7 @@ pub struct GcpProvider {
     pub(crate) rrsets: google_cloud_dns_v1::client::ResourceRecordSets,
     pub(crate) changes: google_cloud_dns_v1::client::Changes,
     types: ResourceTypes<GcpProvider>,
+    pub(crate) calls: ApiCalls,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,7 @@ impl GcpProvider {
             changes: client!(google_cloud_dns_v1::client::Changes, settings),
             settings,
             types: types::table(),
+            calls: ApiCalls::new(),
         })
     }
 }
@@ -87,5 +89,9 @@ impl TableProvider for GcpProvider {
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
         map::map_resources(&self.settings, neutral)
+    }
+
+    fn api_calls(&self) -> CallCounts {
+        self.calls.snapshot()
     }
 }

@@ -158,6 +158,17 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
     services.merge(admin::routes()).with_state(cloud)
 }
 
+/// `aws ec2 CreateVpc`: how the count of requests served names a Query request.
+pub(crate) fn query_params(body: &[u8]) -> String {
+    let params = Params::parse(&String::from_utf8_lossy(body));
+    let service = match params.get("Version") {
+        Some(ec2::VERSION) => "ec2",
+        Some(elb::VERSION) => "elbv2",
+        _ => "query",
+    };
+    format!("aws {service} {}", params.get("Action").unwrap_or("?"))
+}
+
 /// `POST /`: an EC2 or ELBv2 Query action, told apart by its `Version`.
 async fn query(
     AxumState(cloud): AxumState<Arc<Cloud>>,
