@@ -142,6 +142,26 @@ pub trait Provider: Send + Sync {
     fn api_calls(&self) -> crate::CallCounts {
         crate::CallCounts::new()
     }
+
+    /// Whether reads of `kind` are cheaper together ([`Provider::read_many`]): a refresh then
+    /// hands them over at once instead of one by one.
+    fn reads_in_batches(&self, _kind: &str) -> bool {
+        false
+    }
+
+    /// Reads many objects of one kind: one answer per read, in order, each as
+    /// [`Provider::read`] would give it. The default reads them one after another.
+    async fn read_many(
+        &self,
+        _kind: &str,
+        reads: &[(OperationContext, Attrs)],
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let mut out = Vec::with_capacity(reads.len());
+        for (ctx, prior) in reads {
+            out.push(self.read(ctx, prior).await);
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,26 @@ pub trait ResourceType<C: Sync>: Send + Sync {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<(), ProviderError>;
+
+    /// Whether [`ResourceType::read_many`] answers many reads with fewer calls than one each
+    /// (one list per zone, say); the engine then hands it every read of this type at once.
+    fn reads_in_batches(&self) -> bool {
+        false
+    }
+
+    /// Reads many objects of this type: one answer per read, in order. The default reads them
+    /// one after another.
+    async fn read_many(
+        &self,
+        cloud: &C,
+        reads: &[(OperationContext, Attrs)],
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let mut out = Vec::with_capacity(reads.len());
+        for (ctx, prior) in reads {
+            out.push(self.read(cloud, ctx, prior).await);
+        }
+        out
+    }
 }
 
 /// A provider's resource types, looked up by kind.
@@ -147,5 +167,20 @@ impl<T: TableProvider> crate::Provider for T {
 
     fn api_calls(&self) -> crate::CallCounts {
         TableProvider::api_calls(self)
+    }
+
+    fn reads_in_batches(&self, kind: &str) -> bool {
+        self.types().get(kind).is_ok_and(|t| t.reads_in_batches())
+    }
+
+    async fn read_many(
+        &self,
+        kind: &str,
+        reads: &[(OperationContext, Attrs)],
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        match self.types().get(kind) {
+            Ok(t) => t.read_many(self, reads).await,
+            Err(e) => reads.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 }

@@ -254,6 +254,8 @@ pub fn schema_map(provider: &dyn Provider) -> HashMap<String, ResourceSchema> {
 }
 
 /// Reads every resource of `state` (bounded by `parallelism`): `None` for objects that are gone.
+/// Kinds the provider reads in batches go to it together, one task per kind, so a refresh of
+/// many record sets can cost one list per zone instead of one read each.
 pub async fn refresh(
     state: &State,
     provider: &dyn Provider,
@@ -261,23 +263,62 @@ pub async fn refresh(
     parallelism: usize,
     only: Option<&BTreeSet<Address>>,
 ) -> Result<BTreeMap<Address, Option<Attrs>>, PlanError> {
-    let results: Vec<(Address, Result<Option<Attrs>, ProviderError>)> = stream::iter(
-        state
-            .resources
-            .iter()
-            .filter(|(a, _)| only.is_none_or(|o| o.contains(*a))),
-    )
-    .map(|(addr, r)| async move {
-        let ctx = OperationContext {
-            addr: addr.clone(),
-            environment: environment.to_string(),
-            lineage: state.lineage.clone(),
-        };
-        (addr.clone(), provider.read(&ctx, &r.attributes).await)
-    })
-    .buffer_unordered(parallelism.max(1))
-    .collect()
-    .await;
+    let ctx_of = |addr: &Address| OperationContext {
+        addr: addr.clone(),
+        environment: environment.to_string(),
+        lineage: state.lineage.clone(),
+    };
+    let mut single: Vec<(&Address, &Attrs)> = Vec::new();
+    let mut batches: BTreeMap<&str, Vec<(Address, (OperationContext, Attrs))>> = BTreeMap::new();
+    for (addr, r) in state
+        .resources
+        .iter()
+        .filter(|(a, _)| only.is_none_or(|o| o.contains(*a)))
+    {
+        if provider.reads_in_batches(&addr.kind) {
+            batches
+                .entry(addr.kind.as_str())
+                .or_default()
+                .push((addr.clone(), (ctx_of(addr), r.attributes.clone())));
+        } else {
+            single.push((addr, &r.attributes));
+        }
+    }
+    type Read = (Address, Result<Option<Attrs>, ProviderError>);
+    let mut tasks: Vec<futures::future::BoxFuture<'_, Vec<Read>>> = Vec::new();
+    for (kind, items) in batches {
+        tasks.push(Box::pin(async move {
+            let (addrs, reads): (Vec<Address>, Vec<(OperationContext, Attrs)>) =
+                items.into_iter().unzip();
+            let answers = provider.read_many(kind, &reads).await;
+            let mut answers = answers.into_iter();
+            addrs
+                .into_iter()
+                .map(|a| {
+                    let answer = answers.next().unwrap_or_else(|| {
+                        Err(ProviderError::new(
+                            matihnet_core::ErrorKind::Other,
+                            format!("the provider gave no answer for {a} in a batched read"),
+                        ))
+                    });
+                    (a, answer)
+                })
+                .collect()
+        }));
+    }
+    for (addr, attrs) in single {
+        let ctx = ctx_of(addr);
+        tasks.push(Box::pin(async move {
+            vec![(addr.clone(), provider.read(&ctx, attrs).await)]
+        }));
+    }
+    let results: Vec<Read> = stream::iter(tasks)
+        .buffer_unordered(parallelism.max(1))
+        .collect::<Vec<Vec<Read>>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for (addr, r) in results {

@@ -901,3 +901,37 @@ async fn issue9_item11_complete_is_announced_only_after_the_state_records_it() {
     // Every resource is still announced, once per operation.
     assert_eq!(check.announced.lock().unwrap().len(), 80);
 }
+
+/// Issue 15: a refresh hands the reads of a kind the provider lists to it together, so a
+/// no-change plan costs one call for that kind, not one per resource; drift and disappearance
+/// are still seen per resource.
+#[tokio::test]
+async fn a_refresh_reads_listed_kinds_in_one_call_and_still_sees_each_resource() {
+    let w = World::new(FakeConfig {
+        batched_reads: vec!["zone".into(), "subnet".into()],
+        ..FakeConfig::default()
+    });
+    let desired = config("child.matih.test", "one");
+    let outcome = w.apply(&desired).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    let before = matihnet_core::Provider::api_calls(w.provider.as_ref());
+    let again = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.summary());
+    let after = matihnet_core::Provider::api_calls(w.provider.as_ref());
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!(delta("fake.zone.list"), 1, "{after:?}");
+    assert_eq!(delta("fake.subnet.list"), 1, "{after:?}");
+    assert_eq!(delta("fake.zone.read"), 0, "{after:?}");
+    assert_eq!(
+        delta("fake.network.read"),
+        1,
+        "a kind not listed is read alone"
+    );
+    assert_eq!(delta("fake.record.read"), 1);
+
+    // A zone deleted outside matihnet is planned again, found through the listing.
+    assert!(w.provider.delete_outside(&a("zone", "child")));
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert_eq!(action_of(&p, &a("zone", "child")), Action::Create);
+    assert_eq!(action_of(&p, &a("zone", "platform")), Action::NoOp);
+}

@@ -1,6 +1,7 @@
 //! Route53: hosted zones (the platform zone and one per child), NS delegation records in the
 //! parent, and A / alias records. Every change waits until Route53 reports it INSYNC.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
@@ -349,9 +350,150 @@ async fn current(
 }
 
 pub async fn read_record(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    let Some(set) = current(p, prior).await? else {
-        return Ok(None);
-    };
+    Ok(current(p, prior)
+        .await?
+        .map(|set| record_attrs(prior, &set)))
+}
+
+/// Every record set of a zone by lower-case name and type; `None` when the zone is gone.
+async fn all_records(
+    p: &AwsProvider,
+    zone_id: &str,
+) -> Result<Option<HashMap<(String, String), ResourceRecordSet>>, ProviderError> {
+    let mut found = HashMap::new();
+    let mut next: Option<(String, Option<RrType>, Option<String>)> = None;
+    loop {
+        let mut req = p
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id);
+        if let Some((name, kind, identifier)) = &next {
+            req = req
+                .start_record_name(name)
+                .set_start_record_type(kind.clone())
+                .set_start_record_identifier(identifier.clone());
+        }
+        let page = match req.send().await {
+            Ok(o) => o,
+            Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => return Ok(None),
+            Err(e) => return Err(to_provider_error("ListResourceRecordSets", &e)),
+        };
+        for r in page.resource_record_sets() {
+            let key = (
+                unescape(r.name()).to_ascii_lowercase(),
+                r.r#type().as_str().to_string(),
+            );
+            found.insert(key, r.clone());
+        }
+        if !page.is_truncated() {
+            return Ok(Some(found));
+        }
+        next = Some((
+            page.next_record_name().unwrap_or_default().to_string(),
+            page.next_record_type().cloned(),
+            page.next_record_identifier().map(str::to_string),
+        ));
+    }
+}
+
+/// Reads many records with one listing per zone (300 record sets a page) instead of one
+/// request each; a zone with a single record to read is read alone.
+pub async fn read_records(
+    p: &AwsProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, prior) in priors.iter().enumerate() {
+        by_zone.entry(text(prior, "zone_id")).or_default().push(i);
+    }
+    let mut out: Vec<Option<Result<Option<Attrs>, ProviderError>>> =
+        priors.iter().map(|_| None).collect();
+    for (zone_id, indexes) in by_zone {
+        if let [i] = indexes[..] {
+            out[i] = Some(read_record(p, priors[i]).await);
+            continue;
+        }
+        let listed = all_records(p, zone_id).await;
+        for i in indexes {
+            let prior = priors[i];
+            out[i] = Some(match &listed {
+                Err(e) => Err(e.clone()),
+                Ok(None) => Ok(None),
+                Ok(Some(sets)) => {
+                    let key = (
+                        fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
+                        text(prior, "type").to_string(),
+                    );
+                    Ok(sets.get(&key).map(|set| record_attrs(prior, set)))
+                }
+            });
+        }
+    }
+    out.into_iter().map(|r| r.unwrap_or(Ok(None))).collect()
+}
+
+/// Reads many zones with one listing of the account's hosted zones (100 a page). A zone's
+/// delegation set is fixed when Route53 creates it, so its name servers are the ones recorded;
+/// a zone recorded without them is read alone.
+pub async fn read_zones(
+    p: &AwsProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    if priors.len() < 2 {
+        let mut out = Vec::new();
+        for prior in priors {
+            out.push(read_zone(p, prior).await);
+        }
+        return out;
+    }
+    let mut listed: HashMap<String, String> = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = match p
+            .route53
+            .list_hosted_zones()
+            .set_marker(marker.clone())
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let e = to_provider_error("ListHostedZones", &e);
+                return priors.iter().map(|_| Err(e.clone())).collect();
+            }
+        };
+        for z in page.hosted_zones() {
+            listed.insert(
+                bare_zone_id(z.id()).to_string(),
+                without_dot(z.name()).to_string(),
+            );
+        }
+        if !page.is_truncated() {
+            break;
+        }
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for prior in priors {
+        if texts(prior, "name_servers").is_empty() {
+            out.push(read_zone(p, prior).await);
+            continue;
+        }
+        out.push(Ok(listed.get(bare_zone_id(text(prior, "id"))).map(
+            |name| {
+                let mut attrs = (*prior).clone();
+                attrs.insert("name".into(), Value::from(name.as_str()));
+                attrs
+            },
+        )));
+    }
+    out
+}
+
+fn record_attrs(prior: &Attrs, set: &ResourceRecordSet) -> Attrs {
     let mut attrs = prior.clone();
     if let Some(alias) = set.alias_target() {
         // Route53 answers the target with a trailing dot (and may change its case); the file's
@@ -373,7 +515,7 @@ pub async fn read_record(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>
             attrs.insert("ttl".into(), Value::Int(ttl));
         }
     }
-    Ok(Some(attrs))
+    attrs
 }
 
 pub async fn delete_record(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -307,6 +307,13 @@ impl ResourceType<AwsProvider> for HostedZone {
     async fn read(&self, p: &AwsProvider, _: &OperationContext, prior: &Attrs) -> Read {
         dns::read_zone(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AwsProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        dns::read_zones(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AwsProvider,
@@ -351,6 +358,13 @@ impl ResourceType<AwsProvider> for RecordSet {
     }
     async fn read(&self, p: &AwsProvider, _: &OperationContext, prior: &Attrs) -> Read {
         dns::read_record(p, prior).await
+    }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AwsProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        dns::read_records(p, &priors).await
     }
     async fn create(
         &self,

@@ -284,6 +284,17 @@ impl Arm {
         ))
     }
 
+    pub fn record_sets_url(
+        &self,
+        subscription: &str,
+        group: &str,
+        zone: &str,
+    ) -> Result<Url, ProviderError> {
+        self.url(&format!(
+            "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/dnsZones/{zone}/recordsets?api-version=2018-05-01"
+        ))
+    }
+
     pub fn resources_in_group_url(
         &self,
         subscription: &str,

@@ -3,7 +3,10 @@
 //! on create and `If-Match: <etag>` on update, so a concurrent change is never silently
 //! overwritten.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::IntoFuture;
+
+use azure_core::Method;
 
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
@@ -260,6 +263,86 @@ pub async fn read_record(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attr
     })
     .await?;
     Ok(got.map(|r| record_attrs(prior, &as_json(&r))))
+}
+
+/// Reads many records with one listing per zone (`.../dnsZones/{zone}/recordsets`, following
+/// `nextLink`) instead of one GET each; a zone with a single record to read is read alone.
+pub async fn read_records(
+    p: &AzureProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    let mut by_zone: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, prior) in priors.iter().enumerate() {
+        by_zone
+            .entry((text(prior, "resource_group"), text(prior, "zone_name")))
+            .or_default()
+            .push(i);
+    }
+    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
+        priors.iter().map(|_| Ok(None)).collect();
+    for ((rg, zone), indexes) in by_zone {
+        if let [i] = indexes[..] {
+            out[i] = read_record(p, priors[i]).await;
+            continue;
+        }
+        let listed = all_record_sets(p, rg, zone).await;
+        for i in indexes {
+            let prior = priors[i];
+            out[i] = match &listed {
+                Err(e) => Err(e.clone()),
+                Ok(None) => Ok(None),
+                Ok(Some(sets)) => {
+                    let key = (
+                        text(prior, "name").to_ascii_lowercase(),
+                        text(prior, "type").to_ascii_uppercase(),
+                    );
+                    Ok(sets.get(&key).map(|v| record_attrs(prior, v)))
+                }
+            };
+        }
+    }
+    out
+}
+
+/// Every record set of a zone by lower-case relative name and upper-case type; `None` when the
+/// zone is gone.
+async fn all_record_sets(
+    p: &AzureProvider,
+    rg: &str,
+    zone: &str,
+) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
+    let mut url = p
+        .arm
+        .record_sets_url(&p.settings.subscription_id, rg, zone)?;
+    let mut found = HashMap::new();
+    loop {
+        let Some(answer) = p
+            .arm
+            .send("list record sets", Method::Get, url.clone(), None)
+            .await?
+        else {
+            return Ok(None);
+        };
+        for v in answer.body["value"].as_array().into_iter().flatten() {
+            let kind = v["type"]
+                .as_str()
+                .unwrap_or_default()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+            found.insert((name, kind), v.clone());
+        }
+        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
+            Some(next) => {
+                url = azure_core::Url::parse(next).map_err(|e| {
+                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
+                })?;
+            }
+            None => return Ok(Some(found)),
+        }
+    }
 }
 
 pub async fn delete_record(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -245,6 +245,13 @@ impl ResourceType<AzureProvider> for RecordSet {
     async fn read(&self, p: &AzureProvider, _: &OperationContext, prior: &Attrs) -> Read {
         dns::read_record(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AzureProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        dns::read_records(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AzureProvider,

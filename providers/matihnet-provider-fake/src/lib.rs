@@ -34,6 +34,9 @@ pub struct FakeConfig {
     pub abort_after: Option<u64>,
     /// Mirror of the objects, rewritten atomically after every change.
     pub store: Option<PathBuf>,
+    /// Kinds whose reads a refresh hands over together, answered with one listing call, as a
+    /// cloud's list does.
+    pub batched_reads: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +53,8 @@ pub enum FakeConfigError {
 
 impl FakeConfig {
     /// Reads `MATIHNET_FAKE_LATENCY_MS`, `_FAIL_CALL`, `_FAIL_ADDRESS`, `_THROTTLE_EVERY`,
-    /// `_ABORT_AFTER` and `_STORE`: how the binary's black-box tests inject faults.
+    /// `_ABORT_AFTER`, `_STORE` and `_BATCHED_READS` (kinds, comma-separated): how the binary's
+    /// black-box tests inject faults.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<FakeConfig, FakeConfigError> {
         let num = |var: &'static str| -> Result<Option<u64>, FakeConfigError> {
             match get(var) {
@@ -81,6 +85,14 @@ impl FakeConfig {
             throttle_every: num("MATIHNET_FAKE_THROTTLE_EVERY")?,
             abort_after: num("MATIHNET_FAKE_ABORT_AFTER")?,
             store: get("MATIHNET_FAKE_STORE").map(PathBuf::from),
+            batched_reads: get("MATIHNET_FAKE_BATCHED_READS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|k| k.trim().to_string())
+                        .filter(|k| !k.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -463,6 +475,32 @@ impl Provider for FakeProvider {
 
     fn api_calls(&self) -> CallCounts {
         self.api.snapshot()
+    }
+
+    fn reads_in_batches(&self, kind: &str) -> bool {
+        self.config.batched_reads.iter().any(|k| k == kind)
+    }
+
+    /// One listing call answers every read, as a cloud's filtered list does.
+    async fn read_many(
+        &self,
+        kind: &str,
+        reads: &[(OperationContext, Attrs)],
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let Some((first, _)) = reads.first() else {
+            return Vec::new();
+        };
+        self.api.record(&format!("fake.{kind}.list"));
+        if let Err(e) = self.call(first, false).await {
+            return reads.iter().map(|_| Err(e.clone())).collect();
+        }
+        reads
+            .iter()
+            .map(|(_, prior)| {
+                Ok(id_of(prior)
+                    .and_then(|id| self.with_store(|s| s.objects.get(id).map(|o| o.attrs.clone()))))
+            })
+            .collect()
     }
 }
 

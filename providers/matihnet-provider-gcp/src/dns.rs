@@ -1,6 +1,8 @@
 //! Cloud DNS: managed zones (the platform's and one per child), NS delegation in the parent and
 //! A records, all written through changes so that a replacement of values is one atomic change.
 
+use std::collections::{BTreeMap, HashMap};
+
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
 
@@ -229,9 +231,83 @@ pub async fn write_record(
 }
 
 pub async fn read_record(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    let Some(now) = current(p, prior).await? else {
-        return Ok(None);
-    };
+    Ok(current(p, prior)
+        .await?
+        .map(|now| record_attrs(prior, &now)))
+}
+
+/// Every record set of a managed zone by lower-case name and type; `None` when the zone is gone.
+async fn all_rrsets(
+    p: &GcpProvider,
+    zone: &str,
+) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
+    let project = &p.settings.project;
+    let mut found = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = call(&p.calls, "list record sets", || {
+            let mut req = p.rrsets.list().set_project(project).set_managed_zone(zone);
+            if !token.is_empty() {
+                req = req.set_page_token(&token);
+            }
+            req.send()
+        })
+        .await?;
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        let page = as_json(&page);
+        for r in page["rrsets"].as_array().into_iter().flatten() {
+            let key = (
+                r["name"].as_str().unwrap_or_default().to_ascii_lowercase(),
+                r["type"].as_str().unwrap_or_default().to_string(),
+            );
+            found.insert(key, r.clone());
+        }
+        match page["nextPageToken"].as_str() {
+            Some(t) if !t.is_empty() => token = t.to_string(),
+            _ => return Ok(Some(found)),
+        }
+    }
+}
+
+/// Reads many records with one listing per managed zone instead of one request each; a zone
+/// with a single record to read is read alone.
+pub async fn read_records(
+    p: &GcpProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, prior) in priors.iter().enumerate() {
+        by_zone.entry(text(prior, "zone_id")).or_default().push(i);
+    }
+    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
+        priors.iter().map(|_| Ok(None)).collect();
+    for (zone, indexes) in by_zone {
+        if let [i] = indexes[..] {
+            out[i] = read_record(p, priors[i]).await;
+            continue;
+        }
+        let listed = all_rrsets(p, zone).await;
+        for i in indexes {
+            let prior = priors[i];
+            out[i] = match &listed {
+                Err(e) => Err(e.clone()),
+                Ok(None) => Ok(None),
+                Ok(Some(sets)) => {
+                    let key = (
+                        fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
+                        text(prior, "type").to_string(),
+                    );
+                    Ok(sets.get(&key).map(|now| record_attrs(prior, now)))
+                }
+            };
+        }
+    }
+    out
+}
+
+fn record_attrs(prior: &Attrs, now: &serde_json::Value) -> Attrs {
     let mut attrs = prior.clone();
     let kind = text(prior, "type");
     let values: Vec<String> = now
@@ -262,7 +338,7 @@ pub async fn read_record(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>
     if let Some(ttl) = now.get("ttl").and_then(|t| t.as_i64()) {
         attrs.insert("ttl".into(), Value::Int(ttl));
     }
-    Ok(Some(attrs))
+    attrs
 }
 
 pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
