@@ -1,7 +1,8 @@
-//! EKS apply and no-change plan against moto for N = 1, 10, 30, 100 tenants, against the
-//! emulator's floor: the same provider calls issued directly and concurrently (every call of a
-//! dependency level at once, no engine, no state, no process start). Prints figures; asserts
-//! nothing about time.
+//! EKS apply and no-change plan against moto for N = 1, 10, 30, 100, 300 tenants at the default
+//! `--parallelism`, against the emulator's floor: the same provider calls issued directly, a
+//! dependency level at a time on 10 concurrent tasks (no engine, no state, no process start);
+//! with the API calls per resource each made (the provider's count, which for AWS is every
+//! request). Prints figures; asserts nothing about time.
 //!
 //! `cargo bench -p matihnet-e2e --bench eks_moto` (needs python3 for moto, installed on first use).
 
@@ -15,6 +16,28 @@ use matihnet_core::{Address, Attrs, DesiredResource, OperationContext, Provider}
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::moto::Moto;
 use matihnet_e2e::Sandbox;
+use serde_json::Value;
+
+use futures::StreamExt;
+
+/// The floor's concurrency: the default `--parallelism` a user gets.
+const FLOOR_TASKS: usize = 10;
+
+/// Runs and returns the time and the JSON on stdout.
+fn timed_json(s: &Sandbox, moto: &Moto, args: &[&str]) -> (Duration, Value) {
+    let env = moto.env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let t = Instant::now();
+    let out = s.run_with(args, &pairs).expect_code(0).stdout();
+    (t.elapsed(), serde_json::from_str(&out).unwrap())
+}
+
+fn calls(v: &Value) -> u64 {
+    v["api_calls"]
+        .as_object()
+        .map(|o| o.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0)
+}
 
 fn environment_file(tenants: usize, moto: &Moto) -> String {
     let base =
@@ -69,7 +92,10 @@ async fn floor(
             let c = ctx(addr);
             async move { p.read(&c, attrs).await.unwrap() }
         });
-        futures::future::join_all(reads).await;
+        futures::stream::iter(reads)
+            .buffer_unordered(FLOOR_TASKS)
+            .collect::<Vec<_>>()
+            .await;
         return (started.elapsed(), BTreeMap::new());
     }
     let mut done: BTreeMap<Address, Attrs> = BTreeMap::new();
@@ -94,7 +120,11 @@ async fn floor(
             let c = ctx(&r.addr);
             async move { (c.addr.clone(), p.create(&c, &attrs).await.unwrap()) }
         });
-        for (addr, attrs) in futures::future::join_all(calls).await {
+        let finished: Vec<(Address, Attrs)> = futures::stream::iter(calls)
+            .buffer_unordered(FLOOR_TASKS)
+            .collect()
+            .await;
+        for (addr, attrs) in finished {
             done.insert(addr, attrs);
         }
     }
@@ -120,31 +150,30 @@ async fn main() {
         std::env::set_var(k, v);
     }
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
-        "tenants", "resources", "apply", "floor", "ratio", "plan", "read floor", "ratio"
+        "{:>8} {:>10} {:>10} {:>10} {:>6} {:>9} {:>10} {:>10} {:>6} {:>9}",
+        "tenants", "resources", "apply", "floor", "ratio", "calls/res", "plan", "read floor", "ratio", "calls/res"
     );
-    for n in [1usize, 10, 30, 100] {
+    for n in [1usize, 10, 30, 100, 300] {
         let text = environment_file(n, &moto);
         moto.reset();
         let (floor_apply, created) = floor(&text, &moto, None).await;
         let (floor_read, _) = floor(&text, &moto, Some(&created)).await;
         moto.reset();
         let s = Sandbox::with_config(&text);
-        let apply = timed(
-            &s,
-            &moto,
-            &["apply", "--auto-approve", "--parallelism", "64"],
-        );
-        let plan = timed(&s, &moto, &["plan", "--parallelism", "64"]);
+        let (apply, applied) = timed_json(&s, &moto, &["apply", "--auto-approve", "--json"]);
+        let (plan, planned) = timed_json(&s, &moto, &["plan", "--json"]);
+        let resources = created.len() as f64;
         println!(
-            "{n:>8} {:>10} {:>10.0}ms {:>10.0}ms {:>6.2}x {:>10.0}ms {:>10.0}ms {:>6.2}x",
+            "{n:>8} {:>10} {:>8.0}ms {:>8.0}ms {:>5.2}x {:>9.2} {:>8.0}ms {:>8.0}ms {:>5.2}x {:>9.2}",
             created.len(),
             apply.as_secs_f64() * 1e3,
             floor_apply.as_secs_f64() * 1e3,
             apply.as_secs_f64() / floor_apply.as_secs_f64(),
+            calls(&applied) as f64 / resources,
             plan.as_secs_f64() * 1e3,
             floor_read.as_secs_f64() * 1e3,
             plan.as_secs_f64() / floor_read.as_secs_f64(),
+            calls(&planned) as f64 / resources,
         );
     }
 

@@ -1,7 +1,9 @@
 //! AKS and GKE apply against `matihnet local-cloud` with a fixed 50 ms operation delay, for
-//! N = 1, 10, 30, 100 tenants, against the ideal from the dependency graph's depth: the longest
-//! chain of resources whose writes are long-running operations (networks, subnets, front ends),
-//! times the delay. Prints figures; asserts nothing about time.
+//! N = 1, 10, 30, 100, 300 tenants at the default `--parallelism`, against the ideal from the
+//! dependency graph's depth: the longest chain of resources whose writes are long-running
+//! operations (networks, subnets, front ends), times the delay; with the requests per resource
+//! the local cloud served for the apply and for a no-change plan. Prints figures; asserts
+//! nothing about time.
 //!
 //! `cargo bench -p matihnet-e2e --bench localcloud` (after `cargo build -p matihnet`).
 
@@ -81,24 +83,31 @@ fn lro_depth(plan: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-fn timed(s: &Sandbox, env: &[(&str, &str)], args: &[&str]) -> Duration {
+/// Runs and returns the time and the requests the local cloud served for it.
+fn timed(s: &Sandbox, cloud: &LocalCloud, env: &[(&str, &str)], args: &[&str]) -> (Duration, u64) {
+    cloud.request("DELETE", "/_localcloud/requests", None);
     let t = Instant::now();
     s.run_with(args, env).expect_code(0);
-    t.elapsed()
+    let elapsed = t.elapsed();
+    let served = cloud.get("/_localcloud/requests")["requests"]
+        .as_object()
+        .map(|o| o.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    (elapsed, served)
 }
 
 fn main() {
     let cloud = LocalCloud::start(&format!("{DELAY_MS}ms"));
     let endpoint = cloud.endpoint();
     println!(
-        "{:>5} {:>8} {:>10} {:>10} {:>10} {:>7} {:>10}",
-        "cloud", "tenants", "resources", "apply", "ideal", "ratio", "plan"
+        "{:>5} {:>8} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10} {:>9}",
+        "cloud", "tenants", "resources", "apply", "ideal", "ratio", "req/res", "plan", "req/res"
     );
     for (example, var) in [
         ("aks.toml", "MATIHNET_AZURE_ENDPOINT"),
         ("gke.toml", "MATIHNET_GCP_ENDPOINT"),
     ] {
-        for n in [1usize, 10, 30, 100] {
+        for n in [1usize, 10, 30, 100, 300] {
             let s = Sandbox::with_config(&config(example, n));
             let env = [(var, endpoint.as_str()), ("AZURE_SUBSCRIPTION_ID", SUB)];
             let plan: Value = serde_json::from_str(
@@ -109,21 +118,19 @@ fn main() {
             .unwrap();
             let resources = plan["changes"].as_array().unwrap().len();
             let ideal = Duration::from_millis(lro_depth(&plan) * DELAY_MS);
-            let apply = timed(
-                &s,
-                &env,
-                &["apply", "--auto-approve", "--parallelism", "64"],
-            );
-            let no_change = timed(&s, &env, &["plan", "--parallelism", "64"]);
+            let (apply, apply_requests) = timed(&s, &cloud, &env, &["apply", "--auto-approve"]);
+            let (no_change, plan_requests) = timed(&s, &cloud, &env, &["plan"]);
             println!(
-                "{:>5} {n:>8} {resources:>10} {:>8.0}ms {:>8.0}ms {:>6.2}x {:>8.0}ms",
+                "{:>5} {n:>8} {resources:>10} {:>8.0}ms {:>8.0}ms {:>6.2}x {:>9.2} {:>8.0}ms {:>9.2}",
                 &example[..3],
                 apply.as_secs_f64() * 1e3,
                 ideal.as_secs_f64() * 1e3,
                 apply.as_secs_f64() / ideal.as_secs_f64(),
+                apply_requests as f64 / resources as f64,
                 no_change.as_secs_f64() * 1e3,
+                plan_requests as f64 / resources as f64,
             );
-            s.run_with(&["destroy", "--auto-approve", "--parallelism", "64"], &env)
+            s.run_with(&["destroy", "--auto-approve"], &env)
                 .expect_code(0);
         }
     }
