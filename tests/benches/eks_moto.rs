@@ -151,7 +151,16 @@ async fn main() {
     }
     println!(
         "{:>8} {:>10} {:>10} {:>10} {:>6} {:>9} {:>10} {:>10} {:>6} {:>9}",
-        "tenants", "resources", "apply", "floor", "ratio", "calls/res", "plan", "read floor", "ratio", "calls/res"
+        "tenants",
+        "resources",
+        "apply",
+        "floor",
+        "ratio",
+        "calls/res",
+        "plan",
+        "read floor",
+        "ratio",
+        "calls/res"
     );
     for n in [1usize, 10, 30, 100, 300] {
         let text = environment_file(n, &moto);

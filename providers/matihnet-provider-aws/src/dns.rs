@@ -16,6 +16,7 @@ use crate::errors::{aws, invalid, to_provider_error};
 use matihnet_core::value::attrs::{text, texts};
 
 use crate::provider::AwsProvider;
+use crate::record_batches;
 use crate::tags;
 use crate::vpc::in_prior_order;
 
@@ -269,20 +270,71 @@ fn record_set(desired: &Attrs) -> Result<ResourceRecordSet, ProviderError> {
         .map_err(|e| invalid(format!("record {name}: {e}")))
 }
 
+/// One record change, sent with the others queued for its zone in the same moment
+/// (`record_batches`); its own answer comes back whatever its neighbours' are.
 async fn change(
     p: &AwsProvider,
     zone_id: &str,
     action: ChangeAction,
     set: ResourceRecordSet,
 ) -> Result<(), ProviderError> {
+    let one = Change::builder()
+        .action(action)
+        .resource_record_set(set)
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    let (leads, answer) = p.record_batches.queue(zone_id, one);
+    if leads {
+        tokio::time::sleep(record_batches::WINDOW).await;
+        loop {
+            let batch = p.record_batches.take(zone_id);
+            if batch.is_empty() {
+                break;
+            }
+            send_batch(p, zone_id, batch).await;
+        }
+    }
+    answer.await.unwrap_or_else(|_| {
+        Err(ProviderError::new(
+            ErrorKind::Other,
+            "internal error: a batched Route53 change lost its answer",
+        ))
+    })
+}
+
+/// Sends changes as one request and answers each; a batch Route53 refuses is sent again one
+/// change at a time, so each change gets the answer it alone would get.
+async fn send_batch(
+    p: &AwsProvider,
+    zone_id: &str,
+    batch: Vec<(
+        Change,
+        tokio::sync::oneshot::Sender<Result<(), ProviderError>>,
+    )>,
+) {
+    let changes: Vec<Change> = batch.iter().map(|(c, _)| c.clone()).collect();
+    let together = send_changes(p, zone_id, changes).await;
+    match together {
+        Err(e) if batch.len() > 1 && e.kind == ErrorKind::Rejected => {
+            for (c, tx) in batch {
+                let _ = tx.send(send_changes(p, zone_id, vec![c]).await);
+            }
+        }
+        result => {
+            for (_, tx) in batch {
+                let _ = tx.send(result.clone());
+            }
+        }
+    }
+}
+
+async fn send_changes(
+    p: &AwsProvider,
+    zone_id: &str,
+    changes: Vec<Change>,
+) -> Result<(), ProviderError> {
     let batch = ChangeBatch::builder()
-        .changes(
-            Change::builder()
-                .action(action)
-                .resource_record_set(set)
-                .build()
-                .map_err(|e| invalid(e.to_string()))?,
-        )
+        .set_changes(Some(changes))
         .build()
         .map_err(|e| invalid(e.to_string()))?;
     let out = p

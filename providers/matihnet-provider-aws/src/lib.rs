@@ -14,6 +14,7 @@ mod errors;
 mod map;
 mod nlb;
 mod provider;
+mod record_batches;
 mod tags;
 mod types;
 mod vpc;

@@ -29,6 +29,7 @@ pub struct AwsProvider {
     pub(crate) route53: aws_sdk_route53::Client,
     types: ResourceTypes<AwsProvider>,
     calls: Arc<ApiCalls>,
+    pub(crate) record_batches: crate::record_batches::RecordBatches,
 }
 
 impl AwsProvider {
@@ -86,6 +87,7 @@ impl AwsProvider {
             settings,
             types: types::table(),
             calls,
+            record_batches: crate::record_batches::RecordBatches::default(),
         }
     }
 }
