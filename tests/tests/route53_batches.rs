@@ -98,6 +98,9 @@ fn concurrent_records_of_a_zone_share_one_change_and_a_bad_one_fails_alone() {
             .block_on(provider.read(&ctx("dns_record", n), &record(&zone, n, "192.0.2.20")))
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("{n} is gone"));
-        assert_eq!(got["values"], Value::string_list(vec!["192.0.2.20".to_string()]));
+        assert_eq!(
+            got["values"],
+            Value::string_list(vec!["192.0.2.20".to_string()])
+        );
     }
 }

@@ -253,6 +253,9 @@ pub fn schema_map(provider: &dyn Provider) -> HashMap<String, ResourceSchema> {
         .collect()
 }
 
+/// One read handed to [`Provider::read_many`]: whose it is, and what the call needs.
+type BatchedRead = (Address, (OperationContext, Attrs));
+
 /// Reads every resource of `state` (bounded by `parallelism`): `None` for objects that are gone.
 /// Kinds the provider reads in batches go to it together, one task per kind, so a refresh of
 /// many record sets can cost one list per zone instead of one read each.
@@ -269,7 +272,7 @@ pub async fn refresh(
         lineage: state.lineage.clone(),
     };
     let mut single: Vec<(&Address, &Attrs)> = Vec::new();
-    let mut batches: BTreeMap<&str, Vec<(Address, (OperationContext, Attrs))>> = BTreeMap::new();
+    let mut batches: BTreeMap<&str, Vec<BatchedRead>> = BTreeMap::new();
     for (addr, r) in state
         .resources
         .iter()
