@@ -284,6 +284,12 @@ impl Arm {
         ))
     }
 
+    pub fn zones_url(&self, subscription: &str, group: &str) -> Result<Url, ProviderError> {
+        self.url(&format!(
+            "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/dnsZones?api-version=2018-05-01"
+        ))
+    }
+
     pub fn record_sets_url(
         &self,
         subscription: &str,

@@ -90,12 +90,83 @@ pub async fn put_zone(
 
 pub async fn read_zone(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
     let got = get_zone(p, text(prior, "resource_group"), text(prior, "name")).await?;
-    Ok(got.map(|z| {
-        let mut attrs = zone_attrs(prior, &z);
-        let servers = in_prior_order(&texts(prior, "name_servers"), texts(&attrs, "name_servers"));
-        attrs.insert("name_servers".into(), Value::string_list(servers));
-        attrs
-    }))
+    Ok(got.map(|z| read_attrs(prior, &z)))
+}
+
+fn read_attrs(prior: &Attrs, z: &serde_json::Value) -> Attrs {
+    let mut attrs = zone_attrs(prior, z);
+    let servers = in_prior_order(&texts(prior, "name_servers"), texts(&attrs, "name_servers"));
+    attrs.insert("name_servers".into(), Value::string_list(servers));
+    attrs
+}
+
+/// Reads many zones with one listing per resource group (following `nextLink`) instead of one
+/// GET each; a group with a single zone to read is read alone.
+pub async fn read_zones(
+    p: &AzureProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, prior) in priors.iter().enumerate() {
+        by_group
+            .entry(text(prior, "resource_group"))
+            .or_default()
+            .push(i);
+    }
+    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
+        priors.iter().map(|_| Ok(None)).collect();
+    for (rg, indexes) in by_group {
+        if let [i] = indexes[..] {
+            out[i] = read_zone(p, priors[i]).await;
+            continue;
+        }
+        let listed = list_all(
+            p,
+            p.arm.zones_url(&p.settings.subscription_id, rg),
+            "list DNS zones",
+        )
+        .await;
+        for i in indexes {
+            let prior = priors[i];
+            out[i] = match &listed {
+                Err(e) => Err(e.clone()),
+                Ok(None) => Ok(None),
+                Ok(Some(zones)) => Ok(zones
+                    .iter()
+                    .find(|z| {
+                        z["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(text(prior, "name")))
+                    })
+                    .map(|z| read_attrs(prior, z))),
+            };
+        }
+    }
+    out
+}
+
+/// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
+async fn list_all(
+    p: &AzureProvider,
+    first: Result<azure_core::Url, ProviderError>,
+    what: &str,
+) -> Result<Option<Vec<serde_json::Value>>, ProviderError> {
+    let mut url = first?;
+    let mut items = Vec::new();
+    loop {
+        let Some(answer) = p.arm.send(what, Method::Get, url.clone(), None).await? else {
+            return Ok(None);
+        };
+        items.extend(answer.body["value"].as_array().cloned().unwrap_or_default());
+        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
+            Some(next) => {
+                url = azure_core::Url::parse(next).map_err(|e| {
+                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
+                })?;
+            }
+            None => return Ok(Some(items)),
+        }
+    }
 }
 
 pub async fn delete_zone(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -311,38 +382,28 @@ async fn all_record_sets(
     rg: &str,
     zone: &str,
 ) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
-    let mut url = p
-        .arm
-        .record_sets_url(&p.settings.subscription_id, rg, zone)?;
+    let Some(items) = list_all(
+        p,
+        p.arm.record_sets_url(&p.settings.subscription_id, rg, zone),
+        "list record sets",
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
     let mut found = HashMap::new();
-    loop {
-        let Some(answer) = p
-            .arm
-            .send("list record sets", Method::Get, url.clone(), None)
-            .await?
-        else {
-            return Ok(None);
-        };
-        for v in answer.body["value"].as_array().into_iter().flatten() {
-            let kind = v["type"]
-                .as_str()
-                .unwrap_or_default()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
-            found.insert((name, kind), v.clone());
-        }
-        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
-            Some(next) => {
-                url = azure_core::Url::parse(next).map_err(|e| {
-                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
-                })?;
-            }
-            None => return Ok(Some(found)),
-        }
+    for v in items {
+        let kind = v["type"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let name = v["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        found.insert((name, kind), v);
     }
+    Ok(Some(found))
 }
 
 pub async fn delete_record(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -204,6 +204,13 @@ impl ResourceType<AzureProvider> for DnsZone {
     async fn read(&self, p: &AzureProvider, _: &OperationContext, prior: &Attrs) -> Read {
         dns::read_zone(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AzureProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        dns::read_zones(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AzureProvider,

@@ -154,6 +154,13 @@ impl ResourceType<GcpProvider> for ManagedZone {
     async fn read(&self, p: &GcpProvider, _: &OperationContext, prior: &Attrs) -> Read {
         dns::read_zone(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &GcpProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        dns::read_zones(p, &priors).await
+    }
     async fn create(
         &self,
         p: &GcpProvider,
