@@ -6,6 +6,7 @@ pub mod calls;
 pub mod diag;
 pub mod endpoint;
 pub mod expr;
+pub mod listing;
 pub mod neutral;
 pub mod ownership;
 pub mod provider;

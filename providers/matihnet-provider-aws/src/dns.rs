@@ -1,7 +1,7 @@
 //! Route53: hosted zones (the platform zone and one per child), NS delegation records in the
 //! parent, and A / alias records. Every change waits until Route53 reports it INSYNC.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
@@ -14,6 +14,8 @@ use matihnet_core::{
 
 use crate::errors::{aws, invalid, to_provider_error};
 use matihnet_core::value::attrs::{text, texts};
+
+use matihnet_core::listing::read_by_listing;
 
 use crate::provider::AwsProvider;
 use crate::record_batches;
@@ -454,34 +456,20 @@ pub async fn read_records(
     p: &AwsProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, prior) in priors.iter().enumerate() {
-        by_zone.entry(text(prior, "zone_id")).or_default().push(i);
-    }
-    let mut out: Vec<Option<Result<Option<Attrs>, ProviderError>>> =
-        priors.iter().map(|_| None).collect();
-    for (zone_id, indexes) in by_zone {
-        if let [i] = indexes[..] {
-            out[i] = Some(read_record(p, priors[i]).await);
-            continue;
-        }
-        let listed = all_records(p, zone_id).await;
-        for i in indexes {
-            let prior = priors[i];
-            out[i] = Some(match &listed {
-                Err(e) => Err(e.clone()),
-                Ok(None) => Ok(None),
-                Ok(Some(sets)) => {
-                    let key = (
-                        fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
-                        text(prior, "type").to_string(),
-                    );
-                    Ok(sets.get(&key).map(|set| record_attrs(prior, set)))
-                }
-            });
-        }
-    }
-    out.into_iter().map(|r| r.unwrap_or(Ok(None))).collect()
+    read_by_listing(
+        priors,
+        |prior| text(prior, "zone_id").to_string(),
+        |prior| read_record(p, prior),
+        |zone_id| async move { all_records(p, &zone_id).await },
+        |prior, sets| {
+            let key = (
+                fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
+                text(prior, "type").to_string(),
+            );
+            sets.get(&key).map(|set| record_attrs(prior, set))
+        },
+    )
+    .await
 }
 
 /// Reads many zones with one listing of the account's hosted zones (100 a page). A zone's
@@ -491,58 +479,53 @@ pub async fn read_zones(
     p: &AwsProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    if priors.len() < 2 {
-        let mut out = Vec::new();
-        for prior in priors {
-            out.push(read_zone(p, prior).await);
-        }
-        return out;
-    }
-    let mut listed: HashMap<String, String> = HashMap::new();
+    let listed_alone = |prior: &Attrs| texts(prior, "name_servers").is_empty();
+    read_by_listing(
+        priors,
+        // Every zone with recorded name servers is in one group: the account's list.
+        |prior| {
+            if listed_alone(prior) {
+                text(prior, "id").to_string()
+            } else {
+                String::new()
+            }
+        },
+        |prior| read_zone(p, prior),
+        |_| all_zones(p),
+        |prior, zones| {
+            zones.get(bare_zone_id(text(prior, "id"))).map(|name| {
+                let mut attrs = prior.clone();
+                attrs.insert("name".into(), Value::from(name.as_str()));
+                attrs
+            })
+        },
+    )
+    .await
+}
+
+/// Every hosted zone of the account, id to name.
+async fn all_zones(p: &AwsProvider) -> Result<Option<HashMap<String, String>>, ProviderError> {
+    let mut listed = HashMap::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = match p
+        let page = p
             .route53
             .list_hosted_zones()
             .set_marker(marker.clone())
             .send()
             .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let e = to_provider_error("ListHostedZones", &e);
-                return priors.iter().map(|_| Err(e.clone())).collect();
-            }
-        };
+            .map_err(|e| to_provider_error("ListHostedZones", &e))?;
         for z in page.hosted_zones() {
             listed.insert(
                 bare_zone_id(z.id()).to_string(),
                 without_dot(z.name()).to_string(),
             );
         }
-        if !page.is_truncated() {
-            break;
-        }
         marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
+        if !page.is_truncated() || marker.is_none() {
+            return Ok(Some(listed));
         }
     }
-    let mut out = Vec::new();
-    for prior in priors {
-        if texts(prior, "name_servers").is_empty() {
-            out.push(read_zone(p, prior).await);
-            continue;
-        }
-        out.push(Ok(listed.get(bare_zone_id(text(prior, "id"))).map(
-            |name| {
-                let mut attrs = (*prior).clone();
-                attrs.insert("name".into(), Value::from(name.as_str()));
-                attrs
-            },
-        )));
-    }
-    out
 }
 
 fn record_attrs(prior: &Attrs, set: &ResourceRecordSet) -> Attrs {

@@ -3,7 +3,7 @@
 //! on create and `If-Match: <etag>` on update, so a concurrent change is never silently
 //! overwritten.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::IntoFuture;
 
 use azure_core::Method;
@@ -14,6 +14,8 @@ use serde_json::json;
 use matihnet_core::value::attrs::in_prior_order;
 
 use matihnet_core::value::attrs::{text, texts};
+
+use matihnet_core::listing::read_by_listing;
 
 use crate::client::{as_json, call, delete_and_wait, model};
 use crate::ownership::{check_owner, tags};
@@ -106,43 +108,26 @@ pub async fn read_zones(
     p: &AzureProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, prior) in priors.iter().enumerate() {
-        by_group
-            .entry(text(prior, "resource_group"))
-            .or_default()
-            .push(i);
-    }
-    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
-        priors.iter().map(|_| Ok(None)).collect();
-    for (rg, indexes) in by_group {
-        if let [i] = indexes[..] {
-            out[i] = read_zone(p, priors[i]).await;
-            continue;
-        }
-        let listed = list_all(
-            p,
-            p.arm.zones_url(&p.settings.subscription_id, rg),
-            "list DNS zones",
-        )
-        .await;
-        for i in indexes {
-            let prior = priors[i];
-            out[i] = match &listed {
-                Err(e) => Err(e.clone()),
-                Ok(None) => Ok(None),
-                Ok(Some(zones)) => Ok(zones
-                    .iter()
-                    .find(|z| {
-                        z["name"]
-                            .as_str()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(text(prior, "name")))
-                    })
-                    .map(|z| read_attrs(prior, z))),
-            };
-        }
-    }
-    out
+    read_by_listing(
+        priors,
+        |prior| text(prior, "resource_group").to_string(),
+        |prior| read_zone(p, prior),
+        |rg| async move {
+            let url = p.arm.zones_url(&p.settings.subscription_id, &rg);
+            list_all(p, url, "list DNS zones").await
+        },
+        |prior, zones| {
+            zones
+                .iter()
+                .find(|z| {
+                    z["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(text(prior, "name")))
+                })
+                .map(|z| read_attrs(prior, z))
+        },
+    )
+    .await
 }
 
 /// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
@@ -342,37 +327,25 @@ pub async fn read_records(
     p: &AzureProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    let mut by_zone: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (i, prior) in priors.iter().enumerate() {
-        by_zone
-            .entry((text(prior, "resource_group"), text(prior, "zone_name")))
-            .or_default()
-            .push(i);
-    }
-    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
-        priors.iter().map(|_| Ok(None)).collect();
-    for ((rg, zone), indexes) in by_zone {
-        if let [i] = indexes[..] {
-            out[i] = read_record(p, priors[i]).await;
-            continue;
-        }
-        let listed = all_record_sets(p, rg, zone).await;
-        for i in indexes {
-            let prior = priors[i];
-            out[i] = match &listed {
-                Err(e) => Err(e.clone()),
-                Ok(None) => Ok(None),
-                Ok(Some(sets)) => {
-                    let key = (
-                        text(prior, "name").to_ascii_lowercase(),
-                        text(prior, "type").to_ascii_uppercase(),
-                    );
-                    Ok(sets.get(&key).map(|v| record_attrs(prior, v)))
-                }
-            };
-        }
-    }
-    out
+    read_by_listing(
+        priors,
+        |prior| {
+            (
+                text(prior, "resource_group").to_string(),
+                text(prior, "zone_name").to_string(),
+            )
+        },
+        |prior| read_record(p, prior),
+        |(rg, zone)| async move { all_record_sets(p, &rg, &zone).await },
+        |prior, sets| {
+            let key = (
+                text(prior, "name").to_ascii_lowercase(),
+                text(prior, "type").to_ascii_uppercase(),
+            );
+            sets.get(&key).map(|v| record_attrs(prior, v))
+        },
+    )
+    .await
 }
 
 /// Every record set of a zone by lower-case relative name and upper-case type; `None` when the

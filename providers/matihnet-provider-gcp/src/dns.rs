@@ -1,12 +1,14 @@
 //! Cloud DNS: managed zones (the platform's and one per child), NS delegation in the parent and
 //! A records, all written through changes so that a replacement of values is one atomic change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
 
 use matihnet_core::value::attrs::{text, texts};
+
+use matihnet_core::listing::read_by_listing;
 
 use crate::client::{as_json, call, model};
 use crate::ownership::{check_owner, labels};
@@ -129,15 +131,26 @@ pub async fn read_zones(
     p: &GcpProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    if priors.len() < 2 {
-        let mut out = Vec::new();
-        for prior in priors {
-            out.push(read_zone(p, prior).await);
-        }
-        return out;
-    }
+    read_by_listing(
+        priors,
+        |_| (),
+        |prior| read_zone(p, prior),
+        |()| all_zones(p),
+        |prior, zones| {
+            zones
+                .get(text(prior, "zone_resource"))
+                .map(|z| read_attrs(prior, z))
+        },
+    )
+    .await
+}
+
+/// Every managed zone of the project, by resource name.
+async fn all_zones(
+    p: &GcpProvider,
+) -> Result<Option<HashMap<String, serde_json::Value>>, ProviderError> {
     let project = &p.settings.project;
-    let mut listed: HashMap<String, serde_json::Value> = HashMap::new();
+    let mut listed = HashMap::new();
     let mut token = String::new();
     loop {
         let page = call(&p.calls, "list managed zones", || {
@@ -147,12 +160,11 @@ pub async fn read_zones(
             }
             req.send()
         })
-        .await;
-        let page = match page {
-            Ok(Some(page)) => as_json(&page),
-            Ok(None) => break,
-            Err(e) => return priors.iter().map(|_| Err(e.clone())).collect(),
+        .await?;
+        let Some(page) = page else {
+            return Ok(None);
         };
+        let page = as_json(&page);
         for z in page["managedZones"].as_array().into_iter().flatten() {
             if let Some(name) = z["name"].as_str() {
                 listed.insert(name.to_string(), z.clone());
@@ -160,17 +172,9 @@ pub async fn read_zones(
         }
         match page["nextPageToken"].as_str() {
             Some(t) if !t.is_empty() => token = t.to_string(),
-            _ => break,
+            _ => return Ok(Some(listed)),
         }
     }
-    priors
-        .iter()
-        .map(|prior| {
-            Ok(listed
-                .get(text(prior, "zone_resource"))
-                .map(|z| read_attrs(prior, z)))
-        })
-        .collect()
 }
 
 pub async fn update_zone(
@@ -331,34 +335,20 @@ pub async fn read_records(
     p: &GcpProvider,
     priors: &[&Attrs],
 ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-    let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, prior) in priors.iter().enumerate() {
-        by_zone.entry(text(prior, "zone_id")).or_default().push(i);
-    }
-    let mut out: Vec<Result<Option<Attrs>, ProviderError>> =
-        priors.iter().map(|_| Ok(None)).collect();
-    for (zone, indexes) in by_zone {
-        if let [i] = indexes[..] {
-            out[i] = read_record(p, priors[i]).await;
-            continue;
-        }
-        let listed = all_rrsets(p, zone).await;
-        for i in indexes {
-            let prior = priors[i];
-            out[i] = match &listed {
-                Err(e) => Err(e.clone()),
-                Ok(None) => Ok(None),
-                Ok(Some(sets)) => {
-                    let key = (
-                        fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
-                        text(prior, "type").to_string(),
-                    );
-                    Ok(sets.get(&key).map(|now| record_attrs(prior, now)))
-                }
-            };
-        }
-    }
-    out
+    read_by_listing(
+        priors,
+        |prior| text(prior, "zone_id").to_string(),
+        |prior| read_record(p, prior),
+        |zone| async move { all_rrsets(p, &zone).await },
+        |prior, sets| {
+            let key = (
+                fqdn(text(prior, "name"), text(prior, "zone_name")).to_ascii_lowercase(),
+                text(prior, "type").to_string(),
+            );
+            sets.get(&key).map(|now| record_attrs(prior, now))
+        },
+    )
+    .await
 }
 
 fn record_attrs(prior: &Attrs, now: &serde_json::Value) -> Attrs {
