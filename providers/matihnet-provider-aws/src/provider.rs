@@ -42,9 +42,11 @@ impl AwsProvider {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        // Standard retry mode, with enough attempts to ride out throttling and the eventual
-        // consistency of objects created a moment ago.
-        let retry = RetryConfig::standard()
+        // Adaptive retry mode: the standard retries, plus a client-side rate limiter per client
+        // (EC2, ELBv2, Route53) that slows that API alone once it throttles, so a run at
+        // Route53's five requests a second does not spend its attempts on refusals. Enough
+        // attempts to ride out throttling and the eventual consistency of new objects.
+        let retry = RetryConfig::adaptive()
             .with_max_attempts(10)
             .with_initial_backoff(std::time::Duration::from_millis(200))
             .with_max_backoff(std::time::Duration::from_secs(20));

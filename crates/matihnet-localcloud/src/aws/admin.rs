@@ -1,5 +1,6 @@
 //! The local AWS's admin API under `/_localcloud/aws/`: `POST faults` (throttle, unavailable,
-//! operation delay: how long NAT gateways stay `pending` and Route53 changes `PENDING`),
+//! operation delay: how long NAT gateways stay `pending` and Route53 changes `PENDING`; and
+//! `rate_limit`, the documented request rates of Route53 and EC2),
 //! `GET faults`, and `POST reset`. The faults are the shared model in `core::faults`; they are
 //! served in each service's own error shape.
 
@@ -29,6 +30,8 @@ struct FaultRequest {
     throttle: Option<Count>,
     unavailable: Option<Count>,
     operation_delay_ms: Option<u64>,
+    /// Enforce Route53's and EC2's documented request rates.
+    rate_limit: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +63,9 @@ async fn set_faults(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) ->
     if let Some(ms) = request.operation_delay_ms {
         cloud.set_operation_delay(Duration::from_millis(ms));
     }
+    if let Some(on) = request.rate_limit {
+        cloud.set_rate_limit(on);
+    }
     get_faults(State(cloud)).await
 }
 
@@ -71,6 +77,8 @@ async fn get_faults(State(cloud): State<Arc<Cloud>>) -> Response {
             "throttle": {"count": held.faults.throttle},
             "unavailable": {"count": held.faults.server_errors},
             "operation_delay_ms": held.clock.delay_ms(),
+            "rate_limit": held.faults.rate_limits.is_some(),
+            "rate_limited": held.faults.rate_limits.as_ref().map_or(0, |r| r.throttled),
         }),
     )
 }

@@ -27,6 +27,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use crate::core::faults::RequestFault;
+use crate::core::rate_limit::{Limit, RateLimits};
 use crate::core::snapshot::SnapshotFormat;
 use crate::core::store::{self, Store};
 use crate::Options;
@@ -113,6 +114,11 @@ impl Cloud {
         self.store.lock().faults.server_errors = count;
     }
 
+    /// Enforces (or stops enforcing) the documented request rate limits of Route53 and EC2.
+    pub fn set_rate_limit(&self, on: bool) {
+        self.store.lock().faults.rate_limits = on.then(RateLimits::default);
+    }
+
     /// NAT gateways (and Route53 changes) created from now on stay pending for `delay`.
     pub fn set_operation_delay(&self, delay: Duration) {
         self.store.lock().clock.set_delay(delay);
@@ -143,6 +149,16 @@ fn protocol_of(service: &str) -> Protocol {
         Protocol::Ec2
     } else {
         Protocol::Query
+    }
+}
+
+/// AWS's throttling answer: EC2's `RequestLimitExceeded`, the Query and REST APIs' `Throttling`.
+fn throttled(protocol: Protocol) -> Response {
+    if protocol == Protocol::Ec2 {
+        AwsError::new(503, "RequestLimitExceeded", "Request limit exceeded.")
+            .into_response(protocol)
+    } else {
+        AwsError::new(400, "Throttling", "Rate exceeded").into_response(protocol)
     }
 }
 
@@ -196,22 +212,89 @@ async fn query(
     }
 }
 
+/// The documented limits: Route53 allows five requests a second per account; EC2 meters
+/// mutating actions with a bucket of 200 refilled at 5 a second and the others with 100 at 20
+/// ("Request throttling for the Amazon EC2 API"). ELBv2 documents no bucket and is not limited.
+const ROUTE53: Limit = Limit {
+    capacity: 5.0,
+    refill_per_second: 5.0,
+};
+const EC2_MUTATING: Limit = Limit {
+    capacity: 200.0,
+    refill_per_second: 5.0,
+};
+const EC2_NON_MUTATING: Limit = Limit {
+    capacity: 100.0,
+    refill_per_second: 20.0,
+};
+
+/// The bucket a request draws from, if its API is limited.
+fn rate_limited_api(path: &str, service: &str, body: &[u8]) -> Option<(&'static str, Limit)> {
+    if path.starts_with("/2013-04-01/") {
+        return Some(("route53", ROUTE53));
+    }
+    if service != "ec2" {
+        return None;
+    }
+    let params = Params::parse(&String::from_utf8_lossy(body));
+    let action = params.get("Action").unwrap_or_default();
+    const MUTATING: [&str; 14] = [
+        "Create",
+        "Delete",
+        "Modify",
+        "Allocate",
+        "Release",
+        "Associate",
+        "Disassociate",
+        "Attach",
+        "Detach",
+        "Replace",
+        "Authorize",
+        "Revoke",
+        "Run",
+        "Terminate",
+    ];
+    if MUTATING.iter().any(|m| action.starts_with(m)) {
+        Some(("ec2-mutating", EC2_MUTATING))
+    } else {
+        Some(("ec2-non-mutating", EC2_NON_MUTATING))
+    }
+}
+
 async fn inject_faults(
     AxumState(cloud): AxumState<Arc<Cloud>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let fault = cloud.store.lock().faults.take_request_fault();
     let (service, _) = scope(req.headers());
     let protocol = protocol_of(&service);
+    let limited = cloud.store.lock().faults.rate_limits.is_some();
+    let req = if limited {
+        let path = req.uri().path().to_string();
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+            return AwsError::new(413, "RequestEntityTooLarge", "Request too large.")
+                .into_response(protocol);
+        };
+        if let Some((api, limit)) = rate_limited_api(&path, &service, &bytes) {
+            let mut held = cloud.store.lock();
+            let admitted = held
+                .faults
+                .rate_limits
+                .as_mut()
+                .is_none_or(|r| r.admit(api, limit, crate::core::clock::now_ms()));
+            if !admitted {
+                drop(held);
+                return throttled(protocol);
+            }
+        }
+        Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else {
+        req
+    };
+    let fault = cloud.store.lock().faults.take_request_fault();
     match fault {
-        Some(RequestFault::Throttled { .. }) if protocol == Protocol::Ec2 => {
-            AwsError::new(503, "RequestLimitExceeded", "Request limit exceeded.")
-                .into_response(protocol)
-        }
-        Some(RequestFault::Throttled { .. }) => {
-            AwsError::new(400, "Throttling", "Rate exceeded").into_response(protocol)
-        }
+        Some(RequestFault::Throttled { .. }) => throttled(protocol),
         Some(RequestFault::ServerError) => AwsError::new(
             500,
             "InternalError",

@@ -7,8 +7,10 @@
 
 use std::time::Duration;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Faults {
+    /// The cloud's documented request rate limits, when enforced.
+    pub rate_limits: Option<super::rate_limit::RateLimits>,
     /// Requests still to be throttled (429).
     pub throttle: u32,
     /// What a throttled answer tells the client to wait, where the cloud says it (ARM does).

@@ -1,5 +1,6 @@
 //! What every emulated cloud needs, whatever its wire format: IPv4 prefix arithmetic (`cidr`),
-//! the faults a test injects (`faults`), the wall clock and the timing of long-running
+//! the faults a test injects (`faults`) and the documented rate limits it may turn on
+//! (`rate_limit`), the wall clock and the timing of long-running
 //! operations (`clock`, `operations`), the public addresses handed out (`public_ip`), the versioned snapshot envelope (`snapshot`), the count of requests served (`served`), the lock
 //! that holds one cloud's objects, faults and clock together (`store`), and the HTTP pieces the
 //! wire formats are built from (`http`).
@@ -13,6 +14,7 @@ pub(crate) mod faults;
 pub(crate) mod http;
 pub(crate) mod operations;
 pub(crate) mod public_ip;
+pub(crate) mod rate_limit;
 pub(crate) mod served;
 pub(crate) mod snapshot;
 pub(crate) mod store;
