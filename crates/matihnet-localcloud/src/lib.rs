@@ -233,8 +233,7 @@ async fn count_request(State(cloud): State<Arc<LocalCloud>>, req: Request, next:
         let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
             return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
         };
-        let params = aws::query_params(&bytes);
-        cloud.served.record(params);
+        cloud.served.record(aws::query_operation(&bytes));
         return next
             .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
             .await;

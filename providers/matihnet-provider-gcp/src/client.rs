@@ -79,6 +79,35 @@ where
     .await
 }
 
+/// Every item of a paged Google list, following `nextPageToken`: `send` asks for the page a
+/// token names (empty: the first), `field` names a page's items. `None` when the list's parent
+/// is gone.
+pub(crate) async fn list_pages<T, F, Fut>(
+    calls: &ApiCalls,
+    what: &str,
+    field: &str,
+    send: F,
+) -> Result<Option<Vec<serde_json::Value>>, ProviderError>
+where
+    T: serde::Serialize,
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let Some(page) = call(calls, what, || send(token.clone())).await? else {
+            return Ok(None);
+        };
+        let page = as_json(&page);
+        items.extend(page[field].as_array().cloned().unwrap_or_default());
+        match page["nextPageToken"].as_str() {
+            Some(t) if !t.is_empty() => token = t.to_string(),
+            _ => return Ok(Some(items)),
+        }
+    }
+}
+
 pub(crate) fn as_json<T: serde::Serialize>(t: &T) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }

@@ -10,7 +10,7 @@ use matihnet_core::value::attrs::{text, texts};
 
 use matihnet_core::listing::read_by_listing;
 
-use crate::client::{as_json, call, model};
+use crate::client::{as_json, call, list_pages, model};
 use crate::ownership::{check_owner, labels};
 use crate::provider::GcpProvider;
 
@@ -150,31 +150,20 @@ async fn all_zones(
     p: &GcpProvider,
 ) -> Result<Option<HashMap<String, serde_json::Value>>, ProviderError> {
     let project = &p.settings.project;
-    let mut listed = HashMap::new();
-    let mut token = String::new();
-    loop {
-        let page = call(&p.calls, "list managed zones", || {
-            let mut req = p.zones.list().set_project(project);
-            if !token.is_empty() {
-                req = req.set_page_token(&token);
-            }
-            req.send()
-        })
-        .await?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        let page = as_json(&page);
-        for z in page["managedZones"].as_array().into_iter().flatten() {
-            if let Some(name) = z["name"].as_str() {
-                listed.insert(name.to_string(), z.clone());
-            }
+    let zones = list_pages(&p.calls, "list managed zones", "managedZones", |token| {
+        let mut req = p.zones.list().set_project(project);
+        if !token.is_empty() {
+            req = req.set_page_token(token);
         }
-        match page["nextPageToken"].as_str() {
-            Some(t) if !t.is_empty() => token = t.to_string(),
-            _ => return Ok(Some(listed)),
-        }
-    }
+        req.send()
+    })
+    .await?;
+    Ok(zones.map(|zones| {
+        zones
+            .into_iter()
+            .filter_map(|z| Some((z["name"].as_str()?.to_string(), z)))
+            .collect()
+    }))
 }
 
 pub async fn update_zone(
@@ -300,33 +289,25 @@ async fn all_rrsets(
     zone: &str,
 ) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
     let project = &p.settings.project;
-    let mut found = HashMap::new();
-    let mut token = String::new();
-    loop {
-        let page = call(&p.calls, "list record sets", || {
-            let mut req = p.rrsets.list().set_project(project).set_managed_zone(zone);
-            if !token.is_empty() {
-                req = req.set_page_token(&token);
-            }
-            req.send()
-        })
-        .await?;
-        let Some(page) = page else {
-            return Ok(None);
-        };
-        let page = as_json(&page);
-        for r in page["rrsets"].as_array().into_iter().flatten() {
-            let key = (
-                r["name"].as_str().unwrap_or_default().to_ascii_lowercase(),
-                r["type"].as_str().unwrap_or_default().to_string(),
-            );
-            found.insert(key, r.clone());
+    let sets = list_pages(&p.calls, "list record sets", "rrsets", |token| {
+        let mut req = p.rrsets.list().set_project(project).set_managed_zone(zone);
+        if !token.is_empty() {
+            req = req.set_page_token(token);
         }
-        match page["nextPageToken"].as_str() {
-            Some(t) if !t.is_empty() => token = t.to_string(),
-            _ => return Ok(Some(found)),
-        }
-    }
+        req.send()
+    })
+    .await?;
+    Ok(sets.map(|sets| {
+        sets.into_iter()
+            .map(|r| {
+                let key = (
+                    r["name"].as_str().unwrap_or_default().to_ascii_lowercase(),
+                    r["type"].as_str().unwrap_or_default().to_string(),
+                );
+                (key, r)
+            })
+            .collect()
+    }))
 }
 
 /// Reads many records with one listing per managed zone instead of one request each; a zone

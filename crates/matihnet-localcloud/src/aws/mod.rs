@@ -175,7 +175,7 @@ pub fn router(cloud: Arc<Cloud>) -> Router {
 }
 
 /// `aws ec2 CreateVpc`: how the count of requests served names a Query request.
-pub(crate) fn query_params(body: &[u8]) -> String {
+pub(crate) fn query_operation(body: &[u8]) -> String {
     let params = Params::parse(&String::from_utf8_lossy(body));
     let service = match params.get("Version") {
         Some(ec2::VERSION) => "ec2",
