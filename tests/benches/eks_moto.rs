@@ -76,6 +76,7 @@ async fn floor(
             availability_zones: aws.availability_zones.clone(),
             endpoint_url: Some(moto.endpoint()),
             nat: matihnet_provider_aws::NatMode::PerAz,
+            rate_limits: Default::default(),
         })
         .await,
     );

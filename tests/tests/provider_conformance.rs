@@ -256,6 +256,7 @@ fn the_azure_provider_conforms_on_the_local_cloud() {
         resource_group: "matih-prod".into(),
         ingress_resource_group: "matih-prod-ingress".into(),
         endpoint: Some(cloud.endpoint()),
+        rate_limits: Default::default(),
     };
     let provider = matihnet_provider_azure::AzureProvider::connect(settings).expect("connect");
     let outside = || {
@@ -282,6 +283,7 @@ fn the_gcp_provider_conforms_on_the_local_cloud() {
         project: "matih-prod".into(),
         region: "europe-west1".into(),
         endpoint: Some(cloud.endpoint()),
+        rate_limits: Default::default(),
     };
     let provider = rt
         .block_on(matihnet_provider_gcp::GcpProvider::connect(settings))
@@ -319,6 +321,7 @@ fn the_aws_provider_conforms_on_moto() {
         ],
         endpoint_url: Some(moto.endpoint()),
         nat: matihnet_provider_aws::NatMode::PerAz,
+        rate_limits: Default::default(),
     };
     let provider = rt.block_on(matihnet_provider_aws::AwsProvider::connect(settings));
     let outside = || {

@@ -45,6 +45,7 @@ fn concurrent_records_of_a_zone_share_one_change_and_a_bad_one_fails_alone() {
             availability_zones: vec!["eu-west-1a".into()],
             endpoint_url: Some(cloud.endpoint()),
             nat: matihnet_provider_aws::NatMode::PerAz,
+            rate_limits: Default::default(),
         },
     )));
     let mut zone = Attrs::new();

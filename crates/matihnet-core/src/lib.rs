@@ -9,6 +9,7 @@ pub mod expr;
 pub mod listing;
 pub mod neutral;
 pub mod ownership;
+pub mod pacing;
 pub mod provider;
 pub mod resource;
 pub mod resource_type;

@@ -143,6 +143,12 @@ pub trait Provider: Send + Sync {
         crate::CallCounts::new()
     }
 
+    /// What pacing to the cloud's rate limits cost so far, per metered API (time spent waiting
+    /// for a token, throttled answers). A provider that paces nothing answers none.
+    fn pacing(&self) -> std::collections::BTreeMap<String, crate::pacing::PacingReport> {
+        std::collections::BTreeMap::new()
+    }
+
     /// Whether reads of `kind` are cheaper together ([`Provider::read_many`]): a refresh then
     /// hands them over at once instead of one by one.
     fn reads_in_batches(&self, _kind: &str) -> bool {

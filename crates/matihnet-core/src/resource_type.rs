@@ -112,6 +112,11 @@ pub trait TableProvider: Send + Sync + Sized + 'static {
     fn api_calls(&self) -> crate::CallCounts {
         crate::CallCounts::new()
     }
+
+    /// What pacing cost so far, per metered API.
+    fn pacing(&self) -> std::collections::BTreeMap<String, crate::pacing::PacingReport> {
+        std::collections::BTreeMap::new()
+    }
 }
 
 #[async_trait]
@@ -167,6 +172,10 @@ impl<T: TableProvider> crate::Provider for T {
 
     fn api_calls(&self) -> crate::CallCounts {
         TableProvider::api_calls(self)
+    }
+
+    fn pacing(&self) -> std::collections::BTreeMap<String, crate::pacing::PacingReport> {
+        TableProvider::pacing(self)
     }
 
     fn reads_in_batches(&self, kind: &str) -> bool {

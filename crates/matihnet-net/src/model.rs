@@ -197,6 +197,8 @@ pub struct Environment {
     /// The platform's services for the address map: the seed's defaults, overridden or extended
     /// by `[[service]]` entries of the same name.
     pub services: Vec<Service>,
+    /// `[rate_limits]`: the user's rates per metered API, over the documented defaults.
+    pub rate_limits: matihnet_core::pacing::Overrides,
 }
 
 impl Environment {

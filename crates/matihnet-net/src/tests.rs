@@ -1258,3 +1258,36 @@ fn issue12_state_section_errors() {
         .collect();
     insta::assert_snapshot!(out.join("\n---\n"));
 }
+
+// ---- Issue 15: [rate_limits] ----
+
+#[test]
+fn rate_limits_override_the_documented_rates() {
+    use matihnet_core::pacing::Limit;
+    let text = format!(
+        "{EKS}\n[rate_limits]\nroute53 = 2\nec2-mutating = {{ per_second = 2.5, burst = 50 }}\nec2-non-mutating = \"off\"\n"
+    );
+    let l = ok("eks.toml", &text);
+    let limits = &l.env.rate_limits;
+    assert_eq!(limits["route53"], Some(Limit::new(2.0, 2.0)));
+    assert_eq!(limits["ec2-mutating"], Some(Limit::new(2.5, 50.0)));
+    assert_eq!(limits["ec2-non-mutating"], None);
+    assert!(ok("eks.toml", EKS).env.rate_limits.is_empty());
+}
+
+#[test]
+fn rate_limit_problems() {
+    let out = [
+        format!("{EKS}\n[rate_limits]\nroute35 = 2\n"),
+        format!("{AKS}\n[rate_limits]\nroute53 = 2\narm-writes = 0\n"),
+        format!(
+            "{GKE}\n[rate_limits]\ncompute-writes = {{ burst = 3 }}\ncompute-reads = {{ per_second = 1, burst = 0, every = 2 }}\n"
+        ),
+        format!("{FAKE}\n[rate_limits]\nroute53 = 2\n"),
+    ]
+    .iter()
+    .map(|t| errors(t))
+    .collect::<Vec<_>>()
+    .join("\n---\n");
+    insta::assert_snapshot!("rate_limit_problems", out);
+}

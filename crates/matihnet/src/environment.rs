@@ -233,6 +233,7 @@ impl EnvironmentFile {
                     subscription_id: azure.subscription_id.clone(),
                     resource_group: azure.resource_group.clone(),
                     ingress_resource_group: azure.ingress_resource_group.clone(),
+                    rate_limits: rate_limits("azure", endpoint.as_deref(), &env.rate_limits)?,
                     endpoint,
                 }))
             }
@@ -242,13 +243,19 @@ impl EnvironmentFile {
                     .aws
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("provider \"eks\" needs an [aws] section"))?;
+                let endpoint_url = local_cloud
+                    .map(str::to_string)
+                    .or_else(|| aws.endpoint_url.clone());
+                // The SDK reads AWS_ENDPOINT_URL itself; it decides the defaults all the same.
+                let reached = endpoint_url
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
                 Ok(Settings::Aws(matihnet_provider_aws::AwsSettings {
                     environment: env.name.clone(),
                     region: env.region.clone(),
                     availability_zones: aws.availability_zones.clone(),
-                    endpoint_url: local_cloud
-                        .map(str::to_string)
-                        .or_else(|| aws.endpoint_url.clone()),
+                    rate_limits: rate_limits("aws", reached.as_deref(), &env.rate_limits)?,
+                    endpoint_url,
                     nat: match aws.nat {
                         matihnet_net::NatMode::PerAz => matihnet_provider_aws::NatMode::PerAz,
                         matihnet_net::NatMode::Single => matihnet_provider_aws::NatMode::Single,
@@ -270,6 +277,7 @@ impl EnvironmentFile {
                     environment: env.name.clone(),
                     project: gcp.project.clone(),
                     region: env.region.clone(),
+                    rate_limits: rate_limits("gcp", endpoint.as_deref(), &env.rate_limits)?,
                     endpoint,
                 }))
             }
@@ -354,4 +362,18 @@ impl EnvironmentFile {
             term.diagnostic(w, Some(&self.text));
         }
     }
+}
+
+/// The rates a provider reaching `endpoint` paces each API to: `[rate_limits]` over the
+/// defaults `core::pacing::Defaults::choose` picks (and `MATIHNET_RATE_LIMITS` may force).
+#[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
+fn rate_limits(
+    cloud: &str,
+    endpoint: Option<&str>,
+    overrides: &matihnet_core::pacing::Overrides,
+) -> anyhow::Result<std::collections::BTreeMap<String, matihnet_core::pacing::Limit>> {
+    let chosen = std::env::var("MATIHNET_RATE_LIMITS").ok();
+    let defaults = matihnet_core::pacing::Defaults::choose(endpoint, chosen.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    Ok(matihnet_core::pacing::effective(cloud, defaults, overrides))
 }

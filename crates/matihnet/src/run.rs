@@ -44,6 +44,26 @@ impl Prepared {
                 &counts,
                 self.desired.len(),
             ));
+            let paced: Vec<String> = self
+                .provider
+                .pacing()
+                .iter()
+                .filter(|(_, r)| !r.waited.is_zero() || r.throttled > 0)
+                .map(|(api, r)| {
+                    format!(
+                        "{api} waited {:.1} s in all, {} throttled",
+                        r.waited.as_secs_f64(),
+                        r.throttled
+                    )
+                })
+                .collect();
+            if !paced.is_empty() {
+                term.err(&format!(
+                    "Paced to rate limits ({}): {}",
+                    self.provider.name(),
+                    paced.join("; ")
+                ));
+            }
             if let Some(cloud) = &self.local_cloud {
                 let served = cloud.requests_served();
                 term.err(&calls_line(

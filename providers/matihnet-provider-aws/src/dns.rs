@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
-    ResourceRecordSet, RrType, Tag, TagResourceType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeInfo, ChangeStatus, HostedZone,
+    ResourceRecord, ResourceRecordSet, RrType, Tag, TagResourceType,
 };
 use matihnet_core::{
     Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
@@ -43,8 +43,26 @@ fn fqdn(name: &str, zone_name: &str) -> String {
     }
 }
 
+/// Waits until a change Route53 answered is INSYNC; one already INSYNC costs no request.
+async fn wait_change(p: &AwsProvider, change: &ChangeInfo) -> Result<(), ProviderError> {
+    if change.status() == &ChangeStatus::Insync {
+        return Ok(());
+    }
+    wait_insync(p, change.id()).await
+}
+
+/// How long a change has to become INSYNC before the apply calls it failed.
+const INSYNC_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Polls a change until INSYNC: first soon (an emulator is done at once), then at doubling
+/// intervals up to 10 s. Every poll costs one of Route53's five requests a second that the
+/// account shares, and a real change takes tens of seconds: polling every second would spend
+/// most of the budget on asking.
 async fn wait_insync(p: &AwsProvider, change_id: &str) -> Result<(), ProviderError> {
-    for _ in 0..600 {
+    let started = tokio::time::Instant::now();
+    let mut wait = Duration::from_millis(250);
+    while started.elapsed() < INSYNC_DEADLINE {
+        tokio::time::sleep(wait).await;
         let out = p
             .route53
             .get_change()
@@ -55,7 +73,7 @@ async fn wait_insync(p: &AwsProvider, change_id: &str) -> Result<(), ProviderErr
         if out.change_info().map(|c| c.status()) == Some(&ChangeStatus::Insync) {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
     }
     Err(ProviderError::new(
         ErrorKind::Unavailable,
@@ -77,8 +95,34 @@ fn again_reference(reference: &str) -> String {
     format!("{base}{suffix}")
 }
 
-/// A zone this address of this state created before: the caller reference says so (its own,
-/// or one made again after a destroy, `<reference>-r<millis>`).
+/// Whether a hosted zone is the one this address of this state created: the caller reference
+/// says so (its own, or one made again after a destroy, `<reference>-r<millis>`).
+fn is_own_zone(z: &HostedZone, name: &str, caller_reference: &str) -> bool {
+    let again = format!("{caller_reference}-r");
+    without_dot(z.name()) == without_dot(name)
+        && (z.caller_reference() == caller_reference || z.caller_reference().starts_with(&again))
+}
+
+/// A zone this address created in an earlier, interrupted run, from one listing of the
+/// account's zones per command: a first apply of many zones costs one listing, not a lookup
+/// per zone. A zone this run creates is not in that listing, and needs not be: a create that
+/// Route53 refuses as a duplicate looks again (`find_own_zone`).
+async fn zone_made_before(
+    p: &AwsProvider,
+    name: &str,
+    caller_reference: &str,
+) -> Result<Option<String>, ProviderError> {
+    let zones = p
+        .zones_before_this_run
+        .get_or_try_init(|| list_zones(p))
+        .await?;
+    Ok(zones
+        .iter()
+        .find(|z| is_own_zone(z, name, caller_reference))
+        .map(|z| bare_zone_id(z.id()).to_string()))
+}
+
+/// A zone this address of this state created before, looked up now.
 async fn find_own_zone(
     p: &AwsProvider,
     name: &str,
@@ -95,12 +139,7 @@ async fn find_own_zone(
     Ok(out
         .hosted_zones()
         .iter()
-        .find(|z| {
-            let again = format!("{caller_reference}-r");
-            without_dot(z.name()) == without_dot(name)
-                && (z.caller_reference() == caller_reference
-                    || z.caller_reference().starts_with(&again))
-        })
+        .find(|z| is_own_zone(z, name, caller_reference))
         .map(|z| bare_zone_id(z.id()).to_string()))
 }
 
@@ -111,7 +150,17 @@ pub async fn create_zone(
 ) -> ProviderResult<Attrs> {
     let name = text(desired, "name");
     let reference = tags::caller_reference(ctx);
-    let id = match find_own_zone(p, name, &reference).await? {
+    let mut created: Option<Vec<String>> = None;
+    let before = match zone_made_before(p, name, &reference).await? {
+        // The listing may predate a delete earlier in this apply (a replaced zone).
+        Some(id) => {
+            let mut probe = desired.clone();
+            probe.insert("id".into(), Value::from(id.as_str()));
+            read_zone(p, &probe).await?.map(|_| id)
+        }
+        None => None,
+    };
+    let id = match before {
         Some(id) => id,
         None => {
             let out = p
@@ -148,10 +197,17 @@ pub async fn create_zone(
                         .map(|z| bare_zone_id(z.id()).to_string())
                         .unwrap_or_default();
                     if let Some(c) = o.change_info() {
-                        wait_insync(p, c.id())
+                        wait_change(p, c)
                             .await
                             .map_err(|e| partial_zone(e, desired, &id))?;
                     }
+                    // The answer carries the name servers: no read is needed after it.
+                    created = o.delegation_set().map(|d| {
+                        d.name_servers()
+                            .iter()
+                            .map(|s| without_dot(s).to_string())
+                            .collect::<Vec<_>>()
+                    });
                     id
                 }
                 Err(found) => found,
@@ -172,6 +228,10 @@ pub async fn create_zone(
         .map_err(|e| partial_zone(to_provider_error("ChangeTagsForResource", &e), desired, &id))?;
     let mut attrs = desired.clone();
     attrs.insert("id".into(), Value::from(id));
+    if let Some(servers) = created.filter(|s| !s.is_empty()) {
+        attrs.insert("name_servers".into(), Value::string_list(servers));
+        return Ok(attrs);
+    }
     match read_zone(p, &attrs).await? {
         Some(a) => Ok(a),
         None => Err(invalid(format!(
@@ -219,7 +279,7 @@ pub async fn delete_zone(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderE
     match p.route53.delete_hosted_zone().id(text(prior, "id")).send().await {
         Ok(o) => {
             if let Some(c) = o.change_info() {
-                wait_insync(p, c.id()).await?;
+                wait_change(p, c).await?;
             }
             Ok(())
         }
@@ -288,12 +348,12 @@ async fn change(
     let (leads, answer) = p.record_batches.queue(zone_id, one);
     if leads {
         tokio::time::sleep(record_batches::WINDOW).await;
-        loop {
+        // The batch is taken when its request may go out, not before: while the leader waits
+        // for Route53's rate, the changes that arrive join it.
+        while p.record_batches.has_queued(zone_id) {
+            p.pacer.pace("route53").await;
             let batch = p.record_batches.take(zone_id);
-            if batch.is_empty() {
-                break;
-            }
-            send_batch(p, zone_id, batch).await;
+            matihnet_core::pacing::prepaid("route53", send_batch(p, zone_id, batch)).await;
         }
     }
     answer.await.unwrap_or_else(|_| {
@@ -348,7 +408,7 @@ async fn send_changes(
         .await
         .map_err(aws("ChangeResourceRecordSets"))?;
     if let Some(c) = out.change_info() {
-        wait_insync(p, c.id()).await?;
+        wait_change(p, c).await?;
     }
     Ok(())
 }
@@ -503,9 +563,9 @@ pub async fn read_zones(
     .await
 }
 
-/// Every hosted zone of the account, id to name.
-async fn all_zones(p: &AwsProvider) -> Result<Option<HashMap<String, String>>, ProviderError> {
-    let mut listed = HashMap::new();
+/// Every hosted zone of the account, as Route53 lists them.
+async fn list_zones(p: &AwsProvider) -> Result<Vec<HostedZone>, ProviderError> {
+    let mut listed = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = p
@@ -515,17 +575,28 @@ async fn all_zones(p: &AwsProvider) -> Result<Option<HashMap<String, String>>, P
             .send()
             .await
             .map_err(|e| to_provider_error("ListHostedZones", &e))?;
-        for z in page.hosted_zones() {
-            listed.insert(
-                bare_zone_id(z.id()).to_string(),
-                without_dot(z.name()).to_string(),
-            );
-        }
+        listed.extend(page.hosted_zones().iter().cloned());
         marker = page.next_marker().map(str::to_string);
         if !page.is_truncated() || marker.is_none() {
-            return Ok(Some(listed));
+            return Ok(listed);
         }
     }
+}
+
+/// Every hosted zone of the account, id to name.
+async fn all_zones(p: &AwsProvider) -> Result<Option<HashMap<String, String>>, ProviderError> {
+    Ok(Some(
+        list_zones(p)
+            .await?
+            .iter()
+            .map(|z| {
+                (
+                    bare_zone_id(z.id()).to_string(),
+                    without_dot(z.name()).to_string(),
+                )
+            })
+            .collect(),
+    ))
 }
 
 fn record_attrs(prior: &Attrs, set: &ResourceRecordSet) -> Attrs {

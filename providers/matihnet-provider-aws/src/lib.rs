@@ -13,6 +13,7 @@ mod dns;
 mod errors;
 mod map;
 mod nlb;
+mod pacing;
 mod provider;
 mod record_batches;
 mod tags;

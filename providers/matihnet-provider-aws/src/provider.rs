@@ -1,13 +1,16 @@
 //! The configured AWS provider: SDK clients built from the standard credential chain, the
 //! region and an optional endpoint, and its table of resource types (`types.rs`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
+use matihnet_core::pacing::{Limit, Pacer, PacingReport};
 use matihnet_core::{ApiCalls, CallCounts, DesiredResource, ResourceTypes, TableProvider};
 
 use crate::calls::CountCalls;
+use crate::pacing::{PacedClient, Service};
 
 use crate::map::{self, NatMode};
 use crate::types;
@@ -20,6 +23,9 @@ pub struct AwsSettings {
     /// `[aws] endpoint_url`; `AWS_ENDPOINT_URL` is read by the SDK itself when this is unset.
     pub endpoint_url: Option<String>,
     pub nat: NatMode,
+    /// The rates to pace each API to (`core::pacing::effective`): the documented limits unless
+    /// the file's `[rate_limits]` says otherwise.
+    pub rate_limits: BTreeMap<String, Limit>,
 }
 
 pub struct AwsProvider {
@@ -29,7 +35,11 @@ pub struct AwsProvider {
     pub(crate) route53: aws_sdk_route53::Client,
     types: ResourceTypes<AwsProvider>,
     calls: Arc<ApiCalls>,
+    pub(crate) pacer: Arc<Pacer>,
     pub(crate) record_batches: crate::record_batches::RecordBatches,
+    /// The account's hosted zones as the first zone create of this command found them.
+    pub(crate) zones_before_this_run:
+        tokio::sync::OnceCell<Vec<aws_sdk_route53::types::HostedZone>>,
 }
 
 impl AwsProvider {
@@ -42,16 +52,16 @@ impl AwsProvider {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        // Adaptive retry mode: the standard retries, plus a client-side rate limiter per client
-        // (EC2, ELBv2, Route53) that slows that API alone once it throttles, so a run at
-        // Route53's five requests a second does not spend its attempts on refusals. Enough
-        // attempts to ride out throttling and the eventual consistency of new objects.
-        let retry = RetryConfig::adaptive()
+        // Standard retries: the rate is kept by `pacing`, per documented bucket (finer than the
+        // SDK's adaptive mode, whose limiter is one per client and learns the rate only by
+        // being throttled). Enough attempts to ride out throttling and the eventual
+        // consistency of new objects.
+        let retry = RetryConfig::standard()
             .with_max_attempts(10)
             .with_initial_backoff(std::time::Duration::from_millis(200))
             .with_max_backoff(std::time::Duration::from_secs(20));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
+            .http_client(http.clone())
             .retry_config(retry)
             .region(Region::new(settings.region.clone()));
         if let Some(url) = &settings.endpoint_url {
@@ -69,17 +79,22 @@ impl AwsProvider {
             }
         }
         let shared = loader.load().await;
+        let pacer = Arc::new(Pacer::new(settings.rate_limits.clone()));
+        let paced = |service| PacedClient::new(http.clone(), Arc::clone(&pacer), service);
         let calls = Arc::new(ApiCalls::new());
         let count = CountCalls(Arc::clone(&calls));
         // Route53 is a global service signed in us-east-1.
         let route53_conf = aws_sdk_route53::config::Builder::from(&shared)
             .region(Region::new("us-east-1"))
+            .http_client(paced(Service::Route53))
             .interceptor(count.clone())
             .build();
         let ec2_conf = aws_sdk_ec2::config::Builder::from(&shared)
+            .http_client(paced(Service::Ec2))
             .interceptor(count.clone())
             .build();
         let elb_conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared)
+            .http_client(paced(Service::Elbv2))
             .interceptor(count)
             .build();
         AwsProvider {
@@ -89,7 +104,9 @@ impl AwsProvider {
             settings,
             types: types::table(),
             calls,
+            pacer,
             record_batches: crate::record_batches::RecordBatches::default(),
+            zones_before_this_run: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -109,5 +126,9 @@ impl TableProvider for AwsProvider {
 
     fn api_calls(&self) -> CallCounts {
         self.calls.snapshot()
+    }
+
+    fn pacing(&self) -> BTreeMap<String, PacingReport> {
+        self.pacer.report()
     }
 }

@@ -54,6 +54,15 @@ impl RecordBatches {
         (leads, rx)
     }
 
+    /// Whether changes wait for `zone`.
+    pub fn has_queued(&self, zone: &str) -> bool {
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(zone)
+            .is_some_and(|q| !q.is_empty())
+    }
+
     /// Takes up to [`MAX_CHANGES`] queued changes of `zone`; the leader takes until nothing is
     /// left, and a change queued after that finds the queue empty and leads the next batch.
     pub fn take(&self, zone: &str) -> Vec<(Change, Answer)> {

@@ -1,18 +1,29 @@
 //! Counts every HTTP request to ARM, whether the generated clients or `arm.rs` send it, by
-//! method and resource type (`PUT virtualNetworks/subnets`, `GET locations/operations`): the one
-//! transport both use wraps the real one, so retries and operation polls count, as ARM meters
-//! them.
+//! method and resource type (`PUT virtualNetworks/subnets`, `GET locations/operations`), and
+//! paces it to ARM's read, write or delete bucket (`core::pacing`): the one transport both use
+//! wraps the real one, so retries and operation polls count and wait, as ARM meters them.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::{HttpClient, Request, Response};
+use matihnet_core::pacing::Pacer;
 use matihnet_core::ApiCalls;
 
 #[derive(Debug)]
-pub(crate) struct CountingHttp {
+pub(crate) struct MeteredHttp {
     pub inner: Arc<dyn HttpClient>,
     pub calls: Arc<ApiCalls>,
+    pub pacer: Arc<Pacer>,
+}
+
+/// ARM's bucket for a request method: every subscription has one for reads, writes and deletes.
+pub(crate) fn bucket(method: &str) -> &'static str {
+    match method {
+        "GET" | "HEAD" => "arm-reads",
+        "DELETE" => "arm-deletes",
+        _ => "arm-writes",
+    }
 }
 
 /// The resource-type chain of an ARM path: the collection names, without the names of the
@@ -36,17 +47,32 @@ pub(crate) fn operation(method: &str, path: &str) -> String {
 }
 
 #[async_trait]
-impl HttpClient for CountingHttp {
+impl HttpClient for MeteredHttp {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<Response> {
-        self.calls
-            .record(&operation(request.method().as_ref(), request.url().path()));
-        self.inner.execute_request(request).await
+        let method = request.method().as_ref().to_ascii_uppercase();
+        let api = bucket(&method);
+        self.pacer.pace(api).await;
+        self.calls.record(&operation(&method, request.url().path()));
+        let response = self.inner.execute_request(request).await?;
+        if response.status() == azure_core::StatusCode::TooManyRequests {
+            self.pacer.throttled(api);
+        }
+        Ok(response)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_draw_from_arms_buckets() {
+        assert_eq!(bucket("GET"), "arm-reads");
+        assert_eq!(bucket("PUT"), "arm-writes");
+        assert_eq!(bucket("PATCH"), "arm-writes");
+        assert_eq!(bucket("POST"), "arm-writes");
+        assert_eq!(bucket("DELETE"), "arm-deletes");
+    }
 
     #[test]
     fn arm_paths_become_resource_types() {

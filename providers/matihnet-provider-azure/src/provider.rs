@@ -7,7 +7,7 @@ use azure_core::auth::TokenCredential;
 use matihnet_core::{ApiCalls, CallCounts, DesiredResource, ResourceTypes, TableProvider};
 
 use crate::arm::{Arm, StaticToken, SCOPE};
-use crate::calls::CountingHttp;
+use crate::calls::MeteredHttp;
 use crate::{map, types};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct AzureSettings {
     pub ingress_resource_group: String,
     /// `[azure] endpoint` or `MATIHNET_AZURE_ENDPOINT`; Azure's public cloud otherwise.
     pub endpoint: Option<String>,
+    /// The rates to pace ARM's buckets to (`core::pacing::effective`).
+    pub rate_limits: std::collections::BTreeMap<String, matihnet_core::pacing::Limit>,
 }
 
 pub struct AzureProvider {
@@ -30,6 +32,7 @@ pub struct AzureProvider {
     pub(crate) dns: azure_mgmt_dns::package_2018_05::Client,
     types: ResourceTypes<AzureProvider>,
     calls: Arc<ApiCalls>,
+    pacer: Arc<matihnet_core::pacing::Pacer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +64,14 @@ impl AzureProvider {
                     .map_err(|e| ConnectError::Credential(e.to_string()))?
             };
         let calls = Arc::new(ApiCalls::new());
-        // One counted transport for the generated clients and for `arm.rs`.
-        let http: Arc<dyn azure_core::HttpClient> = Arc::new(CountingHttp {
+        let pacer = Arc::new(matihnet_core::pacing::Pacer::new(
+            settings.rate_limits.clone(),
+        ));
+        // One counted and paced transport for the generated clients and for `arm.rs`.
+        let http: Arc<dyn azure_core::HttpClient> = Arc::new(MeteredHttp {
             inner: azure_core::new_http_client(),
             calls: Arc::clone(&calls),
+            pacer: Arc::clone(&pacer),
         });
         let network = azure_mgmt_network::ClientBuilder::new(Arc::clone(&credential))
             .endpoint(endpoint.clone())
@@ -89,6 +96,7 @@ impl AzureProvider {
             settings,
             types: types::table(),
             calls,
+            pacer,
         })
     }
 }
@@ -108,5 +116,9 @@ impl TableProvider for AzureProvider {
 
     fn api_calls(&self) -> CallCounts {
         self.calls.snapshot()
+    }
+
+    fn pacing(&self) -> std::collections::BTreeMap<String, matihnet_core::pacing::PacingReport> {
+        self.pacer.report()
     }
 }

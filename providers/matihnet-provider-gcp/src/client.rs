@@ -2,8 +2,29 @@
 //! the engine's kinds by status code.
 
 use google_cloud_gax::error::rpc::StatusDetails;
+use matihnet_core::pacing::Pacer;
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{ApiCalls, ErrorKind, ProviderError};
+
+/// What every call is metered by: its count, and the pace of its quota group.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    pub calls: ApiCalls,
+    pub pacer: Pacer,
+}
+
+/// The quota group of a call, from how the provider names it ("get network", "create
+/// change"): Cloud DNS has one, Compute meters reads and writes apart.
+pub(crate) fn quota_group(what: &str) -> &'static str {
+    let dns = ["managed zone", "record set", "change"];
+    if dns.iter().any(|d| what.contains(d)) {
+        "dns"
+    } else if what.starts_with("get ") || what.starts_with("list ") {
+        "compute-reads"
+    } else {
+        "compute-writes"
+    }
+}
 
 /// Maps a Google API error to the engine's kinds, keeping GCP's reason.
 pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> ProviderError {
@@ -54,10 +75,10 @@ pub(crate) fn policy() -> RetryPolicy {
     RetryPolicy::default()
 }
 
-/// Runs a call with retries on 429 and 5xx, counting every attempt; 404 comes back as
-/// `Ok(None)`.
+/// Runs a call with retries on 429 and 5xx, pacing and counting every attempt; 404 comes back
+/// as `Ok(None)`.
 pub(crate) async fn call<T, F, Fut>(
-    calls: &ApiCalls,
+    meter: &Meter,
     what: &str,
     mut f: F,
 ) -> Result<Option<T>, ProviderError>
@@ -65,14 +86,21 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, google_cloud_gax::error::Error>>,
 {
+    let group = quota_group(what);
     with_backoff(policy(), |_| {
-        calls.record(what);
         let fut = f();
         async move {
+            meter.pacer.pace(group).await;
+            meter.calls.record(what);
             match fut.await {
                 Ok(v) => Ok(Some(v)),
                 Err(e) if is_not_found(&e) => Ok(None),
-                Err(e) => Err((gcp_error(what, &e), None)),
+                Err(e) => {
+                    if e.http_status_code() == Some(429) {
+                        meter.pacer.throttled(group);
+                    }
+                    Err((gcp_error(what, &e), None))
+                }
             }
         }
     })
@@ -83,7 +111,7 @@ where
 /// token names (empty: the first), `field` names a page's items. `None` when the list's parent
 /// is gone.
 pub(crate) async fn list_pages<T, F, Fut>(
-    calls: &ApiCalls,
+    meter: &Meter,
     what: &str,
     field: &str,
     send: F,
@@ -96,7 +124,7 @@ where
     let mut items = Vec::new();
     let mut token = String::new();
     loop {
-        let Some(page) = call(calls, what, || send(token.clone())).await? else {
+        let Some(page) = call(meter, what, || send(token.clone())).await? else {
             return Ok(None);
         };
         let page = as_json(&page);

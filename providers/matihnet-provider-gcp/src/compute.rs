@@ -4,8 +4,7 @@
 
 use google_cloud_lro::Poller;
 use matihnet_core::{
-    ApiCalls, Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult,
-    Value,
+    Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
 };
 use serde_json::json;
 
@@ -13,7 +12,7 @@ use matihnet_core::retry::with_backoff;
 
 use matihnet_core::value::attrs::text;
 
-use crate::client::{as_json, call, gcp_error, model, policy};
+use crate::client::{as_json, call, gcp_error, model, policy, quota_group, Meter};
 use crate::ownership::{check_owner, labels, ownership_description};
 use crate::provider::GcpProvider;
 
@@ -24,12 +23,14 @@ fn last_segment(url: &str) -> &str {
 }
 
 /// Waits on an operation and turns its `error` into ours.
-async fn finish<P>(calls: &ApiCalls, what: &str, poller: P) -> Result<(), ProviderError>
+async fn finish<P>(meter: &Meter, what: &str, poller: P) -> Result<(), ProviderError>
 where
     P: Poller<google_cloud_compute_v1::model::Operation, google_cloud_compute_v1::model::Operation>,
 {
-    // The write and its polls are one count: the poller's own requests are not seen here.
-    calls.record(what);
+    // The write and its polls are one count and one token: the poller's own requests are not
+    // seen here.
+    meter.pacer.pace(quota_group(what)).await;
+    meter.calls.record(what);
     let op = poller.until_done().await.map_err(|e| gcp_error(what, &e))?;
     let op = as_json(&op);
     if let Some(errors) = op
@@ -123,7 +124,7 @@ async fn get_network(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call(&p.calls, "get network", || {
+    Ok(call(&p.meter, "get network", || {
         p.networks
             .get()
             .set_project(project)
@@ -153,7 +154,7 @@ pub async fn create_network(
                 "description": ownership_description(ctx),
             }))?;
             finish(
-                &p.calls,
+                &p.meter,
                 "insert network",
                 p.networks
                     .insert()
@@ -194,7 +195,7 @@ pub async fn read_network(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs
 pub async fn delete_network(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let project = &p.settings.project;
     match finish(
-        &p.calls,
+        &p.meter,
         "delete network",
         p.networks
             .delete()
@@ -232,7 +233,7 @@ async fn get_subnet(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call(&p.calls, "get subnetwork", || {
+    Ok(call(&p.meter, "get subnetwork", || {
         p.subnetworks
             .get()
             .set_project(project)
@@ -272,7 +273,7 @@ pub async fn create_subnet(
                 .set_region(region)
                 .set_body(body)
                 .poller();
-            finish(&p.calls, "insert subnetwork", started).await
+            finish(&p.meter, "insert subnetwork", started).await
         },
     )
     .await?;
@@ -365,7 +366,7 @@ pub async fn update_subnet(
         .set_subnetwork(name)
         .set_body(body)
         .poller();
-    finish(&p.calls, "patch subnetwork", started)
+    finish(&p.meter, "patch subnetwork", started)
         .await
         .map_err(|e| ProviderFailure {
             error: e,
@@ -385,7 +386,7 @@ pub async fn delete_subnet(p: &GcpProvider, prior: &Attrs) -> Result<(), Provide
         .set_region(text(prior, "region"))
         .set_subnetwork(text(prior, "name"))
         .poller();
-    match finish(&p.calls, "delete subnetwork", started).await {
+    match finish(&p.meter, "delete subnetwork", started).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -400,7 +401,7 @@ async fn get_address(
     name: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call(&p.calls, "get address", || {
+    Ok(call(&p.meter, "get address", || {
         p.addresses
             .get()
             .set_project(project)
@@ -433,7 +434,7 @@ pub async fn create_address(
                 "description": format!("ingress front end {} of MATIH environment {}", ctx.addr.name, ctx.environment),
             }))?;
             let started = p.addresses.insert().set_project(project).set_region(region).set_body(body).poller();
-            finish(&p.calls, "insert address", started).await
+            finish(&p.meter, "insert address", started).await
         },
     )
     .await?;
@@ -492,7 +493,7 @@ pub async fn delete_address(p: &GcpProvider, prior: &Attrs) -> Result<(), Provid
         .set_region(text(prior, "region"))
         .set_address(text(prior, "name"))
         .poller();
-    match finish(&p.calls, "delete address", started).await {
+    match finish(&p.meter, "delete address", started).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

@@ -31,7 +31,7 @@ async fn get_zone(
     resource: &str,
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
-    Ok(call(&p.calls, "get managed zone", || {
+    Ok(call(&p.meter, "get managed zone", || {
         p.zones
             .get()
             .set_project(project)
@@ -82,7 +82,7 @@ pub async fn create_zone(
                 "visibility": "public",
                 "labels": labels(ctx),
             }))?;
-            let created = call(&p.calls, "create managed zone", || {
+            let created = call(&p.meter, "create managed zone", || {
                 p.zones
                     .create()
                     .set_project(project)
@@ -150,7 +150,7 @@ async fn all_zones(
     p: &GcpProvider,
 ) -> Result<Option<HashMap<String, serde_json::Value>>, ProviderError> {
     let project = &p.settings.project;
-    let zones = list_pages(&p.calls, "list managed zones", "managedZones", |token| {
+    let zones = list_pages(&p.meter, "list managed zones", "managedZones", |token| {
         let mut req = p.zones.list().set_project(project);
         if !token.is_empty() {
             req = req.set_page_token(token);
@@ -180,7 +180,7 @@ pub async fn update_zone(
 pub async fn delete_zone(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let project = &p.settings.project;
     let resource = text(prior, "zone_resource");
-    match call(&p.calls, "delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
+    match call(&p.meter, "delete managed zone", || p.zones.delete().set_project(project).set_managed_zone(resource).send()).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind == ErrorKind::InUse => Err(ProviderError::new(
             ErrorKind::Rejected,
@@ -216,7 +216,7 @@ async fn current(
 ) -> Result<Option<serde_json::Value>, ProviderError> {
     let project = &p.settings.project;
     let name = fqdn(text(prior, "name"), text(prior, "zone_name"));
-    Ok(call(&p.calls, "get record set", || {
+    Ok(call(&p.meter, "get record set", || {
         p.rrsets
             .get()
             .set_project(project)
@@ -249,7 +249,7 @@ pub async fn write_record(
             change["deletions"] = json!([n]);
         }
         let body: google_cloud_dns_v1::model::Change = model(change)?;
-        call(&p.calls, "create change", || {
+        call(&p.meter, "create change", || {
             p.changes
                 .create()
                 .set_project(project)
@@ -289,7 +289,7 @@ async fn all_rrsets(
     zone: &str,
 ) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
     let project = &p.settings.project;
-    let sets = list_pages(&p.calls, "list record sets", "rrsets", |token| {
+    let sets = list_pages(&p.meter, "list record sets", "rrsets", |token| {
         let mut req = p.rrsets.list().set_project(project).set_managed_zone(zone);
         if !token.is_empty() {
             req = req.set_page_token(token);
@@ -373,7 +373,7 @@ pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), Provide
         return Ok(());
     };
     let body: google_cloud_dns_v1::model::Change = model(json!({"deletions": [now]}))?;
-    call(&p.calls, "create change", || {
+    call(&p.meter, "create change", || {
         p.changes
             .create()
             .set_project(project)

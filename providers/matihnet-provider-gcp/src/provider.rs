@@ -14,6 +14,8 @@ pub struct GcpSettings {
     pub region: String,
     /// `[gcp] endpoint` or `MATIHNET_GCP_ENDPOINT`: Compute and Cloud DNS both live under it.
     pub endpoint: Option<String>,
+    /// The rates to pace each quota group to (`core::pacing::effective`).
+    pub rate_limits: std::collections::BTreeMap<String, matihnet_core::pacing::Limit>,
 }
 
 pub struct GcpProvider {
@@ -25,7 +27,7 @@ pub struct GcpProvider {
     pub(crate) rrsets: google_cloud_dns_v1::client::ResourceRecordSets,
     pub(crate) changes: google_cloud_dns_v1::client::Changes,
     types: ResourceTypes<GcpProvider>,
-    pub(crate) calls: ApiCalls,
+    pub(crate) meter: crate::client::Meter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +73,12 @@ impl GcpProvider {
             zones: client!(google_cloud_dns_v1::client::ManagedZones, settings),
             rrsets: client!(google_cloud_dns_v1::client::ResourceRecordSets, settings),
             changes: client!(google_cloud_dns_v1::client::Changes, settings),
+            meter: crate::client::Meter {
+                calls: ApiCalls::new(),
+                pacer: matihnet_core::pacing::Pacer::new(settings.rate_limits.clone()),
+            },
             settings,
             types: types::table(),
-            calls: ApiCalls::new(),
         })
     }
 }
@@ -92,6 +97,10 @@ impl TableProvider for GcpProvider {
     }
 
     fn api_calls(&self) -> CallCounts {
-        self.calls.snapshot()
+        self.meter.calls.snapshot()
+    }
+
+    fn pacing(&self) -> std::collections::BTreeMap<String, matihnet_core::pacing::PacingReport> {
+        self.meter.pacer.report()
     }
 }

@@ -106,6 +106,7 @@ const ROOT_KEYS: &[&str] = &[
     "state",
     "cert_manager",
     "service",
+    "rate_limits",
 ];
 const ENVIRONMENT_KEYS: &[&str] = &["name", "provider", "region"];
 const AWS_KEYS: &[&str] = &["availability_zones", "endpoint_url", "nat"];
@@ -186,6 +187,7 @@ mod clouds;
 mod cluster;
 mod dns;
 mod network;
+mod rate_limits;
 mod reader;
 mod state;
 
@@ -193,6 +195,7 @@ use clouds::{read_aws, read_azure, read_gcp};
 use cluster::{read_cert_manager, read_services};
 use dns::{read_dns, read_tenants};
 use network::{check_pools_for_cni, read_network, read_node_pools};
+use rate_limits::read_rate_limits;
 use reader::Reader;
 pub(crate) use state::parse_state_only;
 
@@ -386,6 +389,7 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
 
     let cert_manager = read_cert_manager(r, root, provider);
     let services = read_services(r, root);
+    let rate_limits = read_rate_limits(r, root, provider);
 
     let state = state.ok()?;
     let provider = provider?;
@@ -417,5 +421,6 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
         state,
         cert_manager: cert_manager.ok()?,
         services: services?,
+        rate_limits: rate_limits?,
     })
 }
