@@ -2,6 +2,7 @@
 //! nothing of clouds, state files, the engine or the terminal.
 
 pub mod address;
+pub mod batches;
 pub mod calls;
 pub mod diag;
 pub mod endpoint;

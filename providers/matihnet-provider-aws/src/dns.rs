@@ -18,7 +18,6 @@ use matihnet_core::value::attrs::{text, texts};
 use matihnet_core::listing::read_by_listing;
 
 use crate::provider::AwsProvider;
-use crate::record_batches;
 use crate::tags;
 use crate::vpc::in_prior_order;
 
@@ -103,23 +102,40 @@ fn is_own_zone(z: &HostedZone, name: &str, caller_reference: &str) -> bool {
         && (z.caller_reference() == caller_reference || z.caller_reference().starts_with(&again))
 }
 
-/// A zone this address created in an earlier, interrupted run, from one listing of the
-/// account's zones per command: a first apply of many zones costs one listing, not a lookup
-/// per zone. A zone this run creates is not in that listing, and needs not be: a create that
-/// Route53 refuses as a duplicate looks again (`find_own_zone`).
+/// A zone this address created before (in an earlier, interrupted run or earlier in this
+/// one), from one listing of the account's zones per command that this command's own creates
+/// and deletes keep current: a first apply of many zones costs one listing, not a lookup per
+/// zone.
 async fn zone_made_before(
     p: &AwsProvider,
     name: &str,
     caller_reference: &str,
 ) -> Result<Option<String>, ProviderError> {
     let zones = p
-        .zones_before_this_run
-        .get_or_try_init(|| list_zones(p))
+        .known_zones
+        .get_or_try_init(|| async { list_zones(p).await.map(std::sync::Mutex::new) })
         .await?;
     Ok(zones
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .find(|z| is_own_zone(z, name, caller_reference))
         .map(|z| bare_zone_id(z.id()).to_string()))
+}
+
+/// Keeps the listing of `zone_made_before` current after this command creates or deletes.
+fn note_zone(p: &AwsProvider, created: Option<&HostedZone>, deleted: Option<&str>) {
+    if let Some(zones) = p.known_zones.get() {
+        let mut zones = zones
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(id) = deleted {
+            zones.retain(|z| bare_zone_id(z.id()) != id);
+        }
+        if let Some(z) = created {
+            zones.push(z.clone());
+        }
+    }
 }
 
 /// A zone this address of this state created before, looked up now.
@@ -152,7 +168,7 @@ pub async fn create_zone(
     let reference = tags::caller_reference(ctx);
     let mut created: Option<Vec<String>> = None;
     let before = match zone_made_before(p, name, &reference).await? {
-        // The listing may predate a delete earlier in this apply (a replaced zone).
+        // Listed, but perhaps deleted since by something else: look before adopting.
         Some(id) => {
             let mut probe = desired.clone();
             probe.insert("id".into(), Value::from(id.as_str()));
@@ -192,6 +208,7 @@ pub async fn create_zone(
             };
             match out {
                 Ok(o) => {
+                    note_zone(p, o.hosted_zone(), None);
                     let id = o
                         .hosted_zone()
                         .map(|z| bare_zone_id(z.id()).to_string())
@@ -278,6 +295,7 @@ pub async fn read_zone(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, 
 pub async fn delete_zone(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
     match p.route53.delete_hosted_zone().id(text(prior, "id")).send().await {
         Ok(o) => {
+            note_zone(p, None, Some(text(prior, "id")));
             if let Some(c) = o.change_info() {
                 wait_change(p, c).await?;
             }
@@ -333,7 +351,7 @@ fn record_set(desired: &Attrs) -> Result<ResourceRecordSet, ProviderError> {
 }
 
 /// One record change, sent with the others queued for its zone in the same moment
-/// (`record_batches`); its own answer comes back whatever its neighbours' are.
+/// (`core::batches`); its own answer comes back whatever its neighbours' are.
 async fn change(
     p: &AwsProvider,
     zone_id: &str,
@@ -347,7 +365,7 @@ async fn change(
         .map_err(|e| invalid(e.to_string()))?;
     let (leads, answer) = p.record_batches.queue(zone_id, one);
     if leads {
-        tokio::time::sleep(record_batches::WINDOW).await;
+        tokio::time::sleep(matihnet_core::batches::WINDOW).await;
         // The batch is taken when its request may go out, not before: while the leader waits
         // for Route53's rate, the changes that arrive join it.
         while p.record_batches.has_queued(zone_id) {
@@ -356,12 +374,7 @@ async fn change(
             matihnet_core::pacing::prepaid("route53", send_batch(p, zone_id, batch)).await;
         }
     }
-    answer.await.unwrap_or_else(|_| {
-        Err(ProviderError::new(
-            ErrorKind::Other,
-            "internal error: a batched Route53 change lost its answer",
-        ))
-    })
+    matihnet_core::batches::answer(answer).await
 }
 
 /// Sends changes as one request and answers each; a batch Route53 refuses is sent again one

@@ -15,7 +15,6 @@ mod map;
 mod nlb;
 mod pacing;
 mod provider;
-mod record_batches;
 mod tags;
 mod types;
 mod vpc;

@@ -36,10 +36,12 @@ pub struct AwsProvider {
     types: ResourceTypes<AwsProvider>,
     calls: Arc<ApiCalls>,
     pub(crate) pacer: Arc<Pacer>,
-    pub(crate) record_batches: crate::record_batches::RecordBatches,
-    /// The account's hosted zones as the first zone create of this command found them.
-    pub(crate) zones_before_this_run:
-        tokio::sync::OnceCell<Vec<aws_sdk_route53::types::HostedZone>>,
+    /// Route53 changes queued per hosted zone; Route53 takes at most 1,000 in one request.
+    pub(crate) record_batches: matihnet_core::batches::Batches<aws_sdk_route53::types::Change>,
+    /// The account's hosted zones as the first zone create of this command listed them, kept
+    /// current with this command's own creates and deletes.
+    pub(crate) known_zones:
+        tokio::sync::OnceCell<std::sync::Mutex<Vec<aws_sdk_route53::types::HostedZone>>>,
 }
 
 impl AwsProvider {
@@ -105,8 +107,8 @@ impl AwsProvider {
             types: types::table(),
             calls,
             pacer,
-            record_batches: crate::record_batches::RecordBatches::default(),
-            zones_before_this_run: tokio::sync::OnceCell::new(),
+            record_batches: matihnet_core::batches::Batches::new(1000),
+            known_zones: tokio::sync::OnceCell::new(),
         }
     }
 }

@@ -90,7 +90,9 @@ where
     with_backoff(policy(), |_| {
         let fut = f();
         async move {
-            meter.pacer.pace(group).await;
+            if !matihnet_core::pacing::take_prepaid(group) {
+                meter.pacer.pace(group).await;
+            }
             meter.calls.record(what);
             match fut.await {
                 Ok(v) => Ok(Some(v)),

@@ -229,41 +229,132 @@ async fn current(
     .map(|r| as_json(&r)))
 }
 
-/// One change that deletes what is there now (if anything) and adds the desired record set.
+/// One record's part of a Cloud DNS change.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Edit {
+    additions: Vec<serde_json::Value>,
+    deletions: Vec<serde_json::Value>,
+}
+
+/// Sends `edit` with the others queued for `zone` in the same moment (`core::batches`): Cloud
+/// DNS takes up to 1,000 additions and deletions in one change. Its own answer comes back
+/// whatever its neighbours' are.
+async fn submit(p: &GcpProvider, zone: &str, edit: Edit) -> Result<(), ProviderError> {
+    let (leads, answer) = p.record_batches.queue(zone, edit);
+    if leads {
+        tokio::time::sleep(matihnet_core::batches::WINDOW).await;
+        // Taken when its request may go out, so what arrives during the wait joins it.
+        while p.record_batches.has_queued(zone) {
+            p.meter.pacer.pace("dns").await;
+            let batch = p.record_batches.take(zone);
+            matihnet_core::pacing::prepaid("dns", send_edits(p, zone, batch)).await;
+        }
+    }
+    matihnet_core::batches::answer(answer).await
+}
+
+/// Sends edits as one change and answers each; a change Cloud DNS refuses is sent again one
+/// edit at a time, so each gets the answer it alone would get.
+async fn send_edits(
+    p: &GcpProvider,
+    zone: &str,
+    batch: Vec<(Edit, matihnet_core::batches::Answer)>,
+) {
+    let mut together = Edit::default();
+    for (e, _) in &batch {
+        together.additions.extend(e.additions.iter().cloned());
+        together.deletions.extend(e.deletions.iter().cloned());
+    }
+    match send_change(p, zone, together).await {
+        Err(e) if batch.len() > 1 && is_refusal(&e) => {
+            for (edit, tx) in batch {
+                let _ = tx.send(send_change(p, zone, edit).await);
+            }
+        }
+        result => {
+            for (_, tx) in batch {
+                let _ = tx.send(result.clone());
+            }
+        }
+    }
+}
+
+/// A change Cloud DNS turned down for its content, not for the moment.
+fn is_refusal(e: &ProviderError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Rejected
+            | ErrorKind::Conflict
+            | ErrorKind::PreconditionFailed
+            | ErrorKind::NotFound
+    )
+}
+
+async fn send_change(p: &GcpProvider, zone: &str, edit: Edit) -> Result<(), ProviderError> {
+    let project = &p.settings.project;
+    let mut change = json!({"additions": edit.additions});
+    if !edit.deletions.is_empty() {
+        change["deletions"] = json!(edit.deletions);
+    }
+    let body: google_cloud_dns_v1::model::Change = model(change)?;
+    call(&p.meter, "create change", || {
+        p.changes
+            .create()
+            .set_project(project)
+            .set_managed_zone(zone)
+            .set_body(body.clone())
+            .send()
+    })
+    .await?
+    .map(|_| ())
+    // Cloud DNS answers 404 both for a missing zone and for a deletion of a record set that
+    // is not there.
+    .ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::NotFound,
+            format!("create change: managed zone {zone}, or a record set the change deletes, is not there"),
+        )
+    })
+}
+
+/// Writes the desired record set in one change, guessing that what is there is what the state
+/// recorded (nothing, for a create) so that no read is needed. When the guess is wrong (a
+/// record left by an interrupted run, or changed by hand) Cloud DNS refuses the change, and
+/// the record is read and written again from what is really there.
 pub async fn write_record(
     p: &GcpProvider,
     desired: &Attrs,
-    _prior: Option<&Attrs>,
+    prior: Option<&Attrs>,
 ) -> Result<Attrs, ProviderError> {
-    let project = &p.settings.project;
     let zone = text(desired, "zone_id");
-    let now = current(p, desired).await?;
     let wanted = rrset(desired);
-    let same = now.as_ref().is_some_and(|n| {
-        n.get("rrdatas") == wanted.get("rrdatas")
-            && n.get("ttl").and_then(|t| t.as_i64()) == wanted.get("ttl").and_then(|t| t.as_i64())
-    });
-    if !same {
-        let mut change = json!({"additions": [wanted]});
-        if let Some(n) = &now {
-            change["deletions"] = json!([n]);
+    let guess = Edit {
+        additions: vec![wanted.clone()],
+        deletions: prior.map(rrset).into_iter().collect(),
+    };
+    match submit(p, zone, guess).await {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind,
+                ErrorKind::Conflict | ErrorKind::PreconditionFailed | ErrorKind::NotFound
+            ) =>
+        {
+            let now = current(p, desired).await?;
+            let same = now.as_ref().is_some_and(|n| {
+                n.get("rrdatas") == wanted.get("rrdatas")
+                    && n.get("ttl").and_then(|t| t.as_i64())
+                        == wanted.get("ttl").and_then(|t| t.as_i64())
+            });
+            if !same {
+                let edit = Edit {
+                    additions: vec![wanted],
+                    deletions: now.into_iter().collect(),
+                };
+                submit(p, zone, edit).await?;
+            }
         }
-        let body: google_cloud_dns_v1::model::Change = model(change)?;
-        call(&p.meter, "create change", || {
-            p.changes
-                .create()
-                .set_project(project)
-                .set_managed_zone(zone)
-                .set_body(body.clone())
-                .send()
-        })
-        .await?
-        .ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Rejected,
-                format!("managed zone {zone} not found"),
-            )
-        })?;
+        Err(e) => return Err(e),
     }
     let mut attrs = desired.clone();
     attrs.insert(
@@ -367,20 +458,17 @@ fn record_attrs(prior: &Attrs, now: &serde_json::Value) -> Attrs {
 }
 
 pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
-    let project = &p.settings.project;
     let zone = text(prior, "zone_id");
     let Some(now) = current(p, prior).await? else {
         return Ok(());
     };
-    let body: google_cloud_dns_v1::model::Change = model(json!({"deletions": [now]}))?;
-    call(&p.meter, "create change", || {
-        p.changes
-            .create()
-            .set_project(project)
-            .set_managed_zone(zone)
-            .set_body(body.clone())
-            .send()
-    })
-    .await?;
-    Ok(())
+    let edit = Edit {
+        additions: Vec::new(),
+        deletions: vec![now],
+    };
+    match submit(p, zone, edit).await {
+        // Gone between the read and the change: what a delete wants.
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }

@@ -28,6 +28,9 @@ pub struct GcpProvider {
     pub(crate) changes: google_cloud_dns_v1::client::Changes,
     types: ResourceTypes<GcpProvider>,
     pub(crate) meter: crate::client::Meter,
+    /// Record edits queued per managed zone; a change takes at most 1,000 additions and 1,000
+    /// deletions, so 500 edits of both kinds fit.
+    pub(crate) record_batches: matihnet_core::batches::Batches<crate::dns::Edit>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,7 @@ impl GcpProvider {
                 calls: ApiCalls::new(),
                 pacer: matihnet_core::pacing::Pacer::new(settings.rate_limits.clone()),
             },
+            record_batches: matihnet_core::batches::Batches::new(500),
             settings,
             types: types::table(),
         })
