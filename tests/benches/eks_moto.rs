@@ -8,20 +8,18 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set itself up should stop loudly
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use matihnet_core::{Address, Attrs, DesiredResource, OperationContext, Provider};
+use matihnet_core::{Address, Attrs, Provider};
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::moto::Moto;
 use matihnet_e2e::Sandbox;
 use serde_json::Value;
 
-use futures::StreamExt;
-
-/// The floor's concurrency: the default `--parallelism` a user gets.
-const FLOOR_TASKS: usize = 10;
+#[path = "direct/mod.rs"]
+mod direct;
 
 /// Runs and returns the time and the JSON on stdout.
 fn timed_json(s: &Sandbox, moto: &Moto, args: &[&str]) -> (Duration, Value) {
@@ -69,7 +67,7 @@ async fn floor(
     let loaded = matihnet_net::load("bench.toml", text, &|_| None).unwrap();
     let env = &loaded.env;
     let aws = env.aws.as_ref().unwrap();
-    let provider = Arc::new(
+    let provider: Arc<dyn Provider> = Arc::new(
         matihnet_provider_aws::AwsProvider::connect(matihnet_provider_aws::AwsSettings {
             environment: env.name.clone(),
             region: env.region.clone(),
@@ -81,55 +79,13 @@ async fn floor(
         .await,
     );
     let desired = provider.map_resources(matihnet_net::expand(env, &loaded.plan));
-    let ctx = |addr: &Address| OperationContext {
-        addr: addr.clone(),
-        environment: env.name.clone(),
-        lineage: "floor".into(),
-    };
-    let started = Instant::now();
     if let Some(existing) = read_only_of {
-        let reads = existing.iter().map(|(addr, attrs)| {
-            let p = Arc::clone(&provider);
-            let c = ctx(addr);
-            async move { p.read(&c, attrs).await.unwrap() }
-        });
-        futures::stream::iter(reads)
-            .buffer_unordered(FLOOR_TASKS)
-            .collect::<Vec<_>>()
-            .await;
-        return (started.elapsed(), BTreeMap::new());
+        return (
+            direct::read_each(provider, existing, &env.name).await,
+            BTreeMap::new(),
+        );
     }
-    let mut done: BTreeMap<Address, Attrs> = BTreeMap::new();
-    let mut left: Vec<DesiredResource> = desired;
-    while !left.is_empty() {
-        let ready: BTreeSet<Address> = left
-            .iter()
-            .filter(|r| r.dependencies().iter().all(|d| done.contains_key(d)))
-            .map(|r| r.addr.clone())
-            .collect();
-        let (now, later): (Vec<_>, Vec<_>) =
-            left.into_iter().partition(|r| ready.contains(&r.addr));
-        left = later;
-        let calls = now.into_iter().map(|r| {
-            let lookup = |a: &Address| done.get(a);
-            let attrs: Attrs = r
-                .attrs
-                .iter()
-                .map(|(k, e)| (k.clone(), e.resolve(&lookup).unwrap()))
-                .collect();
-            let p = Arc::clone(&provider);
-            let c = ctx(&r.addr);
-            async move { (c.addr.clone(), p.create(&c, &attrs).await.unwrap()) }
-        });
-        let finished: Vec<(Address, Attrs)> = futures::stream::iter(calls)
-            .buffer_unordered(FLOOR_TASKS)
-            .collect()
-            .await;
-        for (addr, attrs) in finished {
-            done.insert(addr, attrs);
-        }
-    }
-    (started.elapsed(), done)
+    direct::create_by_levels(provider, desired, &env.name).await
 }
 
 fn timed(s: &Sandbox, moto: &Moto, args: &[&str]) -> Duration {

@@ -3,6 +3,8 @@
 //! controller binds to, and their listeners. matihnet owns them, so a destroy is never blocked by
 //! load balancers Kubernetes made on its own.
 
+use std::collections::HashMap;
+
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
     ProtocolEnum, SubnetMapping, Tag, TargetTypeEnum,
@@ -285,9 +287,10 @@ pub async fn read(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, Provi
         Err(e) if is_missing(&e) => None,
         Err(e) => return Err(to_provider_error("DescribeLoadBalancers", &e)),
     };
-    let Some(lb) = lb else {
-        return Ok(None);
-    };
+    Ok(lb.map(|lb| read_attrs(prior, &lb)))
+}
+
+fn read_attrs(prior: &Attrs, lb: &LoadBalancer) -> Attrs {
     let mut attrs = prior.clone();
     attrs.insert(
         "dns_name".into(),
@@ -297,7 +300,51 @@ pub async fn read(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, Provi
         "zone_id".into(),
         Value::from(lb.canonical_hosted_zone_id().unwrap_or_default()),
     );
-    Ok(Some(attrs))
+    attrs
+}
+
+/// Every load balancer of the account and region, by ARN (400 to a page).
+async fn all_load_balancers(
+    p: &AwsProvider,
+) -> Result<Option<HashMap<String, LoadBalancer>>, ProviderError> {
+    let mut found = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = p
+            .elb
+            .describe_load_balancers()
+            .set_marker(marker.clone())
+            .page_size(400)
+            .send()
+            .await
+            .map_err(|e| to_provider_error("DescribeLoadBalancers", &e))?;
+        for lb in page.load_balancers() {
+            if let Some(arn) = lb.load_balancer_arn() {
+                found.insert(arn.to_string(), lb.clone());
+            }
+        }
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(Some(found));
+        }
+    }
+}
+
+/// Reads many front ends with one listing of the region's load balancers instead of one
+/// request each: a plan's reads of the dedicated front ends then cost one call, however many
+/// tenants have one.
+pub async fn read_many(
+    p: &AwsProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    matihnet_core::listing::read_by_listing(
+        priors,
+        |_| (),
+        |prior| read(p, prior),
+        |()| all_load_balancers(p),
+        |prior, all| all.get(text(prior, "id")).map(|lb| read_attrs(prior, lb)),
+    )
+    .await
 }
 
 pub async fn delete(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -270,6 +270,13 @@ impl ResourceType<AwsProvider> for LoadBalancer {
     async fn read(&self, p: &AwsProvider, _: &OperationContext, prior: &Attrs) -> Read {
         nlb::read(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AwsProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        nlb::read_many(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AwsProvider,
