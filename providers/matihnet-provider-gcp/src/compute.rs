@@ -2,7 +2,7 @@
 //! regional static external addresses of the ingress front ends. Every write is an operation,
 //! waited on until DONE; an operation that ends with an `error` is the failure of the resource.
 
-use google_cloud_lro::Poller;
+use google_cloud_lro::{Poller, PollingResult};
 use matihnet_core::{
     Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
 };
@@ -22,16 +22,54 @@ fn last_segment(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-/// Waits on an operation and turns its `error` into ours.
-async fn finish<P>(meter: &Meter, what: &str, poller: P) -> Result<(), ProviderError>
+/// Sends a write and waits on its operation, polling it here rather than in the library so
+/// that every poll is counted and paced (Compute meters operation polls as their own quota
+/// group), then turns the operation's `error` into ours.
+async fn finish<P>(meter: &Meter, what: &str, mut poller: P) -> Result<(), ProviderError>
 where
     P: Poller<google_cloud_compute_v1::model::Operation, google_cloud_compute_v1::model::Operation>,
 {
-    // The write and its polls are one count and one token: the poller's own requests are not
-    // seen here.
-    meter.pacer.pace(quota_group(what)).await;
-    meter.calls.record(what);
-    let op = poller.until_done().await.map_err(|e| gcp_error(what, &e))?;
+    let mut polls: u32 = 0;
+    let mut poll_errors: u32 = 0;
+    // From 100 ms up to 10 s apart: an emulator's operation is done at once, a real one in
+    // seconds.
+    let mut wait = std::time::Duration::from_millis(100);
+    let op = loop {
+        // The first poll sends the write itself.
+        let (group, counted) = if polls == 0 {
+            (quota_group(what), what)
+        } else {
+            ("compute-operations", "get operation")
+        };
+        if !matihnet_core::pacing::take_prepaid(group) {
+            meter.pacer.pace(group).await;
+        }
+        meter.calls.record(counted);
+        polls += 1;
+        match poller.poll().await {
+            Some(PollingResult::Completed(result)) => {
+                break result.map_err(|e| gcp_error(what, &e))?;
+            }
+            Some(PollingResult::InProgress(_)) => {}
+            Some(PollingResult::PollingError(e)) => {
+                if e.http_status_code() == Some(429) {
+                    meter.pacer.throttled(group);
+                }
+                poll_errors += 1;
+                if poll_errors >= policy().max_attempts {
+                    return Err(gcp_error(what, &e));
+                }
+            }
+            None => {
+                return Err(ProviderError::new(
+                    ErrorKind::Other,
+                    format!("{what}: the operation's poller ended without a result"),
+                ))
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(10));
+    };
     let op = as_json(&op);
     if let Some(errors) = op
         .pointer("/error/errors")
