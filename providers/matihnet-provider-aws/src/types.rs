@@ -95,6 +95,13 @@ impl ResourceType<AwsProvider> for Subnet {
     async fn read(&self, p: &AwsProvider, _: &OperationContext, prior: &Attrs) -> Read {
         vpc::read_subnet(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AwsProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        vpc::read_subnets(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AwsProvider,

@@ -76,4 +76,4 @@ pub use network::{create_vpc, delete_vpc, read_vpc, update_tags, update_vpc};
 pub use route_tables::{
     create_route_table, delete_route_table, read_route_table, update_route_table,
 };
-pub use subnets::{create_subnet, delete_subnet, read_subnet};
+pub use subnets::{create_subnet, delete_subnet, read_subnet, read_subnets};

@@ -1,5 +1,7 @@
 //! Subnets, tagged with their role for the load balancer controller and the VPC CNI.
 
+use std::collections::HashMap;
+
 use super::*;
 
 fn subnet_tags(p: &AwsProvider, desired: &Attrs) -> Vec<(String, String)> {
@@ -72,9 +74,10 @@ pub async fn read_subnet(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(to_provider_error("DescribeSubnets", &e)),
     };
-    let Some(s) = out.subnets().first() else {
-        return Ok(None);
-    };
+    Ok(out.subnets().first().map(|s| subnet_attrs(prior, s)))
+}
+
+fn subnet_attrs(prior: &Attrs, s: &aws_sdk_ec2::types::Subnet) -> Attrs {
     let mut attrs = prior.clone();
     attrs.insert(
         "cidr".into(),
@@ -91,7 +94,59 @@ pub async fn read_subnet(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>
         );
     }
     attrs.insert("name".into(), Value::from(name_tag(s.tags())));
-    Ok(Some(attrs))
+    attrs
+}
+
+/// Every subnet of a VPC by id.
+async fn vpc_subnets(
+    p: &AwsProvider,
+    vpc_id: &str,
+) -> Result<Option<HashMap<String, aws_sdk_ec2::types::Subnet>>, ProviderError> {
+    let mut found = HashMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = p
+            .ec2
+            .describe_subnets()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| to_provider_error("DescribeSubnets", &e))?;
+        for s in page.subnets() {
+            if let Some(id) = s.subnet_id() {
+                found.insert(id.to_string(), s.clone());
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(Some(found));
+        }
+    }
+}
+
+/// Reads many subnets with one filtered `DescribeSubnets` per VPC instead of one each.
+pub async fn read_subnets(
+    p: &AwsProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    matihnet_core::listing::read_by_listing(
+        priors,
+        |prior| text(prior, "network_id").to_string(),
+        |prior| read_subnet(p, prior),
+        |vpc| async move { vpc_subnets(p, &vpc).await },
+        |prior, subnets| {
+            subnets
+                .get(text(prior, "id"))
+                .map(|s| subnet_attrs(prior, s))
+        },
+    )
+    .await
 }
 
 pub async fn delete_subnet(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
