@@ -228,6 +228,13 @@ impl ResourceType<AwsProvider> for RouteTable {
     async fn read(&self, p: &AwsProvider, _: &OperationContext, prior: &Attrs) -> Read {
         vpc::read_route_table(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AwsProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        vpc::read_route_tables(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AwsProvider,

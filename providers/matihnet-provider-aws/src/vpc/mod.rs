@@ -74,6 +74,6 @@ pub use gateways::{create_igw, create_nat, delete_igw, delete_nat, read_igw, rea
 pub(crate) use gateways::{owned_eip, release_eip};
 pub use network::{create_vpc, delete_vpc, read_vpc, update_tags, update_vpc};
 pub use route_tables::{
-    create_route_table, delete_route_table, read_route_table, update_route_table,
+    create_route_table, delete_route_table, read_route_table, read_route_tables, update_route_table,
 };
 pub use subnets::{create_subnet, delete_subnet, read_subnet, read_subnets};

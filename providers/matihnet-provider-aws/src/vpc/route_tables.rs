@@ -48,6 +48,7 @@ pub async fn create_route_table(
         .unwrap_or(attrs))
 }
 
+#[derive(Clone)]
 struct TableNow {
     associations: BTreeMap<String, String>,
     gateway_id: String,
@@ -67,9 +68,10 @@ async fn describe_table(p: &AwsProvider, id: &str) -> Result<Option<TableNow>, P
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(to_provider_error("DescribeRouteTables", &e)),
     };
-    let Some(t) = out.route_tables().first() else {
-        return Ok(None);
-    };
+    Ok(out.route_tables().first().map(table_now))
+}
+
+fn table_now(t: &aws_sdk_ec2::types::RouteTable) -> TableNow {
     let associations = t
         .associations()
         .iter()
@@ -85,7 +87,7 @@ async fn describe_table(p: &AwsProvider, id: &str) -> Result<Option<TableNow>, P
         .routes()
         .iter()
         .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
-    Ok(Some(TableNow {
+    TableNow {
         associations,
         gateway_id: default
             .and_then(|r| r.gateway_id())
@@ -96,7 +98,59 @@ async fn describe_table(p: &AwsProvider, id: &str) -> Result<Option<TableNow>, P
             .unwrap_or_default()
             .to_string(),
         name: name_tag(t.tags()),
-    }))
+    }
+}
+
+/// Every route table of a VPC by id.
+async fn vpc_tables(
+    p: &AwsProvider,
+    vpc_id: &str,
+) -> Result<Option<BTreeMap<String, TableNow>>, ProviderError> {
+    let mut found = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = p
+            .ec2
+            .describe_route_tables()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc_id)
+                    .build(),
+            )
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| to_provider_error("DescribeRouteTables", &e))?;
+        for t in page.route_tables() {
+            if let Some(id) = t.route_table_id() {
+                found.insert(id.to_string(), table_now(t));
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(Some(found));
+        }
+    }
+}
+
+/// Reads many route tables with one filtered `DescribeRouteTables` per VPC instead of one each.
+pub async fn read_route_tables(
+    p: &AwsProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    matihnet_core::listing::read_by_listing(
+        priors,
+        |prior| text(prior, "vpc_id").to_string(),
+        |prior| read_route_table(p, prior),
+        |vpc| async move { vpc_tables(p, &vpc).await },
+        |prior, tables| {
+            tables
+                .get(text(prior, "id"))
+                .map(|now| table_attrs(prior, now.clone()))
+        },
+    )
+    .await
 }
 
 /// Makes the default route and the subnet associations what `desired` says.
@@ -170,9 +224,12 @@ pub async fn read_route_table(
     p: &AwsProvider,
     prior: &Attrs,
 ) -> Result<Option<Attrs>, ProviderError> {
-    let Some(now) = describe_table(p, text(prior, "id")).await? else {
-        return Ok(None);
-    };
+    Ok(describe_table(p, text(prior, "id"))
+        .await?
+        .map(|now| table_attrs(prior, now)))
+}
+
+fn table_attrs(prior: &Attrs, now: TableNow) -> Attrs {
     let mut attrs = prior.clone();
     let subnets = in_prior_order(
         &texts(prior, "subnet_ids"),
@@ -195,7 +252,7 @@ pub async fn read_route_table(
                 .collect(),
         ),
     );
-    Ok(Some(attrs))
+    attrs
 }
 
 pub async fn update_route_table(
