@@ -881,3 +881,73 @@ async fn serves_beside_the_gcp_emulator_on_a_socket() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert!(cloud.azure.snapshot().to_string().contains("\"sock\""));
 }
+
+#[tokio::test]
+async fn rate_limit_enforces_arms_buckets_per_kind_of_request() {
+    let emu = with_group(0).await;
+    let get = emu
+        .call_with("GET", "/_localcloud/azure/faults", None, &[])
+        .await;
+    assert_eq!(
+        get.body["rate_limit"], false,
+        "off unless asked: {}",
+        get.body
+    );
+    let set = emu
+        .call_with(
+            "POST",
+            "/_localcloud/azure/faults",
+            Some(&json!({"rate_limit": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    // Writes: 200 in the bucket, 10 a second back; a burst of 200 goes, then ARM refuses.
+    let started = std::time::Instant::now();
+    let mut refused = None;
+    for i in 0..1000 {
+        let a = emu
+            .call(
+                "PUT",
+                &group(&format!("rg{i}")),
+                Some(&json!({"location": "westus"})),
+            )
+            .await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, a));
+            break;
+        }
+    }
+    let (at, refusal) = refused.expect("1,000 writes at once were never throttled");
+    // The bucket's 200 and what came back at 10 a second while they were sent.
+    let refilled = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize + 1;
+    assert!(
+        (200..=200 + refilled).contains(&at),
+        "throttled at write {at}"
+    );
+    assert_eq!(code(&refusal.body), "SubscriptionRequestsThrottled");
+    assert_eq!(refusal.header("retry-after").as_deref(), Some("1"));
+    // Reads draw from their own bucket.
+    assert_eq!(
+        emu.call("GET", &group("rg"), None).await.status,
+        StatusCode::OK
+    );
+    // A token comes back within a tenth of a second at 10 a second.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = emu
+        .call(
+            "PUT",
+            &group("rg-later"),
+            Some(&json!({"location": "westus"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    let faults = emu
+        .call_with("GET", "/_localcloud/azure/faults", None, &[])
+        .await;
+    assert!(
+        faults.body["rate_limited"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        faults.body
+    );
+}

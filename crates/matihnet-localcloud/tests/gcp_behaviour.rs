@@ -932,3 +932,47 @@ async fn internal_ipv6_gets_a_ula_range_and_a_global_peering_range_avoids_the_su
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn rate_limit_enforces_computes_per_minute_quotas() {
+    let gcp = Gcp::new(0);
+    let (status, faults) = gcp
+        .post("/_localcloud/gcp/faults", &json!({"rate_limit": true}))
+        .await;
+    assert_eq!(status, 200, "{faults}");
+    assert_eq!(faults["rate_limit"], true);
+    // Gets: 1,500 a minute; the 1,501st in the same moment is refused as Compute documents.
+    let started = std::time::Instant::now();
+    let mut refused = None;
+    for i in 0..4000 {
+        let (status, body) = gcp.get(&format!("{P}/global/networks/default")).await;
+        if status != 200 {
+            refused = Some((i, status, body));
+            break;
+        }
+    }
+    let (at, status, body) = refused.expect("4,000 gets at once were never refused");
+    // The bucket's 1,500 and what came back at 25 a second while they were sent.
+    let refilled = (started.elapsed().as_secs_f64() * 25.0).ceil() as usize + 1;
+    assert!(
+        (1500..=1500 + refilled).contains(&at),
+        "refused at get {at}"
+    );
+    assert_eq!(
+        (status, reason(&body)),
+        (403, "rateLimitExceeded"),
+        "{body}"
+    );
+    // Lists and writes have their own quotas.
+    let (status, _) = gcp.get(&format!("{P}/global/networks")).await;
+    assert_eq!(status, 200);
+    let (status, op) = gcp
+        .post(&format!("{P}/global/networks"), &json!({"name": "vpc"}))
+        .await;
+    assert_eq!(status, 200, "{op}");
+    let (_, faults) = gcp.get("/_localcloud/gcp/faults").await;
+    assert!(
+        faults["rate_limited"].as_u64().unwrap_or(0) >= 1,
+        "{faults}"
+    );
+}

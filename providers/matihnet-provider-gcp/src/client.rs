@@ -43,6 +43,8 @@ pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Provi
     });
     let kind = match status {
         Some(429) => ErrorKind::Throttled,
+        // Compute answers a spent rate quota with 403 `rateLimitExceeded`, not 429.
+        Some(403) if is_rate_limited(e) => ErrorKind::Throttled,
         Some(401) | Some(403) => ErrorKind::Unauthorized,
         Some(404) => ErrorKind::NotFound,
         Some(409) => ErrorKind::Conflict,
@@ -63,6 +65,19 @@ pub(crate) fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Provi
             status.map(|s| format!("{s} ")).unwrap_or_default()
         ),
     )
+}
+
+/// Whether Google refused for rate: 429, or Compute's documented 403 `rateLimitExceeded` /
+/// `userRateLimitExceeded`.
+pub(crate) fn is_rate_limited(e: &google_cloud_gax::error::Error) -> bool {
+    e.http_status_code() == Some(429)
+        || (e.http_status_code() == Some(403)
+            && e.status().is_some_and(|s| {
+                s.details.iter().any(|d| {
+                    matches!(d, StatusDetails::ErrorInfo(info)
+                        if matches!(info.reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded"))
+                })
+            }))
 }
 
 pub(crate) fn is_not_found(e: &google_cloud_gax::error::Error) -> bool {
@@ -98,7 +113,7 @@ where
                 Ok(v) => Ok(Some(v)),
                 Err(e) if is_not_found(&e) => Ok(None),
                 Err(e) => {
-                    if e.http_status_code() == Some(429) {
+                    if is_rate_limited(&e) {
                         meter.pacer.throttled(group);
                     }
                     Err((gcp_error(what, &e), None))

@@ -52,7 +52,7 @@ where
             }
             Some(PollingResult::InProgress(_)) => {}
             Some(PollingResult::PollingError(e)) => {
-                if e.http_status_code() == Some(429) {
+                if crate::client::is_rate_limited(&e) {
                     meter.pacer.throttled(group);
                 }
                 poll_errors += 1;

@@ -1,6 +1,7 @@
 //! The local ARM's admin API under `/_localcloud/azure/` (no token needed): `POST|GET|DELETE
 //! faults` (throttle with `retry_after_seconds`, `server_error`, `fail_operations` with an
-//! optional code and message, `operation_delay_ms`), `POST reset`, `POST finish-operations`,
+//! optional code and message, `operation_delay_ms`, `rate_limit`: ARM's documented token buckets
+//! for reads, writes and deletes), `POST reset`, `POST finish-operations`,
 //! `POST subnet-in-use` and `GET state`. The request and response shapes are this cloud's own;
 //! the faults they set are the shared model in `core::faults`.
 
@@ -104,9 +105,10 @@ fn apply_faults(cloud: &Cloud, args: &Value) -> Result<(), String> {
                 let ms = v.as_u64().ok_or("operation_delay_ms must be a non-negative integer")?;
                 cloud.set_operation_delay(Duration::from_millis(ms));
             }
+            "rate_limit" => cloud.set_rate_limit(v.as_bool().ok_or("rate_limit must be true or false")?),
             other => {
                 return Err(format!(
-                    "unknown fault '{other}'; known: throttle, server_error, fail_operations, operation_delay_ms"
+                    "unknown fault '{other}'; known: throttle, server_error, fail_operations, operation_delay_ms, rate_limit"
                 ))
             }
         }
@@ -126,6 +128,8 @@ fn faults_json(cloud: &Cloud) -> Value {
         "failure_code": f.failure_code,
         "failure_message": f.failure_message,
         "operation_delay_ms": held.clock.delay_ms(),
+        "rate_limit": f.rate_limits.is_some(),
+        "rate_limited": f.rate_limits.as_ref().map_or(0, |r| r.throttled),
     })
 }
 

@@ -33,6 +33,7 @@ use axum::Router;
 
 use crate::core::clock::now_ms;
 use crate::core::faults::{Faults, RequestFault};
+use crate::core::rate_limit::Limit;
 use crate::core::snapshot::SnapshotFormat;
 use crate::core::store::Store;
 use crate::Options;
@@ -52,6 +53,33 @@ const SNAPSHOT: SnapshotFormat = SnapshotFormat {
 /// The emulated Azure subscription(s): every subscription id is accepted.
 pub struct Cloud {
     store: Store<state::State>,
+}
+
+/// ARM's token buckets per subscription and region, from "Understand how Azure Resource
+/// Manager throttles requests"
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling):
+/// reads 250 refilled at 25 a second, writes and deletes 200 at 10 a second. The local ARM has one
+/// region and keeps one set of buckets for all its subscriptions.
+const ARM_READS: Limit = Limit {
+    capacity: 250.0,
+    refill_per_second: 25.0,
+};
+const ARM_WRITES: Limit = Limit {
+    capacity: 200.0,
+    refill_per_second: 10.0,
+};
+const ARM_DELETES: Limit = Limit {
+    capacity: 200.0,
+    refill_per_second: 10.0,
+};
+
+/// The bucket a request draws from; polls of operations are reads, as ARM counts them.
+fn arm_bucket(method: &Method) -> (&'static str, Limit) {
+    match *method {
+        Method::GET | Method::HEAD => ("arm-reads", ARM_READS),
+        Method::DELETE => ("arm-deletes", ARM_DELETES),
+        _ => ("arm-writes", ARM_WRITES),
+    }
 }
 
 impl Cloud {
@@ -77,6 +105,12 @@ impl Cloud {
             .lock()
             .faults
             .set_throttle(count, Some(retry_after));
+    }
+
+    /// Enforces (or stops enforcing) ARM's documented request rates per subscription.
+    pub fn set_rate_limit(&self, on: bool) {
+        self.store.lock().faults.rate_limits =
+            on.then(crate::core::rate_limit::RateLimits::default);
     }
 
     /// The next `count` ARM requests answer 500 `InternalServerError`.
@@ -167,6 +201,24 @@ impl Cloud {
         }
         let now = now_ms();
         let mut held = self.store.settled_at(now);
+        let (bucket, limit) = arm_bucket(&method);
+        let admitted = held
+            .faults
+            .rate_limits
+            .as_mut()
+            .is_none_or(|r| r.admit(bucket, limit, now));
+        if !admitted {
+            // ARM's answer to an empty bucket: wait for one token to come back.
+            let secs = (1.0 / limit.refill_per_second).ceil().max(1.0) as u64;
+            let kind = bucket.trim_start_matches("arm-").trim_end_matches('s');
+            return ArmError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SubscriptionRequestsThrottled",
+                format!("Number of '{kind}' requests for subscription exceeded. Please try again after '{secs}' seconds after additional tries."),
+            )
+            .with_header("retry-after", secs.to_string())
+            .into_response();
+        }
         match held.faults.take_request_fault() {
             Some(RequestFault::Throttled {
                 retry_after_seconds: secs,

@@ -1,5 +1,6 @@
 //! The local Google Cloud's admin API under `/_localcloud/gcp/`: `POST faults` (throttle,
-//! unavailable, failed operations with an optional code, operation delay), `GET faults`, and
+//! unavailable, failed operations with an optional code, operation delay, `rate_limit`: Compute
+//! Engine's documented rate quotas), `GET faults`, and
 //! `POST reset`. The request and response shapes are this cloud's own; the faults they set are
 //! the shared model in `core::faults`.
 
@@ -29,6 +30,8 @@ struct FaultRequest {
     unavailable: Option<Count>,
     fail_operations: Option<FailOperations>,
     operation_delay_ms: Option<u64>,
+    /// Enforce Compute Engine's documented rate quotas.
+    rate_limit: Option<bool>,
 }
 
 /// A count, and for `fail_operations` the error code to end with.
@@ -51,6 +54,9 @@ async fn set_faults(State(cloud): State<Arc<Cloud>>, body: axum::body::Bytes) ->
     if let Some(c) = request.throttle {
         cloud.throttle(c.count);
     }
+    if let Some(on) = request.rate_limit {
+        cloud.set_rate_limit(on);
+    }
     if let Some(c) = request.unavailable {
         cloud.unavailable(c.count);
     }
@@ -71,6 +77,8 @@ async fn get_faults(State(cloud): State<Arc<Cloud>>) -> Response {
         "unavailable": {"count": held.faults.server_errors},
         "fail_operations": {"count": held.faults.fail_operations},
         "operation_delay_ms": held.clock.delay_ms(),
+        "rate_limit": held.faults.rate_limits.is_some(),
+        "rate_limited": held.faults.rate_limits.as_ref().map_or(0, |r| r.throttled),
     }))
 }
 

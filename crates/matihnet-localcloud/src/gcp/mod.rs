@@ -32,6 +32,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use crate::core::faults::RequestFault;
+use crate::core::rate_limit::Limit;
 use crate::core::snapshot::SnapshotFormat;
 use crate::core::store::{self, Store};
 use crate::Options;
@@ -119,6 +120,12 @@ impl Cloud {
         self.store.reset();
     }
 
+    /// Enforces (or stops enforcing) Compute Engine's documented rate quotas.
+    pub fn set_rate_limit(&self, on: bool) {
+        self.store.lock().faults.rate_limits =
+            on.then(crate::core::rate_limit::RateLimits::default);
+    }
+
     /// The next `count` Compute or DNS requests fail with 429 `rateLimitExceeded`.
     pub fn throttle(&self, count: u32) {
         self.store.lock().faults.set_throttle(count, None);
@@ -181,6 +188,31 @@ async fn inject_faults(
     req: Request,
     next: Next,
 ) -> Response {
+    let path = req.uri().path().to_string();
+    if let Some((group, limit)) = compute_quota_group(req.method(), &path) {
+        let mut held = cloud.store.lock();
+        let admitted = held
+            .faults
+            .rate_limits
+            .as_mut()
+            .is_none_or(|r| r.admit(group, limit, crate::core::clock::now_ms()));
+        if !admitted {
+            drop(held);
+            let project = path
+                .strip_prefix("/compute/v1/projects/")
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default();
+            return ApiError {
+                domain: "usageLimits",
+                ..ApiError::new(
+                    403,
+                    "rateLimitExceeded",
+                    format!("Quota exceeded for quota metric '{group}' and limit '{group} per minute' of service 'compute.googleapis.com' for consumer 'project:{project}'."),
+                )
+            }
+            .into_response();
+        }
+    }
     let fault = cloud.store.lock().faults.take_request_fault();
     let injected = fault.map(|fault| match fault {
         RequestFault::Throttled { .. } => ApiError {
@@ -196,6 +228,35 @@ async fn inject_faults(
         Some(err) => err.into_response(),
         None => next.run(req).await,
     }
+}
+
+/// Compute Engine's rate quotas per project, from "Compute Engine rate quotas"
+/// (https://cloud.google.com/compute/api-quota): 1,500 requests a minute for each of the
+/// `default` group (mutations), `read_requests` (gets), `list_requests` and
+/// `operation_read_requests`. A per-minute quota is modelled as a bucket holding the minute's
+/// worth, refilled at a sixtieth of it a second. A refusal is the documented 403
+/// `rateLimitExceeded`. Cloud DNS's quota is published only in the console, so it is not enforced.
+fn compute_quota_group(method: &axum::http::Method, path: &str) -> Option<(&'static str, Limit)> {
+    const PER_MINUTE: Limit = Limit {
+        capacity: 1500.0,
+        refill_per_second: 1500.0 / 60.0,
+    };
+    if !path.starts_with("/compute/v1/") {
+        return None;
+    }
+    let group =
+        if *method != axum::http::Method::GET {
+            "compute-writes"
+        } else if path.contains("/operations/") {
+            "compute-operations"
+        } else if path.rsplit('/').next().is_some_and(|last| {
+            ["networks", "subnetworks", "addresses", "operations"].contains(&last)
+        }) {
+            "compute-lists"
+        } else {
+            "compute-reads"
+        };
+    Some((group, PER_MINUTE))
 }
 
 /// A project's first Compute request finds the `default` network a new GCP project has.
