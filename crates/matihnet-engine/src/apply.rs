@@ -201,12 +201,30 @@ struct Recorder {
 /// The state and the "complete" events waiting for a write that includes their change: a
 /// resource is announced as complete only once the state on disk records it, so what the
 /// terminal shows as finished is never more than what a crash would keep.
+///
+/// The state is never copied for a write: `base` is what the last write was handed, shared with
+/// it while it serialises, and what finishes meanwhile waits in `changes` until the next write
+/// folds it in (moved, not copied). A copy of the whole state per coalesced write was a large
+/// part of a 50,000-resource apply's peak memory.
 struct Recorded {
-    state: State,
+    /// The state as of the last write taken; changed only when no write holds it.
+    base: Arc<State>,
+    /// Resources recorded since `base` was taken (`None`: removed).
+    changes: BTreeMap<Address, Option<ResourceState>>,
     /// Bumped on every change; a write of the state taken at generation `g` saves every change
     /// up to `g`.
     generation: u64,
     unsaved: Vec<(u64, Event)>,
+}
+
+impl Recorded {
+    /// A resource as recorded now: what changed since the last write, else what it holds.
+    fn resource(&self, addr: &Address) -> Option<&ResourceState> {
+        match self.changes.get(addr) {
+            Some(changed) => changed.as_ref(),
+            None => self.base.resources.get(addr),
+        }
+    }
 }
 
 impl Recorder {
@@ -217,14 +235,11 @@ impl Recorder {
         }
     }
 
-    fn update(&self, f: impl FnOnce(&mut State)) {
-        self.update_then_announce(f, None);
-    }
-
-    /// Applies `f`, and emits `event` once a state write that includes it has finished.
-    fn update_then_announce(&self, f: impl FnOnce(&mut State), event: Option<Event>) {
+    /// Records `resource` at `addr` (`None`: removes it), and emits `event` once a state write
+    /// that includes it has finished.
+    fn record(&self, addr: Address, resource: Option<ResourceState>, event: Option<Event>) {
         let mut r = self.lock();
-        f(&mut r.state);
+        r.changes.insert(addr, resource);
         r.generation += 1;
         if let Some(event) = event {
             let generation = r.generation;
@@ -234,11 +249,27 @@ impl Recorder {
         self.dirty.send_modify(|v| *v += 1);
     }
 
-    /// The state to write next (its serial bumped) and the generation it includes.
-    fn next_write(&self) -> (State, u64) {
-        let mut r = self.lock();
-        r.state.serial += 1;
-        (r.state.clone(), r.generation)
+    /// The state to write next (the changes folded in, then `finish`, its serial bumped) and the
+    /// generation it includes. The write shares it; only one write is taken at a time.
+    fn next_write(&self, finish: impl FnOnce(&mut State)) -> (Arc<State>, u64) {
+        let mut guard = self.lock();
+        let r = &mut *guard;
+        // The previous write has dropped its reference, so this copies nothing (if one were
+        // still held it would copy rather than change what is being written).
+        let state = Arc::make_mut(&mut r.base);
+        for (addr, changed) in std::mem::take(&mut r.changes) {
+            match changed {
+                Some(resource) => {
+                    state.resources.insert(addr, resource);
+                }
+                None => {
+                    state.resources.remove(&addr);
+                }
+            }
+        }
+        finish(state);
+        state.serial += 1;
+        (Arc::clone(&r.base), r.generation)
     }
 
     /// A write of the state at `generation` finished: announce what it made durable.
@@ -253,10 +284,6 @@ impl Recorder {
         for e in &ready {
             self.observer.on_event(e);
         }
-    }
-
-    fn snapshot(&self) -> State {
-        self.lock().state.clone()
     }
 }
 
@@ -277,8 +304,10 @@ async fn save_loop(
         }
         dirty.borrow_and_update();
         let started = Instant::now();
-        let (snapshot, generation) = recorder.next_write();
-        backend.write(&snapshot).await?;
+        let (shared, generation) = recorder.next_write(|_| {});
+        backend.write(&shared).await?;
+        // Released before the next write is taken, so that one folds in place.
+        drop(shared);
         recorder.saved(generation);
         // Large states take long to write: rest as long as the write took, so that saving uses
         // at most half the time and the executor keeps the CPU. The final save is not delayed.
@@ -316,7 +345,13 @@ impl Executor {
                     r.dependencies = c.dependencies.clone();
                 }
                 match &c.before {
-                    Some(before) => r.attributes = before.clone(),
+                    // Usually the very values recorded (no refresh, or nothing drifted): compare
+                    // rather than copy every resource.
+                    Some(before) => {
+                        if r.attributes != **before {
+                            r.attributes = Attrs::clone(before);
+                        }
+                    }
                     None => {
                         state.resources.remove(&c.address);
                     }
@@ -337,7 +372,8 @@ impl Executor {
         let (tx, rx) = watch::channel(0u64);
         let recorder = Arc::new(Recorder {
             state: Mutex::new(Recorded {
-                state,
+                base: Arc::new(state),
+                changes: BTreeMap::new(),
                 generation: 0,
                 unsaved: Vec::new(),
             }),
@@ -354,9 +390,8 @@ impl Executor {
 
         let mut outcome = self.run(plan, ops, &recorder, &cancel, &lineage).await;
 
-        // The final save: always, whatever happened above.
-        let outputs = compute_outputs(plan, &recorder.snapshot());
-        recorder.update(|s| s.outputs = outputs);
+        // The final save, with the outputs: always, whatever happened above. The saver finishes
+        // a write it has started, and stops.
         stop_saving.cancel();
         let save_result = match saver.await {
             Ok(r) => r,
@@ -365,14 +400,17 @@ impl Executor {
                 source: std::io::Error::other(join.to_string()),
             }),
         };
-        let (final_state, generation) = recorder.next_write();
+        let (final_state, generation) =
+            recorder.next_write(|s| s.outputs = compute_outputs(plan, s));
         self.backend
             .write(&final_state)
             .await
             .map_err(ApplyError::StateWrite)?;
         recorder.saved(generation);
         save_result.map_err(ApplyError::StateWrite)?;
-        outcome.state = final_state;
+        // With the recorder gone `final_state` is the only reference: taking it copies nothing.
+        drop(recorder);
+        outcome.state = Arc::unwrap_or_clone(final_state);
         Ok(outcome)
     }
 
@@ -416,8 +454,8 @@ impl Executor {
                 let Some(id) = ready.pop_first() else { break };
                 let op = &ops[&id];
                 let change = &plan.changes[id.addr_index];
-                let snapshot_attrs = |s: &State| -> Result<Attrs, ProviderError> {
-                    let lookup = |a: &Address| s.resources.get(a).map(|r| &r.attributes);
+                let snapshot_attrs = |s: &Recorded| -> Result<Attrs, ProviderError> {
+                    let lookup = |a: &Address| s.resource(a).map(|r| &r.attributes);
                     let mut out = Attrs::new();
                     for (name, e) in &change.desired {
                         match e.resolve(&lookup) {
@@ -436,12 +474,8 @@ impl Executor {
                 };
                 let (desired, prior) = {
                     let r = recorder.lock();
-                    let prior = r
-                        .state
-                        .resources
-                        .get(&op.address)
-                        .map(|r| r.attributes.clone());
-                    (snapshot_attrs(&r.state), prior)
+                    let prior = r.resource(&op.address).map(|r| r.attributes.clone());
+                    (snapshot_attrs(&r), prior)
                 };
                 let ctx = OperationContext {
                     addr: op.address.clone(),
@@ -576,25 +610,13 @@ impl Executor {
                             .and_then(Value::as_str)
                             .map(str::to_string),
                     };
-                    recorder.update_then_announce(
-                        |s| match attrs {
-                            Some(attributes) => {
-                                s.resources.insert(
-                                    addr,
-                                    ResourceState {
-                                        attributes,
-                                        dependencies: change.dependencies.clone(),
-                                        tainted: false,
-                                        protect: change.protect,
-                                    },
-                                );
-                            }
-                            None => {
-                                s.resources.remove(&addr);
-                            }
-                        },
-                        Some(finished),
-                    );
+                    let recorded = attrs.map(|attributes| ResourceState {
+                        attributes,
+                        dependencies: change.dependencies.clone(),
+                        tainted: false,
+                        protect: change.protect,
+                    });
+                    recorder.record(addr, recorded, Some(finished));
                     done.insert(id);
                     for d in dependents.get(&id).into_iter().flatten() {
                         if let Some(n) = waiting_on.get_mut(d) {
@@ -608,19 +630,13 @@ impl Executor {
                 Err((error, partial)) => {
                     stopping = true;
                     if let Some(attributes) = partial {
-                        let addr = op.address.clone();
-                        let kind = op.kind;
-                        recorder.update(|s| {
-                            s.resources.insert(
-                                addr,
-                                ResourceState {
-                                    attributes,
-                                    dependencies: change.dependencies.clone(),
-                                    tainted: kind == OpKind::Create,
-                                    protect: change.protect,
-                                },
-                            );
-                        });
+                        let recorded = ResourceState {
+                            attributes,
+                            dependencies: change.dependencies.clone(),
+                            tainted: op.kind == OpKind::Create,
+                            protect: change.protect,
+                        };
+                        recorder.record(op.address.clone(), Some(recorded), None);
                     }
                     outcome.failures.push(OpFailure {
                         address: op.address.clone(),

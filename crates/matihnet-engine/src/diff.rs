@@ -2,6 +2,7 @@
 //! action and the attributes that changed, and drift (what changed outside matihnet).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use matihnet_core::{Address, AttributeKind, Attrs, DesiredResource, ResourceSchema, Value};
 use matihnet_state::State;
@@ -20,8 +21,8 @@ pub(crate) fn sensitive_names(schema: &ResourceSchema) -> Vec<String> {
 pub(crate) fn no_op(
     r: &DesiredResource,
     schema: &ResourceSchema,
-    before: Option<Attrs>,
-    after: Attrs,
+    before: Option<Arc<Attrs>>,
+    after: Arc<Attrs>,
 ) -> ResourceChange {
     ResourceChange {
         address: r.addr.clone(),
@@ -41,12 +42,12 @@ pub(crate) fn no_op(
 pub(crate) fn diff_one(
     r: &DesiredResource,
     schema: &ResourceSchema,
-    prior: Option<Attrs>,
+    prior: Option<Arc<Attrs>>,
     tainted: bool,
     replace_requested: bool,
-    known: &HashMap<Address, Attrs>,
+    known: &HashMap<&Address, Arc<Attrs>>,
 ) -> ResourceChange {
-    let lookup = |a: &Address| known.get(a);
+    let lookup = |a: &Address| known.get(a).map(|v| v.as_ref());
     let mut resolved = Attrs::new();
     let mut unresolved = Vec::new();
     for (name, e) in &r.attrs {
@@ -69,11 +70,12 @@ pub(crate) fn diff_one(
         u.dedup();
         u
     };
-    let mut change = no_op(r, schema, prior.clone(), Attrs::new());
+    // `before` shares the refreshed values (a reference count, not a copy).
+    let mut change = no_op(r, schema, prior.clone(), Arc::default());
 
     let Some(prior) = prior else {
         change.action = Action::Create;
-        change.after = resolved;
+        change.after = Arc::new(resolved);
         change.after_unknown = fresh_unknown();
         return change;
     };
@@ -106,18 +108,19 @@ pub(crate) fn diff_one(
             None
         };
         change.replace_because = forcing;
-        change.after = resolved;
+        change.after = Arc::new(resolved);
         change.after_unknown = fresh_unknown();
     } else if !changed.is_empty() {
         change.action = Action::Update;
-        let mut after = prior.clone();
+        let mut after = Attrs::clone(&prior);
         for name in &unresolved {
             after.remove(name);
         }
         after.extend(resolved);
-        change.after = after;
+        change.after = Arc::new(after);
         change.after_unknown = unresolved;
     } else {
+        // Nothing changes: after is before, one shared copy.
         change.after = prior;
     }
     change
@@ -136,7 +139,7 @@ pub(crate) fn only_grows(before: Option<&Value>, after: Option<&Value>) -> bool 
 /// (the cloud's own bookkeeping) are not reported: they are recorded silently at the next apply.
 pub(crate) fn detect_drift(
     state: &State,
-    refreshed: &BTreeMap<Address, Option<Attrs>>,
+    refreshed: &BTreeMap<Address, Option<Arc<Attrs>>>,
     desired: &BTreeMap<&Address, &DesiredResource>,
     schemas: &HashMap<String, ResourceSchema>,
 ) -> Vec<Drift> {

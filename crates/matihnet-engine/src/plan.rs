@@ -2,6 +2,7 @@
 //! one action per resource. A plan is data: apply executes it and never decides anything itself.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use matihnet_core::{
@@ -27,14 +28,19 @@ pub enum Action {
     Delete,
 }
 
+/// One resource's change. `before` and `after` are shared, not copied: a no-op's `after` is its
+/// `before`, and the same values feed the references of the resources planned after it, so a
+/// large plan holds each resource's values once (serialised as plain maps all the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceChange {
     pub address: Address,
     pub action: Action,
     /// The object as refreshed (or as recorded, without refresh); `None` when there is none.
-    pub before: Option<Attrs>,
+    #[serde(with = "shared::optional")]
+    pub before: Option<Arc<Attrs>>,
     /// The values known now that the object will have after apply.
-    pub after: Attrs,
+    #[serde(with = "shared")]
+    pub after: Arc<Attrs>,
     /// Attributes whose value is known only after apply.
     pub after_unknown: Vec<String>,
     /// The attributes whose change forces the replacement.
@@ -48,6 +54,44 @@ pub struct ResourceChange {
     pub protect: bool,
     pub sensitive: Vec<String>,
 }
+
+mod shared {
+    //! `Arc<Attrs>` in a plan's JSON: the map itself, as before it was shared (serde's `rc`
+    //! feature would do the same, but for the whole workspace's build).
+
+    use std::sync::Arc;
+
+    use matihnet_core::Attrs;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Arc<Attrs>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Attrs>, D::Error> {
+        Attrs::deserialize(d).map(Arc::new)
+    }
+
+    pub mod optional {
+        //! `Option<Arc<Attrs>>`: `null` or the map.
+
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &Option<Arc<Attrs>>, s: S) -> Result<S::Ok, S::Error> {
+            v.as_deref().serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Arc<Attrs>>, D::Error> {
+            Option::<Attrs>::deserialize(d).map(|v| v.map(Arc::new))
+        }
+    }
+}
+
+/// What a plan compares the configuration with, per address in the state: the object as
+/// refreshed or as recorded (`None`: gone), shared with the changes made from it.
+type Found = BTreeMap<Address, Option<Arc<Attrs>>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeDrift {
@@ -192,6 +236,15 @@ pub fn validate(
     desired: &[DesiredResource],
     schemas: &HashMap<String, ResourceSchema>,
 ) -> Result<Graph, PlanError> {
+    validate_ordered(desired, schemas).map(|(graph, _)| graph)
+}
+
+/// [`validate`], and the order in which to plan: the topological sort that proves the graph has
+/// no cycle, kept so that a plan does not sort it again.
+fn validate_ordered(
+    desired: &[DesiredResource],
+    schemas: &HashMap<String, ResourceSchema>,
+) -> Result<(Graph, Vec<Address>), PlanError> {
     let mut errors = Vec::new();
     let mut seen = BTreeSet::new();
     for r in desired {
@@ -241,8 +294,8 @@ pub fn validate(
             errors,
         });
     }
-    graph.topo_order()?;
-    Ok(graph)
+    let order = graph.topo_order()?;
+    Ok((graph, order))
 }
 
 pub fn schema_map(provider: &dyn Provider) -> HashMap<String, ResourceSchema> {
@@ -344,6 +397,7 @@ pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, P
     let schemas = schema_map(input.provider);
     let scoped = Scoped::new(input.desired, &schemas, input.state, options)?;
     let refreshed = if options.refresh {
+        // Moved into the plan's shared values, not copied.
         refresh(
             input.state,
             input.provider,
@@ -352,6 +406,9 @@ pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, P
             scoped.scope.as_ref(),
         )
         .await?
+        .into_iter()
+        .map(|(a, v)| (a, v.map(Arc::new)))
+        .collect()
     } else {
         recorded(input.state)
     };
@@ -381,17 +438,20 @@ pub fn plan_recorded(
     scoped.finish(desired, outputs, state, recorded(state), schemas, &options)
 }
 
-fn recorded(state: &State) -> BTreeMap<Address, Option<Attrs>> {
+/// What the state records, as a plan without refresh compares against: the one copy of the
+/// state's values the plan keeps (the plan owns its data; the state is only borrowed).
+fn recorded(state: &State) -> Found {
     state
         .resources
         .iter()
-        .map(|(a, r)| (a.clone(), Some(r.attributes.clone())))
+        .map(|(a, r)| (a.clone(), Some(Arc::new(r.attributes.clone()))))
         .collect()
 }
 
-/// The validated graph of the configuration and the addresses a plan may touch (`--target`).
+/// The validated configuration in the order to plan it (dependencies first), and the addresses
+/// a plan may touch (`--target`). The graph itself is not kept: planning needs only the order.
 struct Scoped {
-    graph: Graph,
+    order: Vec<Address>,
     scope: Option<BTreeSet<Address>>,
 }
 
@@ -402,10 +462,10 @@ impl Scoped {
         state: &State,
         options: &PlanOptions,
     ) -> Result<Scoped, PlanError> {
-        let graph = if options.destroy {
-            Graph::new()
+        let (graph, order) = if options.destroy {
+            (Graph::new(), Vec::new())
         } else {
-            validate(desired, schemas)?
+            validate_ordered(desired, schemas)?
         };
 
         let mut unknown_targets: Vec<String> = options
@@ -431,11 +491,11 @@ impl Scoped {
             });
         }
 
-        let state_graph = state_graph(state);
+        // Only `--target` needs the graph of the state: it is not built for every plan.
         let scope: Option<BTreeSet<Address>> = if options.targets.is_empty() {
             None
         } else if options.destroy {
-            Some(state_graph.closure_of_dependents(&options.targets))
+            Some(state_graph(state).closure_of_dependents(&options.targets))
         } else {
             let mut s = graph.closure_of_dependencies(&options.targets);
             // A targeted resource that only the state knows is deleted, and its dependents with it.
@@ -445,10 +505,10 @@ impl Scoped {
                 .filter(|t| !graph.contains(t))
                 .cloned()
                 .collect();
-            s.extend(state_graph.closure_of_dependents(&state_only));
+            s.extend(state_graph(state).closure_of_dependents(&state_only));
             Some(s)
         };
-        Ok(Scoped { graph, scope })
+        Ok(Scoped { order, scope })
     }
 
     fn finish(
@@ -456,24 +516,33 @@ impl Scoped {
         desired: &[DesiredResource],
         outputs: &[OutputSpec],
         state: &State,
-        refreshed: BTreeMap<Address, Option<Attrs>>,
+        refreshed: Found,
         schemas: &HashMap<String, ResourceSchema>,
         options: &PlanOptions,
     ) -> Result<Plan, PlanError> {
-        let Scoped { graph, scope } = self;
+        let Scoped { order, scope } = self;
         let in_scope = |a: &Address| scope.as_ref().is_none_or(|s| s.contains(a));
         let desired_by_addr: BTreeMap<&Address, &DesiredResource> =
             desired.iter().map(|r| (&r.addr, r)).collect();
 
-        let drift = detect_drift(state, &refreshed, &desired_by_addr, schemas);
+        // Without refresh the state is compared with itself: nothing can have drifted.
+        let drift = if options.refresh {
+            detect_drift(state, &refreshed, &desired_by_addr, schemas)
+        } else {
+            Vec::new()
+        };
 
-        let mut changes: BTreeMap<Address, ResourceChange> = BTreeMap::new();
+        // Collected in the order they are planned and sorted by address once at the end (a map
+        // of them, then a vector made from it, held every change twice).
+        let mut changes: Vec<ResourceChange> = Vec::with_capacity(desired.len());
+        let mut planned: BTreeSet<&Address> = BTreeSet::new();
         let replace_requested: BTreeSet<&Address> = options.replace.iter().collect();
 
         if !options.destroy {
-            // Values each resource will have after apply, as far as they are known now.
-            let mut known: HashMap<Address, Attrs> = HashMap::new();
-            for addr in graph.topo_order()? {
+            // Values each resource will have after apply, as far as they are known now (shared
+            // with the changes).
+            let mut known: HashMap<&Address, Arc<Attrs>> = HashMap::new();
+            for addr in order {
                 let Some(r) = desired_by_addr.get(&addr) else {
                     continue;
                 };
@@ -496,12 +565,13 @@ impl Scoped {
                     let after = prior.clone().unwrap_or_default();
                     no_op(r, schema, prior, after)
                 };
-                known.insert(addr.clone(), change.after.clone());
-                changes.insert(addr, change);
+                known.insert(&r.addr, Arc::clone(&change.after));
+                planned.insert(&r.addr);
+                changes.push(change);
             }
         }
         for (addr, recorded) in &state.resources {
-            if changes.contains_key(addr) || !in_scope(addr) {
+            if planned.contains(addr) || !in_scope(addr) {
                 continue;
             }
             let before = refreshed.get(addr).cloned().flatten();
@@ -511,36 +581,36 @@ impl Scoped {
             } else {
                 Action::NoOp
             };
-            changes.insert(
-                addr.clone(),
-                ResourceChange {
-                    address: addr.clone(),
-                    action,
-                    before,
-                    after: Attrs::new(),
-                    after_unknown: Vec::new(),
-                    replace_because: Vec::new(),
-                    replace_reason: None,
-                    desired: BTreeMap::new(),
-                    dependencies: recorded.dependencies.clone(),
-                    protect: recorded.protect,
-                    sensitive: Vec::new(),
-                },
-            );
+            changes.push(ResourceChange {
+                address: addr.clone(),
+                action,
+                before,
+                after: Arc::default(),
+                after_unknown: Vec::new(),
+                replace_because: Vec::new(),
+                replace_reason: None,
+                desired: BTreeMap::new(),
+                dependencies: recorded.dependencies.clone(),
+                protect: recorded.protect,
+                sensitive: Vec::new(),
+            });
         }
+        // Addresses are unique (`planned`), so an unstable sort is just as deterministic.
+        changes.sort_unstable_by(|a, b| a.address.cmp(&b.address));
 
         let protected: Vec<(Address, &'static str)> = changes
-            .values()
+            .iter()
+            .filter_map(|c| match c.action {
+                Action::Delete => Some((c, "destroy")),
+                Action::Replace => Some((c, "replace")),
+                _ => None,
+            })
             // The configuration's flag wins; the recorded one protects what the file no longer names.
-            .filter(|c| match desired_by_addr.get(&c.address) {
+            .filter(|(c, _)| match desired_by_addr.get(&c.address) {
                 Some(d) => d.protect,
                 None => state.resources.get(&c.address).is_some_and(|r| r.protect),
             })
-            .filter_map(|c| match c.action {
-                Action::Delete => Some((c.address.clone(), "destroy")),
-                Action::Replace => Some((c.address.clone(), "replace")),
-                _ => None,
-            })
+            .map(|(c, act)| (c.address.clone(), act))
             .collect();
         if !protected.is_empty() {
             return Err(PlanError::Protected(protected));
@@ -552,7 +622,7 @@ impl Scoped {
             serial: state.serial,
             destroy: options.destroy,
             refreshed: options.refresh,
-            changes: changes.into_values().collect(),
+            changes,
             drift,
             outputs: if options.destroy {
                 Vec::new()
@@ -613,7 +683,44 @@ pub fn check_fresh(plan: &Plan, state: &State) -> Result<(), StalePlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use matihnet_core::ErrorKind;
+    use matihnet_core::{ErrorKind, ResourceSchema};
+    use matihnet_state::ResourceState;
+
+    #[test]
+    fn a_no_op_holds_one_copy_of_its_values() {
+        // A large no-change plan must not hold the values twice: `after` is `before`, shared.
+        let schemas: HashMap<String, ResourceSchema> = [ResourceSchema::new("dns_zone")
+            .required_force_new("name")
+            .computed("id")]
+        .into_iter()
+        .map(|s| (s.type_name.clone(), s))
+        .collect();
+        let addr = Address::new("dns_zone", "a");
+        let mut state = State::new();
+        state.resources.insert(
+            addr.clone(),
+            ResourceState {
+                attributes: Attrs::from([
+                    ("name".to_string(), Value::from("a.test")),
+                    ("id".to_string(), Value::from("z-1")),
+                ]),
+                dependencies: Vec::new(),
+                tainted: false,
+                protect: false,
+            },
+        );
+        let desired = [DesiredResource::new(addr.clone()).attr("name", "a.test")];
+        let p = plan_recorded(&desired, &[], &state, &schemas).unwrap();
+        let c = p.change(&addr).unwrap();
+        assert_eq!(c.action, Action::NoOp);
+        let before = c.before.as_ref().unwrap();
+        assert!(Arc::ptr_eq(before, &c.after));
+        assert_eq!(**before, state.resources[&addr].attributes);
+        // The JSON is the plain maps, as it was before they were shared.
+        let json = serde_json::to_value(c).unwrap();
+        assert_eq!(json["before"], json["after"]);
+        assert_eq!(json["after"]["id"], "z-1");
+    }
 
     #[test]
     fn identical_refresh_failures_are_reported_once() {

@@ -177,7 +177,7 @@ struct Row {
 fn rows_for(c: &ResourceChange) -> (Vec<Row>, usize) {
     let sensitive: BTreeSet<&String> = c.sensitive.iter().collect();
     let empty = Attrs::new();
-    let before = c.before.as_ref().unwrap_or(&empty);
+    let before = c.before.as_deref().unwrap_or(&empty);
     let unknown: BTreeSet<&String> = c.after_unknown.iter().collect();
     let mut rows = Vec::new();
     let mut hidden = 0;

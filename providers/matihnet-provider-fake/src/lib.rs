@@ -180,6 +180,13 @@ impl FakeProvider {
         self.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// Writes every object to `path` in the store's format, so that a provider made later (in
+    /// another process) with `FakeConfig { store: Some(path), .. }` starts with this cloud: how
+    /// a benchmark measures a refresh in a process that did nothing before it.
+    pub fn save_to(&self, path: &Path) -> std::io::Result<()> {
+        self.with_store(|s| save_store(path, s))
+    }
+
     /// Every object, by id.
     pub fn objects(&self) -> BTreeMap<String, FakeObject> {
         self.with_store(|s| s.objects.clone())

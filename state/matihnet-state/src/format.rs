@@ -8,8 +8,10 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use matihnet_core::{Address, Attrs};
+use matihnet_core::{Address, Attrs, Value};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{OutputValue, ResourceState, State, STATE_VERSION};
@@ -28,22 +30,26 @@ pub enum FormatError {
     NewerMatihnet { found: String, this: String },
 }
 
-#[derive(Serialize, Deserialize)]
+/// The file as read. (Written from [`FileStateRef`], which borrows the state instead.)
+#[derive(Deserialize)]
 struct FileState {
+    /// Checked by [`VersionOnly`] first; kept so that the file's shape is checked as before.
+    #[allow(dead_code)]
     version: u32,
     serial: u64,
     lineage: String,
     /// Absent only in files written before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     matihnet_version: Option<String>,
     resources: Vec<FileResource>,
     #[serde(default)]
     outputs: BTreeMap<String, FileOutput>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct FileResource {
     address: Address,
+    #[serde(deserialize_with = "attributes")]
     attributes: Attrs,
     #[serde(default)]
     dependencies: Vec<Address>,
@@ -53,11 +59,146 @@ struct FileResource {
     protect: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct FileOutput {
-    value: matihnet_core::Value,
+    #[serde(deserialize_with = "value")]
+    value: Value,
     #[serde(default)]
     sensitive: bool,
+}
+
+/// The file as written: the same fields in the same order as [`FileState`], borrowed from the
+/// state, so that encoding a large state costs its bytes and not a copy of every value first.
+#[derive(Serialize)]
+struct FileStateRef<'a> {
+    version: u32,
+    serial: u64,
+    lineage: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matihnet_version: Option<&'a str>,
+    resources: Vec<FileResourceRef<'a>>,
+    outputs: BTreeMap<&'a str, FileOutputRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileResourceRef<'a> {
+    address: &'a Address,
+    attributes: &'a Attrs,
+    dependencies: Vec<&'a Address>,
+    tainted: bool,
+    protect: bool,
+}
+
+#[derive(Serialize)]
+struct FileOutputRef<'a> {
+    value: &'a Value,
+    sensitive: bool,
+}
+
+/// What `Value`'s own (untagged) deserialisation says of anything that is not a value.
+const NOT_A_VALUE: &str = "data did not match any variant of untagged enum Value";
+
+/// Reads a [`Value`] straight from the JSON. `Value`'s derived `Deserialize` is untagged: it
+/// buffers every value and tries each variant in turn, formatting an error for each miss, which
+/// was most of the time of reading a large state. This accepts exactly what that accepts (null,
+/// booleans, integers that fit an `i64`, strings, lists and maps of values) and refuses the rest
+/// (fractions, larger integers) with the same message.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attribute value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        i64::try_from(u)
+            .map(Value::Int)
+            .map_err(|_| E::custom(NOT_A_VALUE))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
+        Err(E::custom(NOT_A_VALUE))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(FileValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        read_map(map).map(Value::Map)
+    }
+}
+
+/// A map of values, as [`ValueVisitor`] reads them; a repeated key keeps its last value, as a
+/// `BTreeMap`'s own deserialisation does.
+fn read_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<BTreeMap<String, Value>, A::Error> {
+    let mut out = BTreeMap::new();
+    while let Some((k, FileValue(v))) = map.next_entry::<String, FileValue>()? {
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// One value in the file, read by [`ValueVisitor`].
+struct FileValue(Value);
+
+impl<'de> Deserialize<'de> for FileValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor).map(FileValue)
+    }
+}
+
+fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    d.deserialize_any(ValueVisitor)
+}
+
+/// A resource's attributes: a map of values (anything else is refused as a map would refuse it).
+fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
+    struct AttrsVisitor;
+
+    impl<'de> Visitor<'de> for AttrsVisitor {
+        type Value = Attrs;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Attrs, A::Error> {
+            read_map(map)
+        }
+    }
+
+    d.deserialize_map(AttrsVisitor)
 }
 
 #[derive(Deserialize)]
@@ -66,17 +207,17 @@ struct VersionOnly {
 }
 
 pub fn encode(state: &State) -> Vec<u8> {
-    let file = FileState {
+    let file = FileStateRef {
         version: STATE_VERSION,
         serial: state.serial,
-        lineage: state.lineage.clone(),
-        matihnet_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        lineage: &state.lineage,
+        matihnet_version: Some(env!("CARGO_PKG_VERSION")),
         resources: state
             .resources
             .iter()
-            .map(|(address, r)| FileResource {
-                address: address.clone(),
-                attributes: r.attributes.clone(),
+            .map(|(address, r)| FileResourceRef {
+                address,
+                attributes: &r.attributes,
                 // A dependency orders this resource against another that exists; while that
                 // one is absent (deleted outside matihnet, or mid-replace) it orders nothing, and
                 // the file never names what it does not record. The in-memory state keeps it, so
@@ -85,7 +226,6 @@ pub fn encode(state: &State) -> Vec<u8> {
                     .dependencies
                     .iter()
                     .filter(|d| state.resources.contains_key(*d))
-                    .cloned()
                     .collect(),
                 tainted: r.tainted,
                 protect: r.protect,
@@ -96,9 +236,9 @@ pub fn encode(state: &State) -> Vec<u8> {
             .iter()
             .map(|(k, o)| {
                 (
-                    k.clone(),
-                    FileOutput {
-                        value: o.value.clone(),
+                    k.as_str(),
+                    FileOutputRef {
+                        value: &o.value,
                         sensitive: o.sensitive,
                     },
                 )
@@ -203,19 +343,28 @@ fn check_writer_version(found: &str) -> Result<(), FormatError> {
 /// Every recorded dependency names a recorded resource other than itself, and they form no
 /// cycle: deletes are ordered by them, and a cycle or a dangling name would order nothing.
 fn check_dependencies(resources: &BTreeMap<Address, ResourceState>) -> Result<(), FormatError> {
+    // Resources are numbered in address order, each dependency looked up once: the search below
+    // then works on numbers instead of looking addresses up again and again in a large state.
+    let addrs: Vec<&Address> = resources.keys().collect();
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(addrs.len());
     for (addr, r) in resources {
+        let mut mine = Vec::with_capacity(r.dependencies.len());
         for d in &r.dependencies {
             if d == addr {
                 return Err(FormatError::Malformed(format!(
                     "resource {addr} depends on itself"
                 )));
             }
-            if !resources.contains_key(d) {
-                return Err(FormatError::Malformed(format!(
-                    "resource {addr} depends on {d}, which the state does not record"
-                )));
+            match addrs.binary_search(&d) {
+                Ok(i) => mine.push(i),
+                Err(_) => {
+                    return Err(FormatError::Malformed(format!(
+                        "resource {addr} depends on {d}, which the state does not record"
+                    )))
+                }
             }
         }
+        deps.push(mine);
     }
     // Depth-first search with three colours; iterative, so a long chain cannot overflow the stack.
     #[derive(Clone, Copy, PartialEq)]
@@ -224,27 +373,28 @@ fn check_dependencies(resources: &BTreeMap<Address, ResourceState>) -> Result<()
         Open,
         Done,
     }
-    let mut mark: BTreeMap<&Address, Mark> = resources.keys().map(|a| (a, Mark::New)).collect();
-    for start in resources.keys() {
+    let mut mark = vec![Mark::New; addrs.len()];
+    for start in 0..addrs.len() {
         if mark[start] != Mark::New {
             continue;
         }
-        let mut stack: Vec<(&Address, usize)> = vec![(start, 0)];
-        mark.insert(start, Mark::Open);
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        mark[start] = Mark::Open;
         while let Some((node, next)) = stack.last_mut() {
-            let deps = &resources[*node].dependencies;
-            if let Some(d) = deps.get(*next) {
+            if let Some(&d) = deps[*node].get(*next) {
                 *next += 1;
                 match mark[d] {
                     Mark::New => {
-                        mark.insert(d, Mark::Open);
+                        mark[d] = Mark::Open;
                         stack.push((d, 0));
                     }
                     Mark::Open => {
                         let from = stack.iter().position(|(a, _)| *a == d).unwrap_or(0);
-                        let mut cycle: Vec<String> =
-                            stack[from..].iter().map(|(a, _)| a.to_string()).collect();
-                        cycle.push(d.to_string());
+                        let mut cycle: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(a, _)| addrs[*a].to_string())
+                            .collect();
+                        cycle.push(addrs[d].to_string());
                         return Err(FormatError::Malformed(format!(
                             "its dependencies form a cycle: {}",
                             cycle.join(" -> ")
@@ -253,7 +403,7 @@ fn check_dependencies(resources: &BTreeMap<Address, ResourceState>) -> Result<()
                     Mark::Done => {}
                 }
             } else {
-                mark.insert(*node, Mark::Done);
+                mark[*node] = Mark::Done;
                 stack.pop();
             }
         }
@@ -409,6 +559,54 @@ mod tests {
         assert!(dropped.resources[&Address::new("dns_zone", "a")]
             .dependencies
             .is_empty());
+    }
+
+    #[test]
+    fn values_are_read_as_value_itself_reads_them() {
+        // The streaming reader must accept and refuse exactly what `Value`'s derived
+        // deserialisation does, and build the same values.
+        let cases = [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-7",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "18446744073709551615",
+            "1.5",
+            "-0.0",
+            "1e3",
+            r#""""#,
+            r#""a\"b\u00e9""#,
+            "[]",
+            r#"[null, 1, "x", [true, []], {"k": [1]}]"#,
+            "[1, 2.5]",
+            "{}",
+            r#"{"b": 1, "a": {"c": null}, "d": ["x"]}"#,
+            r#"{"k": 1, "k": 2}"#,
+            r#"{"k": {"deep": 0.1}}"#,
+        ];
+        for text in cases {
+            let derived = serde_json::from_str::<Value>(text);
+            let streamed = serde_json::from_str::<FileValue>(text).map(|v| v.0);
+            match (&derived, &streamed) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(a), Err(b)) => {
+                    assert!(a.to_string().contains(NOT_A_VALUE), "{text}: {a}");
+                    assert!(b.to_string().contains(NOT_A_VALUE), "{text}: {b}");
+                }
+                _ => panic!("{text}: derived {derived:?}, streamed {streamed:?}"),
+            }
+        }
+        // Attributes that are not a map are refused as a map refuses them.
+        let derived = serde_json::from_str::<Attrs>("[1]")
+            .unwrap_err()
+            .to_string();
+        let mut d = serde_json::Deserializer::from_str("[1]");
+        let streamed = attributes(&mut d).unwrap_err().to_string();
+        assert_eq!(derived, streamed);
     }
 
     #[test]
