@@ -284,6 +284,13 @@ impl Arm {
         ))
     }
 
+    /// The public IP addresses of a resource group (the network API version the SDK speaks).
+    pub fn public_ips_url(&self, subscription: &str, group: &str) -> Result<Url, ProviderError> {
+        self.url(&format!(
+            "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/publicIPAddresses?api-version=2024-03-01"
+        ))
+    }
+
     pub fn zones_url(&self, subscription: &str, group: &str) -> Result<Url, ProviderError> {
         self.url(&format!(
             "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/dnsZones?api-version=2018-05-01"
@@ -335,5 +342,29 @@ mod tests {
         assert_eq!(kind_of(503, ""), ErrorKind::Unavailable);
         assert!(is_transient_operation_error("InternalServerError"));
         assert!(!is_transient_operation_error("InvalidRequestFormat"));
+    }
+}
+
+/// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
+pub(crate) async fn list_all(
+    p: &crate::provider::AzureProvider,
+    first: Result<azure_core::Url, ProviderError>,
+    what: &str,
+) -> Result<Option<Vec<serde_json::Value>>, ProviderError> {
+    let mut url = first?;
+    let mut items = Vec::new();
+    loop {
+        let Some(answer) = p.arm.send(what, Method::Get, url.clone(), None).await? else {
+            return Ok(None);
+        };
+        items.extend(answer.body["value"].as_array().cloned().unwrap_or_default());
+        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
+            Some(next) => {
+                url = azure_core::Url::parse(next).map_err(|e| {
+                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
+                })?;
+            }
+            None => return Ok(Some(items)),
+        }
     }
 }

@@ -6,8 +6,6 @@
 use std::collections::HashMap;
 use std::future::IntoFuture;
 
-use azure_core::Method;
-
 use matihnet_core::{Attrs, ErrorKind, OperationContext, ProviderError, ProviderResult, Value};
 use serde_json::json;
 
@@ -114,7 +112,7 @@ pub async fn read_zones(
         |prior| read_zone(p, prior),
         |rg| async move {
             let url = p.arm.zones_url(&p.settings.subscription_id, &rg);
-            list_all(p, url, "list DNS zones").await
+            crate::arm::list_all(p, url, "list DNS zones").await
         },
         |prior, zones| {
             zones
@@ -128,30 +126,6 @@ pub async fn read_zones(
         },
     )
     .await
-}
-
-/// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
-async fn list_all(
-    p: &AzureProvider,
-    first: Result<azure_core::Url, ProviderError>,
-    what: &str,
-) -> Result<Option<Vec<serde_json::Value>>, ProviderError> {
-    let mut url = first?;
-    let mut items = Vec::new();
-    loop {
-        let Some(answer) = p.arm.send(what, Method::Get, url.clone(), None).await? else {
-            return Ok(None);
-        };
-        items.extend(answer.body["value"].as_array().cloned().unwrap_or_default());
-        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
-            Some(next) => {
-                url = azure_core::Url::parse(next).map_err(|e| {
-                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
-                })?;
-            }
-            None => return Ok(Some(items)),
-        }
-    }
 }
 
 pub async fn delete_zone(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -355,7 +329,7 @@ async fn all_record_sets(
     rg: &str,
     zone: &str,
 ) -> Result<Option<HashMap<(String, String), serde_json::Value>>, ProviderError> {
-    let Some(items) = list_all(
+    let Some(items) = crate::arm::list_all(
         p,
         p.arm.record_sets_url(&p.settings.subscription_id, rg, zone),
         "list record sets",

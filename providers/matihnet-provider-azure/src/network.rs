@@ -402,6 +402,34 @@ pub async fn read_ip(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, 
     Ok(get_ip(p, &rg, &name).await?.map(|v| ip_attrs(prior, &v)))
 }
 
+/// Reads many public IPs with one listing per resource group instead of one GET each: a plan's
+/// reads of the dedicated front ends then cost one call, however many tenants have one.
+pub async fn read_ips(
+    p: &AzureProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    matihnet_core::listing::read_by_listing(
+        priors,
+        |prior| group_and_name(text(prior, "id")).0,
+        |prior| read_ip(p, prior),
+        |rg| async move {
+            let url = p.arm.public_ips_url(&p.settings.subscription_id, &rg);
+            crate::arm::list_all(p, url, "list public IPs").await
+        },
+        |prior, ips| {
+            let name = group_and_name(text(prior, "id")).1;
+            ips.iter()
+                .find(|ip| {
+                    ip["name"]
+                        .as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                })
+                .map(|ip| ip_attrs(prior, ip))
+        },
+    )
+    .await
+}
+
 pub async fn delete_ip(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let s = &p.settings;
     let (rg, name) = group_and_name(text(prior, "id"));

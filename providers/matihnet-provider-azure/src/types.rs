@@ -165,6 +165,13 @@ impl ResourceType<AzureProvider> for PublicIp {
     async fn read(&self, p: &AzureProvider, _: &OperationContext, prior: &Attrs) -> Read {
         network::read_ip(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &AzureProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        network::read_ips(p, &priors).await
+    }
     async fn create(
         &self,
         p: &AzureProvider,

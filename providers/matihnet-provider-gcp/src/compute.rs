@@ -486,9 +486,12 @@ pub async fn create_address(
 }
 
 pub async fn read_address(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    let Some(found) = get_address(p, text(prior, "region"), text(prior, "name")).await? else {
-        return Ok(None);
-    };
+    Ok(get_address(p, text(prior, "region"), text(prior, "name"))
+        .await?
+        .map(|found| address_attrs(prior, &found)))
+}
+
+fn address_attrs(prior: &Attrs, found: &serde_json::Value) -> Attrs {
     let mut attrs = prior.clone();
     attrs.insert(
         "id".into(),
@@ -508,7 +511,38 @@ pub async fn read_address(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs
                 .unwrap_or_default(),
         ),
     );
-    Ok(Some(attrs))
+    attrs
+}
+
+/// Reads many addresses with one listing per region instead of one get each: a plan's reads of
+/// the dedicated front ends then cost one call, however many tenants have one.
+pub async fn read_addresses(
+    p: &GcpProvider,
+    priors: &[&Attrs],
+) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    let project = &p.settings.project;
+    matihnet_core::listing::read_by_listing(
+        priors,
+        |prior| text(prior, "region").to_string(),
+        |prior| read_address(p, prior),
+        |region| async move {
+            crate::client::list_pages(&p.meter, "list addresses", "items", |token| {
+                let mut req = p.addresses.list().set_project(project).set_region(&region);
+                if !token.is_empty() {
+                    req = req.set_page_token(token);
+                }
+                req.send()
+            })
+            .await
+        },
+        |prior, items| {
+            items
+                .iter()
+                .find(|a| a["name"].as_str() == Some(text(prior, "name")))
+                .map(|a| address_attrs(prior, a))
+        },
+    )
+    .await
 }
 
 pub async fn update_address_labels(

@@ -115,6 +115,13 @@ impl ResourceType<GcpProvider> for Address {
     async fn read(&self, p: &GcpProvider, _: &OperationContext, prior: &Attrs) -> Read {
         compute::read_address(p, prior).await
     }
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+    async fn read_many(&self, p: &GcpProvider, reads: &[(OperationContext, Attrs)]) -> Vec<Read> {
+        let priors: Vec<&Attrs> = reads.iter().map(|(_, a)| a).collect();
+        compute::read_addresses(p, &priors).await
+    }
     async fn create(
         &self,
         p: &GcpProvider,
