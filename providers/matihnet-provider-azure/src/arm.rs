@@ -319,6 +319,30 @@ impl Arm {
     }
 }
 
+/// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
+pub(crate) async fn list_all(
+    p: &crate::provider::AzureProvider,
+    first: Result<azure_core::Url, ProviderError>,
+    what: &str,
+) -> Result<Option<Vec<serde_json::Value>>, ProviderError> {
+    let mut url = first?;
+    let mut items = Vec::new();
+    loop {
+        let Some(answer) = p.arm.send(what, Method::Get, url.clone(), None).await? else {
+            return Ok(None);
+        };
+        items.extend(answer.body["value"].as_array().cloned().unwrap_or_default());
+        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
+            Some(next) => {
+                url = azure_core::Url::parse(next).map_err(|e| {
+                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
+                })?;
+            }
+            None => return Ok(Some(items)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,29 +366,5 @@ mod tests {
         assert_eq!(kind_of(503, ""), ErrorKind::Unavailable);
         assert!(is_transient_operation_error("InternalServerError"));
         assert!(!is_transient_operation_error("InvalidRequestFormat"));
-    }
-}
-
-/// Every item of an ARM list, following `nextLink`; `None` when the list's parent is gone.
-pub(crate) async fn list_all(
-    p: &crate::provider::AzureProvider,
-    first: Result<azure_core::Url, ProviderError>,
-    what: &str,
-) -> Result<Option<Vec<serde_json::Value>>, ProviderError> {
-    let mut url = first?;
-    let mut items = Vec::new();
-    loop {
-        let Some(answer) = p.arm.send(what, Method::Get, url.clone(), None).await? else {
-            return Ok(None);
-        };
-        items.extend(answer.body["value"].as_array().cloned().unwrap_or_default());
-        match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
-            Some(next) => {
-                url = azure_core::Url::parse(next).map_err(|e| {
-                    ProviderError::new(ErrorKind::Other, format!("bad nextLink {next}: {e}"))
-                })?;
-            }
-            None => return Ok(Some(items)),
-        }
     }
 }
