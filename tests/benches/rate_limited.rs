@@ -46,27 +46,7 @@ fn api_of(cloud: &str, op: &str) -> Option<&'static str> {
             let (service, action) = op.split_once('.')?;
             match service {
                 "route53" => Some("route53"),
-                "ec2" => {
-                    let mutating = [
-                        "Create",
-                        "Delete",
-                        "Modify",
-                        "Allocate",
-                        "Release",
-                        "Associate",
-                        "Disassociate",
-                        "Attach",
-                        "Detach",
-                        "Replace",
-                        "Authorize",
-                        "Revoke",
-                    ];
-                    Some(if mutating.iter().any(|m| action.starts_with(m)) {
-                        "ec2-mutating"
-                    } else {
-                        "ec2-non-mutating"
-                    })
-                }
+                "ec2" => Some(matihnet_provider_aws::ec2_bucket(action)),
                 "elbv2" if action.starts_with("Describe") => Some("elbv2-non-mutating"),
                 _ => None,
             }

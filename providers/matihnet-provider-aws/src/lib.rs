@@ -22,4 +22,5 @@ mod vpc;
 pub use map::NatMode;
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};
+pub use pacing::ec2_bucket;
 pub use provider::{AwsProvider, AwsSettings};

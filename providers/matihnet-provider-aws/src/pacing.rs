@@ -49,18 +49,20 @@ fn action(body: &[u8]) -> Option<&str> {
         .find_map(|pair| pair.strip_prefix("Action="))
 }
 
+/// EC2's bucket for an action: `ec2-mutating` or `ec2-non-mutating`.
+pub fn ec2_bucket(action: &str) -> &'static str {
+    if EC2_MUTATING.iter().any(|m| action.starts_with(m)) {
+        "ec2-mutating"
+    } else {
+        "ec2-non-mutating"
+    }
+}
+
 /// The bucket a request of `service` draws from.
 pub(crate) fn api_of(service: Service, body: Option<&[u8]>) -> Option<&'static str> {
     match service {
         Service::Route53 => Some("route53"),
-        Service::Ec2 => {
-            let action = body.and_then(action)?;
-            Some(if EC2_MUTATING.iter().any(|m| action.starts_with(m)) {
-                "ec2-mutating"
-            } else {
-                "ec2-non-mutating"
-            })
-        }
+        Service::Ec2 => body.and_then(action).map(ec2_bucket),
         // ELB documents its non-mutating bucket; the mutating ones go unpaced.
         Service::Elbv2 => body
             .and_then(action)

@@ -76,4 +76,12 @@ pub use network::{create_vpc, delete_vpc, read_vpc, update_tags, update_vpc};
 pub use route_tables::{
     create_route_table, delete_route_table, read_route_table, read_route_tables, update_route_table,
 };
+/// The `vpc-id` filter of the listings a refresh reads a VPC's objects with.
+pub(crate) fn in_vpc(vpc_id: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc_id)
+        .build()
+}
+
 pub use subnets::{create_subnet, delete_subnet, read_subnet, read_subnets};

@@ -112,12 +112,7 @@ async fn vpc_tables(
         let page = p
             .ec2
             .describe_route_tables()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc_id)
-                    .build(),
-            )
+            .filters(in_vpc(vpc_id))
             .set_next_token(token.clone())
             .send()
             .await

@@ -108,12 +108,7 @@ async fn vpc_subnets(
         let page = p
             .ec2
             .describe_subnets()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc_id)
-                    .build(),
-            )
+            .filters(in_vpc(vpc_id))
             .set_next_token(token.clone())
             .send()
             .await
