@@ -625,3 +625,73 @@ fn validate_addresses_and_completions() {
         &bash[..bash.len().min(300)]
     );
 }
+
+#[test]
+fn state_mv_renames_without_touching_the_cloud_and_refuses_what_it_cannot_do() {
+    let s = example();
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    let objects = s.fake_objects();
+    let zone = s
+        .state_addresses()
+        .into_iter()
+        .find(|a| a.starts_with("dns_zone.") && a != "dns_zone.platform")
+        .expect("a child zone in the state");
+    let renamed = "dns_zone.renamed";
+    let moved = s.run(&["state", "mv", &zone, renamed]).expect_code(0);
+    assert!(
+        moved
+            .stdout()
+            .contains(&format!("Moved {zone} to {renamed}")),
+        "{}",
+        moved.stdout()
+    );
+    assert!(s.state_addresses().contains(&renamed.to_string()));
+    assert!(!s.state_addresses().contains(&zone));
+    // The file still names the old address: a plan now proposes to make it and to delete the
+    // renamed one, and the records that depend on it follow the move.
+    let plan = s.run(&["plan", "--json"]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout()).expect("plan JSON");
+    let action = |addr: &str| {
+        v["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .find(|c| c["address"] == addr)
+            .map(|c| c["action"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(action(&zone).as_deref(), Some("create"), "{v}");
+    assert_eq!(action(renamed).as_deref(), Some("delete"), "{v}");
+
+    // Refusals leave the state as it was.
+    let before = std::fs::read(s.state_path()).expect("state");
+    let taken = s
+        .run(&["state", "mv", renamed, "dns_zone.platform"])
+        .expect_code(1);
+    assert!(
+        taken.stderr().contains("is already in the state"),
+        "{}",
+        taken.stderr()
+    );
+    let kind = s
+        .run(&["state", "mv", renamed, "dns_record.x"])
+        .expect_code(1);
+    assert!(
+        kind.stderr().contains("a move keeps the kind"),
+        "{}",
+        kind.stderr()
+    );
+    let missing = s
+        .run(&["state", "mv", "dns_zone.nope", "dns_zone.x"])
+        .expect_code(1);
+    assert!(
+        missing.stderr().contains("is not in the state"),
+        "{}",
+        missing.stderr()
+    );
+    assert_eq!(std::fs::read(s.state_path()).expect("state"), before);
+
+    // Moved back, nothing is left to do, and the cloud never saw a create or a delete.
+    s.run(&["state", "mv", renamed, &zone]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_eq!(s.fake_objects(), objects);
+}

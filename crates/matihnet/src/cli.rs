@@ -238,6 +238,16 @@ pub enum StateCommand {
     List,
     /// Show one resource's recorded attributes.
     Show { address: String },
+    /// Record a resource under a new address (a tenant slug or node pool renamed in the file)
+    /// without touching the cloud; the resources that depend on it follow.
+    Mv {
+        /// The address in the state now.
+        from: String,
+        /// The address the file names it by now (the same kind).
+        to: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Forget resources without deleting them in the cloud.
     Rm {
         #[arg(required = true)]

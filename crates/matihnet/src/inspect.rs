@@ -100,6 +100,26 @@ pub async fn state_command(
             Ok(Exit::Success)
         }
         StateCommand::Migrate(args) => migrate::migrate_command(env, args, interrupts, term).await,
+        StateCommand::Mv { from, to, lock } => {
+            let from: Address = from.parse()?;
+            let to: Address = to.parse()?;
+            let locked = Locked::take(env, "state mv", lock, false, interrupts).await?;
+            let result = async {
+                let Some(mut state) = locked.read_state().await? else {
+                    bail!("there is no state to move resources in");
+                };
+                let dependents = state.move_resource(&from, &to)?;
+                state.serial += 1;
+                locked.backend.write(&state).await?;
+                term.line(&format!(
+                    "Moved {from} to {to} ({dependents} dependent resource(s) updated; the cloud object was left as it is)."
+                ));
+                Ok(Exit::Success)
+            }
+            .await;
+            locked.release().await?;
+            result
+        }
         StateCommand::Rm { addresses, lock } => {
             let addrs: Vec<Address> = addresses
                 .iter()

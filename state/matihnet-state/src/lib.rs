@@ -13,4 +13,4 @@ pub mod model;
 pub use backend::{check_successor, Backend, LastSeen, LockInfo, LockRequest, Seen, StateError};
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
-pub use model::{OutputValue, ResourceState, State, STATE_VERSION};
+pub use model::{MoveError, OutputValue, ResourceState, State, STATE_VERSION};
