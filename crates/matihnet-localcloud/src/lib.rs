@@ -76,16 +76,48 @@ pub struct LocalCloud {
     served: core::served::Served,
 }
 
+/// The environment variable that turns the documented rate limits on for every cloud when a
+/// [`LocalCloud`] is made (`matihnet local-cloud`, `--local-cloud`): `1`, `true`, `yes` or `on`.
+pub const RATE_LIMIT_ENV: &str = "MATIHNET_LOCALCLOUD_RATE_LIMIT";
+
+/// Whether a value of [`RATE_LIMIT_ENV`] asks for the rate limits; unset, empty, `0`, `false`
+/// or anything unrecognised leaves them off, the emulators' usual unlimited speed.
+pub fn rate_limit_wanted(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        ["1", "true", "yes", "on"]
+            .iter()
+            .any(|on| v.trim().eq_ignore_ascii_case(on))
+    })
+}
+
 impl LocalCloud {
+    /// The three emulators, empty; with the documented rate limits on when [`RATE_LIMIT_ENV`]
+    /// asks for them. Read here because every way of starting the local cloud (the
+    /// `local-cloud` command, `--local-cloud`, [`LocalCloud::persistent`]) comes through `new`.
     pub fn new(options: Options) -> LocalCloud {
-        LocalCloud {
+        let cloud = LocalCloud {
             aws: Arc::new(aws::Cloud::new(options.clone())),
             azure: Arc::new(azure::Cloud::new(options.clone())),
             gcp: Arc::new(gcp::Cloud::new(options)),
             served: core::served::Served::default(),
             persist: None,
             saving: std::sync::Mutex::new(()),
+        };
+        if rate_limit_wanted(std::env::var(RATE_LIMIT_ENV).ok().as_deref()) {
+            cloud.set_rate_limits(true);
         }
+        cloud
+    }
+
+    /// Enforces (or stops enforcing) every cloud's documented request rate limits: AWS's
+    /// Route53 and EC2 buckets, ARM's read/write/delete buckets per subscription and Compute
+    /// Engine's per-minute quotas per project. The same as `"rate_limit": true` in each cloud's
+    /// `POST /_localcloud/{aws,azure,gcp}/faults`; a cloud's reset (or Azure's `DELETE faults`)
+    /// turns its limits off again, as it forgets every other fault.
+    pub fn set_rate_limits(&self, on: bool) {
+        self.aws.set_rate_limit(on);
+        self.azure.set_rate_limit(on);
+        self.gcp.set_rate_limit(on);
     }
 
     /// Emulators whose objects are loaded from `path` (when it exists) and saved back to it after

@@ -951,3 +951,169 @@ async fn rate_limit_enforces_arms_buckets_per_kind_of_request() {
         faults.body
     );
 }
+
+#[tokio::test]
+async fn rate_limit_is_off_by_default() {
+    let emu = with_group(0).await;
+    let faults = emu
+        .call_with("GET", "/_localcloud/azure/faults", None, &[])
+        .await;
+    assert_eq!(faults.body["rate_limit"], false, "{}", faults.body);
+    assert_eq!(faults.body["rate_limited"], 0, "{}", faults.body);
+    // More reads than the 250 a bucket holds, and not one refused.
+    for i in 0..300 {
+        let a = emu.call("GET", &group("rg"), None).await;
+        assert_eq!(a.status, StatusCode::OK, "read {i}: {}", a.body);
+        assert_eq!(
+            a.header("x-ms-ratelimit-remaining-subscription-reads"),
+            None,
+            "no bucket, no remaining count"
+        );
+    }
+}
+
+/// Writes until ARM refuses one; the answers and how many went through.
+async fn writes_until_throttled(emu: &Emulator, sub: &str) -> (usize, wire::Answer) {
+    for i in 0..1000 {
+        let a = emu
+            .call(
+                "PUT",
+                &format!("{sub}/resourceGroups/burst{i}?api-version=2021-04-01"),
+                Some(&json!({"location": "westus"})),
+            )
+            .await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            return (i, a);
+        }
+        assert_eq!(a.status, StatusCode::CREATED, "write {i}: {}", a.body);
+    }
+    panic!("1,000 writes at once were never throttled");
+}
+
+#[tokio::test]
+async fn rate_limit_buckets_are_per_subscription_and_kind_with_arms_headers() {
+    let emu = with_group(0).await;
+    emu.cloud.set_rate_limit(true);
+
+    // Every admitted answer says what is left in its bucket, as ARM's do.
+    let first = emu
+        .call("PUT", &group("first"), Some(&json!({"location": "westus"})))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(
+        first
+            .header("x-ms-ratelimit-remaining-subscription-writes")
+            .as_deref(),
+        Some("199")
+    );
+    let read = emu.call("GET", &group("rg"), None).await;
+    assert_eq!(
+        read.header("x-ms-ratelimit-remaining-subscription-reads")
+            .as_deref(),
+        Some("249")
+    );
+    assert_eq!(
+        read.header("x-ms-ratelimit-remaining-subscription-writes"),
+        None,
+        "a read reports the reads bucket only"
+    );
+
+    // The writes bucket runs dry after its 200 (plus what refilled at 10 a second meanwhile).
+    let started = std::time::Instant::now();
+    let (sent, refusal) = writes_until_throttled(&emu, SUB).await;
+    let refilled = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize + 1;
+    assert!(
+        (199..=199 + refilled).contains(&sent),
+        "throttled after {sent} writes"
+    );
+    assert_eq!(refusal.header("retry-after").as_deref(), Some("1"));
+    assert_eq!(code(&refusal.body), "SubscriptionRequestsThrottled");
+    let message = refusal.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Number of 'write' requests for subscription '00000000-0000-0000-0000-00000000abcd' actor '"
+        ) && message.contains("Please try again after '1' seconds after additional tokens are available."),
+        "{message}"
+    );
+    assert_eq!(
+        refusal.body.as_object().map(|o| o.len()),
+        Some(1),
+        "ARM's error envelope: {}",
+        refusal.body
+    );
+    // Subscription ids are case-insensitive: the upper-case spelling shares the bucket.
+    let upper = emu
+        .call(
+            "PUT",
+            &group("upper").replace("abcd", "ABCD"),
+            Some(&json!({"location": "westus"})),
+        )
+        .await;
+    assert_eq!(upper.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Reads and deletes have their own buckets, and so has every other subscription.
+    assert_eq!(
+        emu.call("GET", &group("rg"), None).await.status,
+        StatusCode::OK
+    );
+    let other = "/subscriptions/00000000-0000-0000-0000-00000000beef";
+    let elsewhere = emu
+        .call(
+            "PUT",
+            &format!("{other}/resourceGroups/rg?api-version=2021-04-01"),
+            Some(&json!({"location": "westus"})),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::CREATED, "{}", elsewhere.body);
+    let deleted = emu.call("DELETE", &group("burst0"), None).await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+    assert_eq!(
+        deleted
+            .header("x-ms-ratelimit-remaining-subscription-deletes")
+            .as_deref(),
+        Some("199")
+    );
+
+    // Polling the delete's operation is a read: it reports the reads bucket.
+    let poll = emu
+        .call("GET", &deleted.header("location").unwrap(), None)
+        .await;
+    assert!(poll.status.is_success(), "{}", poll.body);
+    assert!(
+        poll.header("x-ms-ratelimit-remaining-subscription-reads")
+            .is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n < 250)),
+        "{:?}",
+        poll.headers
+    );
+    assert_eq!(
+        poll.header("x-ms-ratelimit-remaining-subscription-writes"),
+        None
+    );
+
+    // A token is back after a tenth of a second at 10 a second.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = emu
+        .call("PUT", &group("later"), Some(&json!({"location": "westus"})))
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+
+    let faults = emu
+        .call_with("GET", "/_localcloud/azure/faults", None, &[])
+        .await;
+    assert_eq!(faults.body["rate_limit"], true);
+    assert_eq!(faults.body["rate_limited"], 2, "{}", faults.body);
+
+    // Off again: no more buckets and no more headers.
+    emu.call_with(
+        "POST",
+        "/_localcloud/azure/faults",
+        Some(&json!({"rate_limit": false})),
+        &[],
+    )
+    .await;
+    let free = emu.call("GET", &group("rg"), None).await;
+    assert_eq!(
+        free.header("x-ms-ratelimit-remaining-subscription-reads"),
+        None
+    );
+}

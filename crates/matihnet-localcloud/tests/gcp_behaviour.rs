@@ -976,3 +976,101 @@ async fn rate_limit_enforces_computes_per_minute_quotas() {
         "{faults}"
     );
 }
+
+#[tokio::test]
+async fn rate_limit_is_off_by_default() {
+    let gcp = Gcp::new(0);
+    let (_, faults) = gcp.get("/_localcloud/gcp/faults").await;
+    assert_eq!(faults["rate_limit"], false, "{faults}");
+    assert_eq!(faults["rate_limited"], 0, "{faults}");
+    // More gets than the 1,500 a minute Compute allows, and not one refused.
+    for i in 0..1600 {
+        let (status, body) = gcp.get(&format!("{P}/global/networks/default")).await;
+        assert_eq!(status, 200, "get {i}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_refuses_as_compute_documents_per_project_and_quota_group() {
+    let gcp = Gcp::new(0);
+    gcp.cloud.set_rate_limit(true);
+    network(&gcp, "vpc").await;
+    let started = Instant::now();
+    let mut refused = None;
+    for i in 0..4000 {
+        let (status, body) = gcp.get(&format!("{P}/global/networks/vpc")).await;
+        if status != 200 {
+            refused = Some((i, status, body));
+            break;
+        }
+    }
+    let (at, status, body) = refused.expect("4,000 gets at once were never refused");
+    let refilled = (started.elapsed().as_secs_f64() * 25.0).ceil() as usize + 1;
+    assert!(
+        (1500..=1500 + refilled).contains(&at),
+        "refused at get {at}"
+    );
+    // Compute's documented refusal, worded by Google's quota system, with its ErrorInfo.
+    assert_eq!(
+        (status, reason(&body)),
+        (403, "rateLimitExceeded"),
+        "{body}"
+    );
+    let error = &body["error"];
+    assert_eq!(error["code"], 403);
+    assert_eq!(error["errors"][0]["domain"], "usageLimits");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'compute.googleapis.com' for consumer 'project_number:"),
+        "{message}"
+    );
+    assert_eq!(error["errors"][0]["message"], message);
+    let info = &error["details"][0];
+    assert_eq!(info["@type"], "type.googleapis.com/google.rpc.ErrorInfo");
+    assert_eq!(info["reason"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(
+        info["metadata"]["quota_metric"],
+        "compute.googleapis.com/read_requests"
+    );
+    assert_eq!(
+        info["metadata"]["quota_limit"],
+        "ReadRequestsPerMinutePerProject"
+    );
+    assert_eq!(info["metadata"]["quota_limit_value"], "1500");
+    assert_eq!(info["metadata"]["service"], "compute.googleapis.com");
+
+    // Other groups, other projects and Cloud DNS are not spent by the gets.
+    let (status, _) = gcp.get(&format!("{P}/global/networks")).await;
+    assert_eq!(status, 200, "lists have their own quota");
+    let (status, op) = gcp
+        .post(&format!("{P}/global/networks"), &json!({"name": "vpc2"}))
+        .await;
+    assert_eq!(status, 200, "mutations have their own quota: {op}");
+    let op_path = harness::local_path(op["selfLink"].as_str().unwrap());
+    let (status, polled) = gcp.get(&op_path).await;
+    assert_eq!(
+        status, 200,
+        "operation polls have their own quota: {polled}"
+    );
+    let (status, waited) = gcp.call("POST", &format!("{op_path}/wait"), None).await;
+    assert_eq!(status, 200, "so has waiting on one: {waited}");
+    let (status, body) = gcp
+        .get("/compute/v1/projects/other/global/networks/default")
+        .await;
+    assert_eq!(status, 200, "every project has its own quotas: {body}");
+    let (status, body) = gcp.get(Z).await;
+    assert_eq!(status, 200, "Cloud DNS is not limited: {body}");
+
+    // 25 tokens a second come back: one within 40 ms.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = gcp.get(&format!("{P}/global/networks/vpc")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, faults) = gcp.get("/_localcloud/gcp/faults").await;
+    assert_eq!(faults["rate_limit"], true);
+    assert_eq!(faults["rate_limited"], 1, "{faults}");
+    let (_, faults) = gcp
+        .post("/_localcloud/gcp/faults", &json!({"rate_limit": false}))
+        .await;
+    assert_eq!(faults["rate_limit"], false, "{faults}");
+}

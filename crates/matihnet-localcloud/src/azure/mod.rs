@@ -5,7 +5,8 @@
 //!
 //! Admin endpoints under `/_localcloud/azure/` (no token needed, see `admin`) inject faults,
 //! reset the cloud, finish running operations and mark subnets as in use; the same exist as
-//! methods on [`Cloud`].
+//! methods on [`Cloud`]. One of the faults is a mode: `rate_limit` enforces ARM's documented
+//! token buckets per subscription (reads, writes, deletes; see `ARM_READS`) with ARM's own 429.
 //!
 //! A request is checked (token, `api-version`, injected faults), its path parsed into a
 //! `Target` (`arm`), and handed to the module of its resource type: `groups`, `resources` (what
@@ -33,7 +34,7 @@ use axum::Router;
 
 use crate::core::clock::now_ms;
 use crate::core::faults::{Faults, RequestFault};
-use crate::core::rate_limit::Limit;
+use crate::core::rate_limit::{Admission, Limit};
 use crate::core::snapshot::SnapshotFormat;
 use crate::core::store::Store;
 use crate::Options;
@@ -55,11 +56,29 @@ pub struct Cloud {
     store: Store<state::State>,
 }
 
-/// ARM's token buckets per subscription and region, from "Understand how Azure Resource
-/// Manager throttles requests"
-/// (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling):
-/// reads 250 refilled at 25 a second, writes and deletes 200 at 10 a second. The local ARM has one
-/// region and keeps one set of buckets for all its subscriptions.
+/// ARM's throttling, from "Understand how Azure Resource Manager throttles requests"
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling).
+/// Since 2024 ARM meters subscription-level requests with token buckets per subscription, per
+/// region, per security principal and per kind of request:
+///
+/// | kind    | bucket size | refill per second |
+/// |---------|-------------|-------------------|
+/// | reads   | 250         | 25                |
+/// | writes  | 200         | 10                |
+/// | deletes | 200         | 10                |
+///
+/// (tenant-level requests have the same numbers; the local ARM serves none). Before that the
+/// limits were per hour and per ARM instance: 12,000 reads, 1,200 writes and 15,000 deletes per
+/// subscription; those are not enforced here, the buckets replaced them.
+///
+/// The local ARM keeps one set of buckets per subscription: the region a request is metered in
+/// is not always in its path (a resource group's is only in its body, an operation's only in its
+/// URL), and every bearer token is accepted, so there is one principal. GET and HEAD are reads,
+/// polls of long-running operations included, as ARM counts them; DELETE is a delete; PUT,
+/// PATCH and POST are writes. A request that finds its bucket empty gets ARM's 429
+/// `SubscriptionRequestsThrottled` with `Retry-After` (whole seconds until a token is back);
+/// every other answer carries the bucket's remaining tokens in
+/// `x-ms-ratelimit-remaining-subscription-reads` / `-writes` / `-deletes`, as ARM's do.
 const ARM_READS: Limit = Limit {
     capacity: 250.0,
     refill_per_second: 25.0,
@@ -73,13 +92,73 @@ const ARM_DELETES: Limit = Limit {
     refill_per_second: 10.0,
 };
 
-/// The bucket a request draws from; polls of operations are reads, as ARM counts them.
-fn arm_bucket(method: &Method) -> (&'static str, Limit) {
-    match *method {
-        Method::GET | Method::HEAD => ("arm-reads", ARM_READS),
-        Method::DELETE => ("arm-deletes", ARM_DELETES),
-        _ => ("arm-writes", ARM_WRITES),
+/// The kinds of request ARM meters separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestKind {
+    Read,
+    Write,
+    Delete,
+}
+
+impl RequestKind {
+    fn of(method: &Method) -> RequestKind {
+        match *method {
+            Method::GET | Method::HEAD => RequestKind::Read,
+            Method::DELETE => RequestKind::Delete,
+            _ => RequestKind::Write,
+        }
     }
+
+    fn limit(self) -> Limit {
+        match self {
+            RequestKind::Read => ARM_READS,
+            RequestKind::Write => ARM_WRITES,
+            RequestKind::Delete => ARM_DELETES,
+        }
+    }
+
+    /// The word ARM's throttling message uses.
+    fn word(self) -> &'static str {
+        match self {
+            RequestKind::Read => "read",
+            RequestKind::Write => "write",
+            RequestKind::Delete => "delete",
+        }
+    }
+
+    fn remaining_header(self) -> &'static str {
+        match self {
+            RequestKind::Read => "x-ms-ratelimit-remaining-subscription-reads",
+            RequestKind::Write => "x-ms-ratelimit-remaining-subscription-writes",
+            RequestKind::Delete => "x-ms-ratelimit-remaining-subscription-deletes",
+        }
+    }
+}
+
+/// The subscription a path names (`/subscriptions/{id}/...` in any casing), lower-cased: ARM
+/// treats subscription ids case-insensitively, so `ABC` and `abc` share their buckets.
+fn subscription_of(path: &str) -> String {
+    path.trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// ARM names the principal whose bucket ran dry; any token is accepted here, so one actor stands
+/// for every caller.
+const ACTOR: &str = "00000000-0000-0000-0000-000000000000";
+
+/// ARM's answer to an empty bucket, in the words it uses since the token buckets.
+fn rate_limited(kind: RequestKind, subscription: &str, retry_after_seconds: u64) -> Response {
+    let word = kind.word();
+    ArmError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "SubscriptionRequestsThrottled",
+        format!("Number of '{word}' requests for subscription '{subscription}' actor '{ACTOR}' exceeded. Please try again after '{retry_after_seconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information."),
+    )
+    .with_header("retry-after", retry_after_seconds.to_string())
+    .into_response()
 }
 
 impl Cloud {
@@ -201,33 +280,50 @@ impl Cloud {
         }
         let now = now_ms();
         let mut held = self.store.settled_at(now);
-        let (bucket, limit) = arm_bucket(&method);
-        let admitted = held
-            .faults
-            .rate_limits
-            .as_mut()
-            .is_none_or(|r| r.admit(bucket, limit, now));
-        if !admitted {
-            // ARM's answer to an empty bucket: wait for one token to come back.
-            let secs = (1.0 / limit.refill_per_second).ceil().max(1.0) as u64;
-            let kind = bucket.trim_start_matches("arm-").trim_end_matches('s');
-            return ArmError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "SubscriptionRequestsThrottled",
-                format!("Number of '{kind}' requests for subscription exceeded. Please try again after '{secs}' seconds after additional tries."),
-            )
-            .with_header("retry-after", secs.to_string())
-            .into_response();
+        let kind = RequestKind::of(&method);
+        let admission = held.faults.rate_limits.as_mut().map(|r| {
+            let subscription = subscription_of(path);
+            let key = format!("{subscription}/{}", kind.word());
+            (subscription, r.take(&key, kind.limit(), now))
+        });
+        let remaining = match admission {
+            None => None,
+            Some((_, Admission::Admitted { remaining })) => Some(remaining),
+            Some((
+                subscription,
+                Admission::Throttled {
+                    retry_after_seconds,
+                },
+            )) => {
+                return rate_limited(kind, &subscription, retry_after_seconds);
+            }
+        };
+        let mut response =
+            Cloud::serve_admitted(&mut held, now, method, uri, api_version, headers, body);
+        if let Some(left) = remaining {
+            response
+                .headers_mut()
+                .insert(kind.remaining_header(), axum::http::HeaderValue::from(left));
         }
+        response
+    }
+
+    /// A request the rate limits let through: the injected faults, then the resource handlers.
+    fn serve_admitted(
+        held: &mut crate::core::store::Held<state::State>,
+        now: u64,
+        method: Method,
+        uri: &axum::http::Uri,
+        api_version: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let path = uri.path();
         match held.faults.take_request_fault() {
             Some(RequestFault::Throttled {
                 retry_after_seconds: secs,
             }) => {
-                let kind = if method == Method::GET || method == Method::HEAD {
-                    "read"
-                } else {
-                    "write"
-                };
+                let kind = RequestKind::of(&method).word();
                 return ArmError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "SubscriptionRequestsThrottled",

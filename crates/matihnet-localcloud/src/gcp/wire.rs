@@ -1,5 +1,5 @@
 //! Google's JSON wire conventions, shared by Compute and Cloud DNS: error bodies
-//! (`{"error":{"code","message","errors":[{message,domain,reason}]}}`), JSON answers, request
+//! (`{"error":{"code","message","errors":[{message,domain,reason}],"details"?}}`), JSON answers, request
 //! bodies, and list bodies that leave out an empty list.
 //!
 //! Compute omits the top-level `status` of an error, Cloud DNS includes it (`NOT_FOUND`, ...),
@@ -18,6 +18,10 @@ pub struct ApiError {
     pub message: String,
     /// The gRPC-style status name Cloud DNS adds to its error bodies.
     pub status: Option<&'static str>,
+    /// Typed details (`google.rpc.ErrorInfo`, `google.rpc.Help`) Google adds to some errors,
+    /// a spent quota's among them; left out of the body when `None`. Boxed: most errors have
+    /// none, and every handler's `Result` carries this type.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -28,6 +32,7 @@ impl ApiError {
             domain: "global",
             message: message.into(),
             status: None,
+            details: None,
         }
     }
 
@@ -84,8 +89,13 @@ impl ApiError {
                 "reason": self.reason,
             }],
         });
-        if let (Some(status), Some(obj)) = (self.status, error.as_object_mut()) {
-            obj.insert("status".into(), json!(status));
+        if let Some(obj) = error.as_object_mut() {
+            if let Some(status) = self.status {
+                obj.insert("status".into(), json!(status));
+            }
+            if let Some(details) = &self.details {
+                obj.insert("details".into(), (**details).clone());
+            }
         }
         json!({ "error": error })
     }
