@@ -38,25 +38,10 @@ fn calls(v: &Value) -> u64 {
 }
 
 fn environment_file(tenants: usize, moto: &Moto) -> String {
-    let base =
-        std::fs::read_to_string(matihnet_e2e::repo_root().join("examples/eks.toml")).unwrap();
-    let head = base
-        .split("[[tenant]]")
-        .next()
-        .unwrap()
-        .replace("protect = true", "protect = false");
-    let mut text = head.replace(
+    direct::with_tenants("eks.toml", tenants).replace(
         "# endpoint_url = \"http://127.0.0.1:5000\"",
         &format!("endpoint_url = \"{}\"", moto.endpoint()),
-    );
-    for i in 0..tenants {
-        // Every tenth tenant has a dedicated front end, the rest share the platform's.
-        let ingress = if i % 10 == 0 { "dedicated" } else { "shared" };
-        text.push_str(&format!(
-            "[[tenant]]\nslug = \"t{i:03}\"\ningress = \"{ingress}\"\n\n"
-        ));
-    }
-    text
+    )
 }
 
 async fn floor(

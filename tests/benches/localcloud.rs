@@ -26,23 +26,6 @@ mod direct;
 const DELAY_MS: u64 = 50;
 const SUB: &str = "00000000-0000-0000-0000-0000000000bb";
 
-fn config(example: &str, tenants: usize) -> String {
-    let base =
-        std::fs::read_to_string(matihnet_e2e::repo_root().join("examples").join(example)).unwrap();
-    let mut text = base
-        .split("[[tenant]]")
-        .next()
-        .unwrap()
-        .replace("protect = true", "protect = false");
-    for i in 0..tenants {
-        let ingress = if i % 10 == 0 { "dedicated" } else { "shared" };
-        text.push_str(&format!(
-            "[[tenant]]\nslug = \"t{i:03}\"\ningress = \"{ingress}\"\n\n"
-        ));
-    }
-    text
-}
-
 /// Longest chain of long-running writes in the plan's dependency graph.
 fn lro_depth(plan: &Value) -> u64 {
     let changes = plan["changes"].as_array().unwrap();
@@ -177,7 +160,7 @@ fn main() {
             "gcp"
         };
         for n in [1usize, 10, 30, 100, 300] {
-            let text = config(example, n);
+            let text = direct::with_tenants(example, n);
             let (floor, read_floor) = floor(&rt, &text, &endpoint);
             cloud.request("POST", &format!("/_localcloud/{cloud_name}/reset"), None);
             let s = Sandbox::with_config(&text);

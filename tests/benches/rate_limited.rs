@@ -20,24 +20,11 @@ use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::Sandbox;
 use serde_json::{json, Value};
 
-const SUB: &str = "00000000-0000-0000-0000-0000000000bb";
+#[path = "direct/mod.rs"]
+#[allow(dead_code)] // this benchmark uses the environment files, not the floors
+mod direct;
 
-fn config(example: &str, tenants: usize) -> String {
-    let base =
-        std::fs::read_to_string(matihnet_e2e::repo_root().join("examples").join(example)).unwrap();
-    let mut text = base
-        .split("[[tenant]]")
-        .next()
-        .unwrap()
-        .replace("protect = true", "protect = false");
-    for i in 0..tenants {
-        let ingress = if i % 10 == 0 { "dedicated" } else { "shared" };
-        text.push_str(&format!(
-            "[[tenant]]\nslug = \"t{i:03}\"\ningress = \"{ingress}\"\n\n"
-        ));
-    }
-    text
-}
+const SUB: &str = "00000000-0000-0000-0000-0000000000bb";
 
 /// The metered API a counted call draws from, as each provider names its calls.
 fn api_of(cloud: &str, op: &str) -> Option<&'static str> {
@@ -168,7 +155,7 @@ fn main() {
             env.push(("AZURE_SUBSCRIPTION_ID", SUB.into()));
             env.push(("MATIHNET_RATE_LIMITS", "documented".into()));
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let s = Sandbox::with_config(&config(example, n));
+            let s = Sandbox::with_config(&direct::with_tenants(example, n));
             let plan: Value = serde_json::from_str(
                 &s.run_with(&["plan", "--json"], &env)
                     .expect_code(0)

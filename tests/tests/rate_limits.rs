@@ -7,8 +7,8 @@ use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::Sandbox;
 use serde_json::{json, Value};
 
-#[test]
-fn an_eks_apply_rides_out_the_documented_rate_limits() {
+/// The local AWS, enforcing Route53's and EC2's documented rates.
+fn rate_limited_aws() -> LocalCloud {
     let cloud = LocalCloud::start("50ms");
     let (status, faults) = cloud.request(
         "POST",
@@ -17,6 +17,12 @@ fn an_eks_apply_rides_out_the_documented_rate_limits() {
     );
     assert_eq!(status, 200, "{faults}");
     assert_eq!(faults["rate_limit"], true);
+    cloud
+}
+
+#[test]
+fn an_eks_apply_rides_out_the_documented_rate_limits() {
+    let cloud = rate_limited_aws();
     let env = cloud.aws_env();
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     pairs.push(("MATIHNET_RATE_LIMITS", "documented"));
@@ -55,13 +61,7 @@ fn an_eks_apply_rides_out_the_documented_rate_limits() {
 /// Route53's rate alone and the apply still finishes with nothing failed.
 #[test]
 fn a_rate_set_too_high_is_lowered_when_the_cloud_throttles() {
-    let cloud = LocalCloud::start("50ms");
-    let (status, faults) = cloud.request(
-        "POST",
-        "/_localcloud/aws/faults",
-        Some(&json!({"rate_limit": true})),
-    );
-    assert_eq!(status, 200, "{faults}");
+    let cloud = rate_limited_aws();
     let env = cloud.aws_env();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let text = std::fs::read_to_string(matihnet_e2e::repo_root().join("examples/eks.toml"))

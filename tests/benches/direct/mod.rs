@@ -1,7 +1,7 @@
 //! The floor a benchmark compares matihnet against: the same objects created (or read) directly
 //! through a provider, a dependency level at a time on as many concurrent tasks as the default
-//! `--parallelism`, without the engine, the state or a process. Shared by the benchmarks that
-//! include it with `#[path]`.
+//! `--parallelism`, without the engine, the state or a process; and the environment files the
+//! benchmarks measure. Shared by the benchmarks that include it with `#[path]`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -86,4 +86,23 @@ pub async fn read_each(
         .collect::<Vec<_>>()
         .await;
     started.elapsed()
+}
+
+/// `examples/<example>` with `tenants` tenants (every tenth with a dedicated front end, the rest
+/// on the platform's) and nothing protected, so a benchmark can destroy what it made.
+pub fn with_tenants(example: &str, tenants: usize) -> String {
+    let base =
+        std::fs::read_to_string(matihnet_e2e::repo_root().join("examples").join(example)).unwrap();
+    let mut text = base
+        .split("[[tenant]]")
+        .next()
+        .unwrap()
+        .replace("protect = true", "protect = false");
+    for i in 0..tenants {
+        let ingress = if i % 10 == 0 { "dedicated" } else { "shared" };
+        text.push_str(&format!(
+            "[[tenant]]\nslug = \"t{i:03}\"\ningress = \"{ingress}\"\n\n"
+        ));
+    }
+    text
 }
