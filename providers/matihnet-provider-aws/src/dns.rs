@@ -363,44 +363,11 @@ async fn change(
         .resource_record_set(set)
         .build()
         .map_err(|e| invalid(e.to_string()))?;
-    let (leads, answer) = p.record_batches.queue(zone_id, one);
-    if leads {
-        tokio::time::sleep(matihnet_core::batches::WINDOW).await;
-        // The batch is taken when its request may go out, not before: while the leader waits
-        // for Route53's rate, the changes that arrive join it.
-        while p.record_batches.has_queued(zone_id) {
-            p.pacer.pace("route53").await;
-            let batch = p.record_batches.take(zone_id);
-            matihnet_core::pacing::prepaid("route53", send_batch(p, zone_id, batch)).await;
-        }
-    }
-    matihnet_core::batches::answer(answer).await
-}
-
-/// Sends changes as one request and answers each; a batch Route53 refuses is sent again one
-/// change at a time, so each change gets the answer it alone would get.
-async fn send_batch(
-    p: &AwsProvider,
-    zone_id: &str,
-    batch: Vec<(
-        Change,
-        tokio::sync::oneshot::Sender<Result<(), ProviderError>>,
-    )>,
-) {
-    let changes: Vec<Change> = batch.iter().map(|(c, _)| c.clone()).collect();
-    let together = send_changes(p, zone_id, changes).await;
-    match together {
-        Err(e) if batch.len() > 1 && e.kind == ErrorKind::Rejected => {
-            for (c, tx) in batch {
-                let _ = tx.send(send_changes(p, zone_id, vec![c]).await);
-            }
-        }
-        result => {
-            for (_, tx) in batch {
-                let _ = tx.send(result.clone());
-            }
-        }
-    }
+    p.record_batches
+        .submit(zone_id, one, &p.pacer, "route53", |changes| {
+            send_changes(p, zone_id, changes)
+        })
+        .await
 }
 
 async fn send_changes(

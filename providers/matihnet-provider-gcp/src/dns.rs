@@ -240,54 +240,16 @@ pub(crate) struct Edit {
 /// DNS takes up to 1,000 additions and deletions in one change. Its own answer comes back
 /// whatever its neighbours' are.
 async fn submit(p: &GcpProvider, zone: &str, edit: Edit) -> Result<(), ProviderError> {
-    let (leads, answer) = p.record_batches.queue(zone, edit);
-    if leads {
-        tokio::time::sleep(matihnet_core::batches::WINDOW).await;
-        // Taken when its request may go out, so what arrives during the wait joins it.
-        while p.record_batches.has_queued(zone) {
-            p.meter.pacer.pace("dns").await;
-            let batch = p.record_batches.take(zone);
-            matihnet_core::pacing::prepaid("dns", send_edits(p, zone, batch)).await;
-        }
-    }
-    matihnet_core::batches::answer(answer).await
-}
-
-/// Sends edits as one change and answers each; a change Cloud DNS refuses is sent again one
-/// edit at a time, so each gets the answer it alone would get.
-async fn send_edits(
-    p: &GcpProvider,
-    zone: &str,
-    batch: Vec<(Edit, matihnet_core::batches::Answer)>,
-) {
-    let mut together = Edit::default();
-    for (e, _) in &batch {
-        together.additions.extend(e.additions.iter().cloned());
-        together.deletions.extend(e.deletions.iter().cloned());
-    }
-    match send_change(p, zone, together).await {
-        Err(e) if batch.len() > 1 && is_refusal(&e) => {
-            for (edit, tx) in batch {
-                let _ = tx.send(send_change(p, zone, edit).await);
+    p.record_batches
+        .submit(zone, edit, &p.meter.pacer, "dns", |edits| {
+            let mut together = Edit::default();
+            for e in edits {
+                together.additions.extend(e.additions);
+                together.deletions.extend(e.deletions);
             }
-        }
-        result => {
-            for (_, tx) in batch {
-                let _ = tx.send(result.clone());
-            }
-        }
-    }
-}
-
-/// A change Cloud DNS turned down for its content, not for the moment.
-fn is_refusal(e: &ProviderError) -> bool {
-    matches!(
-        e.kind,
-        ErrorKind::Rejected
-            | ErrorKind::Conflict
-            | ErrorKind::PreconditionFailed
-            | ErrorKind::NotFound
-    )
+            send_change(p, zone, together)
+        })
+        .await
 }
 
 async fn send_change(p: &GcpProvider, zone: &str, edit: Edit) -> Result<(), ProviderError> {
