@@ -53,6 +53,45 @@ pub fn check_owner(what: &str, found: Marks<'_>, expected: Marks<'_>) -> Result<
     Err(ProviderError::new(ErrorKind::Rejected, message))
 }
 
+/// `Ok` when an object may be imported into `ctx`'s state: it carries no marks (made outside
+/// matihnet), or its marks name this state's lineage (made by this state under another address,
+/// or forgotten with `state rm`). An object another matihnet state owns is refused, worded the
+/// same for every cloud, so that two environments never manage one object.
+pub fn check_importable(
+    what: &str,
+    found: Marks<'_>,
+    expected: Marks<'_>,
+) -> Result<(), ProviderError> {
+    if found.lineage.is_none() || found.lineage == expected.lineage {
+        return Ok(());
+    }
+    Err(ProviderError::new(
+        ErrorKind::Rejected,
+        format!(
+            "{what} belongs to {} of another matihnet state (environment {}); refusing to import it: remove it from that state (`matihnet state rm`) and delete its matihnet tags or labels first",
+            found.address.unwrap_or("a resource"),
+            found.environment.unwrap_or("unknown")
+        ),
+    ))
+}
+
+/// The error for an import id that names an object of another kind (a subnet id given for a
+/// network, say), worded the same for every cloud.
+pub fn wrong_kind(kind: &str, id: &str, found: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Rejected,
+        format!("`{id}` is {found}, not a `{kind}`: give the id of a `{kind}` (`matihnet state show` prints the ids of what the state records)"),
+    )
+}
+
+/// The error for an import id that names nothing, worded the same for every cloud.
+pub fn not_found(kind: &str, id: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::NotFound,
+        format!("no `{kind}` with id `{id}` exists (or the credentials in use cannot see it)"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +135,26 @@ mod tests {
             check_owner("vnet x", address_only, ours).is_err(),
             "a lineage is needed too"
         );
+    }
+
+    #[test]
+    fn imports_what_nobody_or_this_state_marked_and_refuses_other_states() {
+        let c = ctx();
+        let addr = c.addr.to_string();
+        let ours = Marks::of(&c, &addr);
+        assert!(check_importable("vpc x", Marks::default(), ours).is_ok());
+        let moved = Marks {
+            address: Some("network.old"),
+            ..ours
+        };
+        assert!(check_importable("vpc x", moved, ours).is_ok());
+        let theirs = Marks {
+            lineage: Some("L0"),
+            environment: Some("staging"),
+            ..ours
+        };
+        let e = check_importable("vpc x", theirs, ours).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Rejected);
+        assert_eq!(e.message, "vpc x belongs to network.main of another matihnet state (environment staging); refusing to import it: remove it from that state (`matihnet state rm`) and delete its matihnet tags or labels first");
     }
 }

@@ -137,6 +137,33 @@ pub trait Provider: Send + Sync {
     /// Deletes the object; an object already gone is success.
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError>;
 
+    /// Takes over an object made outside this state (`matihnet import`, `[[import]]`, and the
+    /// objects a file says exist already): finds the object of kind `ctx.addr.kind` that the
+    /// cloud knows by `id` (the value the provider records as that kind's `id`; a DNS zone may
+    /// also be named by its domain), and returns its attributes as [`Provider::read`] records
+    /// them, every attribute the cloud holds included. With `mark` it also tags or labels the
+    /// object as `ctx`'s, where the cloud takes marks.
+    ///
+    /// Errors: [`ErrorKind::NotFound`] when no object has that id; [`ErrorKind::Rejected`] when
+    /// the id names an object of another kind, or one whose marks say another matihnet state
+    /// owns it ([`crate::ownership::check_importable`]).
+    async fn import(
+        &self,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        let _ = (id, mark);
+        Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!(
+                "the {} provider cannot import a `{}`",
+                self.name(),
+                ctx.addr.kind
+            ),
+        ))
+    }
+
     /// The API calls made since the provider was built, by operation kind (every attempt,
     /// retries and polls included). A provider that counts nothing answers none.
     fn api_calls(&self) -> crate::CallCounts {

@@ -43,6 +43,22 @@ pub trait ResourceType<C: Sync>: Send + Sync {
         prior: &Attrs,
     ) -> Result<(), ProviderError>;
 
+    /// Finds the object the cloud knows by `id` and returns its attributes, marking it as
+    /// `ctx`'s when `mark` is set: see [`crate::Provider::import`] for the contract.
+    async fn import(
+        &self,
+        cloud: &C,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        let _ = (cloud, id, mark);
+        Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!("importing a `{}` is not supported", ctx.addr.kind),
+        ))
+    }
+
     /// Whether [`ResourceType::read_many`] answers many reads with fewer calls than one each
     /// (one list per zone, say); the engine then hands it every read of this type at once.
     fn reads_in_batches(&self) -> bool {
@@ -167,6 +183,18 @@ impl<T: TableProvider> crate::Provider for T {
         self.types()
             .get(&ctx.addr.kind)?
             .delete(self, ctx, prior)
+            .await
+    }
+
+    async fn import(
+        &self,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        self.types()
+            .get(&ctx.addr.kind)?
+            .import(self, ctx, id, mark)
             .await
     }
 

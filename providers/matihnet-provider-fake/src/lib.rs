@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use matihnet_core::ownership::{self, Marks};
 use matihnet_core::retry::{with_backoff, RetryPolicy};
 use matihnet_core::{
     Address, ApiCalls, AttributeKind, Attrs, CallCounts, ErrorKind, OperationContext, Provider,
@@ -216,6 +217,31 @@ impl FakeProvider {
             };
             o.attrs.insert(attr.to_string(), value);
             true
+        })
+    }
+
+    /// Makes an object of `kind` behind matihnet's back (no marks, as a console or another tool
+    /// would), with a generated id unless `attrs` has one; returns its id.
+    pub fn create_outside(&self, kind: &str, attrs: &Attrs) -> String {
+        self.mutate(|s| {
+            s.next += 1;
+            let mut all = attrs.clone();
+            for (k, v) in self.generated(kind, s.next) {
+                all.entry(k).or_insert(v);
+            }
+            let id = id_of(attrs)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("fake-{kind}-{}", s.next));
+            all.insert("id".into(), Value::from(id.clone()));
+            s.objects.insert(
+                id.clone(),
+                FakeObject {
+                    kind: kind.to_string(),
+                    attrs: all,
+                    tags: BTreeMap::new(),
+                },
+            );
+            id
         })
     }
 
@@ -478,6 +504,55 @@ impl Provider for FakeProvider {
         }
         self.maybe_abort(n);
         Ok(())
+    }
+
+    async fn import(
+        &self,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        self.api.record(&format!("fake.{}.import", ctx.addr.kind));
+        self.call(ctx, mark).await?;
+        let kind = ctx.addr.kind.as_str();
+        let address = ctx.addr.to_string();
+        self.mutate(|s| {
+            // A zone may be named by its domain, as every cloud's zones may.
+            let key = if s.objects.contains_key(id) {
+                Some(id.to_string())
+            } else if kind == "dns_zone" {
+                s.objects
+                    .iter()
+                    .find(|(_, o)| {
+                        o.kind == kind && o.attrs.get("name").and_then(Value::as_str) == Some(id)
+                    })
+                    .map(|(k, _)| k.clone())
+            } else {
+                None
+            };
+            let Some(o) = key.and_then(|k| s.objects.get_mut(&k)) else {
+                return Err(ownership::not_found(kind, id));
+            };
+            if o.kind != kind {
+                return Err(ownership::wrong_kind(kind, id, &format!("a `{}`", o.kind)));
+            }
+            let found = Marks {
+                address: o.tags.get(TAG_ADDRESS).map(String::as_str),
+                lineage: o.tags.get(TAG_LINEAGE).map(String::as_str),
+                environment: o.tags.get(TAG_ENVIRONMENT).map(String::as_str),
+            };
+            ownership::check_importable(&format!("{kind} {id}"), found, Marks::of(ctx, &address))?;
+            let attrs = o.attrs.clone();
+            if mark {
+                o.tags = BTreeMap::from([
+                    (TAG_ADDRESS.to_string(), address.clone()),
+                    (TAG_LINEAGE.to_string(), ctx.lineage.clone()),
+                    (TAG_ENVIRONMENT.to_string(), ctx.environment.clone()),
+                ]);
+                s.reindex();
+            }
+            Ok(attrs)
+        })
     }
 
     fn api_calls(&self) -> CallCounts {
