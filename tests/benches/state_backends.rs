@@ -57,6 +57,7 @@ fn big_state(n: usize) -> State {
                 dependencies: vec![],
                 tainted: false,
                 protect: false,
+                existing: false,
             },
         );
     }

@@ -12,6 +12,11 @@ pub struct DesiredResource {
     pub depends_on: Vec<Address>,
     /// Destroy and replace refuse to touch a protected resource.
     pub protect: bool,
+    /// An object that exists already and is used, not owned (`[dns] existing_zone`,
+    /// `[network] existing`): the id the provider finds it by. It is read and checked against
+    /// the attributes here, never created, changed or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
 }
 
 impl DesiredResource {
@@ -21,6 +26,7 @@ impl DesiredResource {
             attrs: BTreeMap::new(),
             depends_on: Vec::new(),
             protect: false,
+            existing: None,
         }
     }
 
@@ -36,6 +42,12 @@ impl DesiredResource {
 
     pub fn protected(mut self, protect: bool) -> Self {
         self.protect = protect;
+        self
+    }
+
+    /// Used, not owned: the object the provider knows by `id` (see [`DesiredResource::existing`]).
+    pub fn existing(mut self, id: impl Into<String>) -> Self {
+        self.existing = Some(id.into());
         self
     }
 

@@ -45,6 +45,7 @@ pub struct ApplyOutcome {
     /// Operations never started because of an earlier error or a cancellation.
     pub skipped: Vec<(Address, OpKind)>,
     pub cancelled: bool,
+    pub imported: usize,
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
@@ -60,6 +61,8 @@ impl ApplyOutcome {
 pub enum ApplyError {
     #[error("saving the state failed: {0}. The objects created so far carry matihnet's tags and are adopted by the next apply")]
     StateWrite(#[source] StateError),
+    #[error("the plan moves a state entry that cannot move ({0}); make a new plan")]
+    Move(#[source] matihnet_state::MoveError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,8 +106,13 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
         );
     };
     for (i, c) in plan.changes.iter().enumerate() {
+        if c.importing.is_some() {
+            add(i, OpKind::Import);
+        }
         match c.action {
-            Action::NoOp => {}
+            // Forgetting touches only the state: done before the first cloud call.
+            Action::NoOp | Action::Forget => {}
+            Action::Read => add(i, OpKind::Read),
             Action::Create => add(i, OpKind::Create),
             Action::Update => add(i, OpKind::Update),
             Action::Delete => add(i, OpKind::Delete),
@@ -121,14 +129,23 @@ fn operations(plan: &Plan, state: &State) -> BTreeMap<OpId, Op> {
         })
     };
     let mut edges: Vec<(OpId, OpId)> = Vec::new();
+    let op = |addr_index: usize, kind: OpKind| OpId { addr_index, kind };
     for (i, c) in plan.changes.iter().enumerate() {
+        // An imported object is taken over before it is changed (or replaced).
+        if has(&ops, i, OpKind::Import) {
+            for kind in [OpKind::Update, OpKind::Delete] {
+                if has(&ops, i, kind) {
+                    edges.push((op(i, kind), op(i, OpKind::Import)));
+                }
+            }
+        }
         for kind in [OpKind::Create, OpKind::Update] {
             if !has(&ops, i, kind) {
                 continue;
             }
             for d in &c.dependencies {
                 let Some(&j) = index.get(d) else { continue };
-                for dk in [OpKind::Create, OpKind::Update] {
+                for dk in [OpKind::Create, OpKind::Update, OpKind::Import, OpKind::Read] {
                     if has(&ops, j, dk) {
                         edges.push((
                             OpId {
@@ -334,6 +351,18 @@ impl Executor {
         mut state: State,
         cancel: CancellationToken,
     ) -> Result<ApplyOutcome, ApplyError> {
+        // The plan was made against the state with its moves made and its forgotten objects
+        // dropped: both touch only the state, and are saved before any cloud call.
+        for c in &plan.changes {
+            if let Some(from) = &c.moved_from {
+                state
+                    .move_resource(from, &c.address)
+                    .map_err(ApplyError::Move)?;
+            }
+            if c.action == Action::Forget {
+                state.resources.remove(&c.address);
+            }
+        }
         let ops = operations(plan, &state);
 
         // What the refresh found becomes the recorded truth, before anything changes.
@@ -442,6 +471,7 @@ impl Executor {
             failures: Vec::new(),
             skipped: Vec::new(),
             cancelled: false,
+            imported: 0,
             added: 0,
             changed: 0,
             destroyed: 0,
@@ -477,6 +507,23 @@ impl Executor {
                     let prior = r.resource(&op.address).map(|r| r.attributes.clone());
                     (snapshot_attrs(&r), prior)
                 };
+                // The file's values of what the cloud does not hold, for what is taken over.
+                let unheld = if matches!(op.kind, OpKind::Import | OpKind::Read) {
+                    let r = recorder.lock();
+                    let lookup = |a: &Address| r.resource(a).map(|r| &r.attributes);
+                    change
+                        .desired
+                        .iter()
+                        .filter_map(|(k, e)| e.resolve(&lookup).map(|v| (k.clone(), v)))
+                        .collect()
+                } else {
+                    Attrs::new()
+                };
+                let take_over_id = change
+                    .importing
+                    .clone()
+                    .or_else(|| change.existing.clone())
+                    .unwrap_or_default();
                 let ctx = OperationContext {
                     addr: op.address.clone(),
                     environment: self.environment.clone(),
@@ -519,6 +566,18 @@ impl Executor {
                                     .map(|()| None)
                                     .map_err(|e| (e, None))
                             }
+                            // Only an import marks the object as matihnet's; an existing object
+                            // used, not owned, is left as its owner made it.
+                            OpKind::Import | OpKind::Read => provider
+                                .import(&ctx, &take_over_id, kind == OpKind::Import)
+                                .await
+                                .map(|mut held| {
+                                    for (k, v) in unheld {
+                                        held.entry(k).or_insert(v);
+                                    }
+                                    Some(held)
+                                })
+                                .map_err(|e| (e, None)),
                         }
                     };
                     let reporter: matihnet_core::retry::RetryReporter = {
@@ -599,6 +658,8 @@ impl Executor {
                         OpKind::Create => outcome.added += 1,
                         OpKind::Update => outcome.changed += 1,
                         OpKind::Delete => outcome.destroyed += 1,
+                        OpKind::Import => outcome.imported += 1,
+                        OpKind::Read => {}
                     }
                     let finished = Event::Finished {
                         address: addr.clone(),
@@ -615,6 +676,7 @@ impl Executor {
                         dependencies: change.dependencies.clone(),
                         tainted: false,
                         protect: change.protect,
+                        existing: change.existing.is_some(),
                     });
                     recorder.record(addr, recorded, Some(finished));
                     done.insert(id);
@@ -635,6 +697,7 @@ impl Executor {
                             dependencies: change.dependencies.clone(),
                             tainted: op.kind == OpKind::Create,
                             protect: change.protect,
+                            existing: change.existing.is_some(),
                         };
                         recorder.record(op.address.clone(), Some(recorded), None);
                     }

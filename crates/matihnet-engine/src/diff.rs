@@ -36,6 +36,9 @@ pub(crate) fn no_op(
         dependencies: r.dependencies(),
         protect: r.protect,
         sensitive: sensitive_names(schema),
+        importing: None,
+        moved_from: None,
+        existing: None,
     }
 }
 

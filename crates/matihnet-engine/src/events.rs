@@ -10,6 +10,10 @@ pub enum OpKind {
     Delete,
     Create,
     Update,
+    /// Taking over an object made outside this state, and marking it as matihnet's.
+    Import,
+    /// Reading an existing object that is used, not owned, to record it.
+    Read,
 }
 
 impl OpKind {
@@ -19,6 +23,8 @@ impl OpKind {
             OpKind::Create => "Creating",
             OpKind::Update => "Modifying",
             OpKind::Delete => "Destroying",
+            OpKind::Import => "Importing",
+            OpKind::Read => "Reading",
         }
     }
 
@@ -27,6 +33,8 @@ impl OpKind {
             OpKind::Create => "creating",
             OpKind::Update => "modifying",
             OpKind::Delete => "destroying",
+            OpKind::Import => "importing",
+            OpKind::Read => "reading",
         }
     }
 
@@ -35,6 +43,8 @@ impl OpKind {
             OpKind::Create => "Creation complete",
             OpKind::Update => "Modifications complete",
             OpKind::Delete => "Destruction complete",
+            OpKind::Import => "Import complete",
+            OpKind::Read => "Read complete",
         }
     }
 }

@@ -9,12 +9,14 @@ pub mod apply;
 mod diff;
 pub mod events;
 pub mod graph;
+pub mod moves;
 pub mod plan;
 pub mod plan_file;
 
 pub use apply::{ApplyError, ApplyOptions, ApplyOutcome, Executor, OpFailure};
 pub use events::{Event, Observer, OpKind, Silent};
 pub use graph::{CycleError, Graph};
+pub use moves::Move;
 pub use plan::{
     check_fresh, plan, plan_recorded, validate, Action, Drift, OutputSpec, Plan, PlanError,
     PlanInput, PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::{detect_drift, diff_one, no_op};
 use crate::graph::{CycleError, Graph};
+use crate::moves::{self, Move};
 
 /// Bumped when the JSON form of a plan changes incompatibly (see docs/plan-json.md).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -26,6 +27,11 @@ pub enum Action {
     Update,
     Replace,
     Delete,
+    /// Use an object that exists and is not matihnet's (`existing` in the file): record it,
+    /// never change it.
+    Read,
+    /// Drop a used-not-owned object from the state, leaving it in the cloud.
+    Forget,
 }
 
 /// One resource's change. `before` and `after` are shared, not copied: a no-op's `after` is its
@@ -53,6 +59,16 @@ pub struct ResourceChange {
     pub dependencies: Vec<Address>,
     pub protect: bool,
     pub sensitive: Vec<String>,
+    /// Taken over at apply from the object the cloud knows by this id (`matihnet import`,
+    /// `[[import]]`), before the action (a no-op, or an update towards the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<String>,
+    /// Recorded until now under this address: the state entry moves, the object stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
+    /// Used, not owned: the id of the existing object, checked against the file, never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
 }
 
 mod shared {
@@ -127,17 +143,27 @@ pub struct Plan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Summary {
+    pub import: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// State entries that move to another address (the objects stay).
+    pub moved: usize,
+    /// Existing objects recorded (`Read`) or dropped from the state (`Forget`).
+    pub read: usize,
+    pub forget: usize,
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
+            s.import += usize::from(c.importing.is_some());
+            s.moved += usize::from(c.moved_from.is_some());
             match c.action {
                 Action::NoOp => {}
+                Action::Read => s.read += 1,
+                Action::Forget => s.forget += 1,
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
                 Action::Replace => {
@@ -151,7 +177,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.importing.is_some() || c.moved_from.is_some())
     }
 
     pub fn change(&self, addr: &Address) -> Option<&ResourceChange> {
@@ -169,6 +197,10 @@ pub struct PlanOptions {
     pub replace: Vec<Address>,
     pub parallelism: usize,
     pub destroy: bool,
+    /// Objects to take over, by address and cloud id (`[[import]]`, `matihnet import`).
+    pub imports: BTreeMap<Address, String>,
+    /// Declared moves, `from` to `to` (`[[moved]]`).
+    pub moves: Vec<(Address, Address)>,
 }
 
 impl Default for PlanOptions {
@@ -179,6 +211,8 @@ impl Default for PlanOptions {
             replace: Vec::new(),
             parallelism: 10,
             destroy: false,
+            imports: BTreeMap::new(),
+            moves: Vec::new(),
         }
     }
 }
@@ -191,6 +225,10 @@ pub enum PlanError {
     Cycle(#[from] CycleError),
     #[error("refreshing failed for {} resources:\n{}", .0.len(), group_refresh_errors(.0))]
     Refresh(Vec<(Address, ProviderError)>),
+    #[error("{} resources cannot be imported or used:\n{}", .0.len(), .0.iter().map(|(a, id, e)| format!("  - {a} (id {id}): {e}")).collect::<Vec<_>>().join("\n"))]
+    Import(Vec<(Address, String, ProviderError)>),
+    #[error("{} existing objects do not match the file (matihnet uses them and never changes them):\n{}", .0.len(), .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
+    ExistingMismatch(Vec<String>),
     #[error("{}", .0.iter().map(|(a, act)| format!("{a} is protected (protect = true) and this plan would {act} it; set protect = false for it, apply, then run this again")).collect::<Vec<_>>().join("\n"))]
     Protected(Vec<(Address, &'static str)>),
 }
@@ -263,7 +301,11 @@ fn validate_ordered(
             continue;
         };
         for a in &schema.attributes {
-            if a.kind == AttributeKind::Required && !r.attrs.contains_key(&a.name) {
+            // An existing object's attributes are checks, not settings: any may be left out.
+            if a.kind == AttributeKind::Required
+                && r.existing.is_none()
+                && !r.attrs.contains_key(&a.name)
+            {
                 errors.push(format!("{}: attribute `{}` is required", r.addr, a.name));
             }
         }
@@ -396,10 +438,13 @@ pub async fn refresh(
 pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
     let schemas = schema_map(input.provider);
     let scoped = Scoped::new(input.desired, &schemas, input.state, options)?;
+    let moves = scoped.moves(input.desired, input.state, options)?;
+    // The plan is made against the state as it will be once the moves are made.
+    let state = moves::moved(input.state, &moves);
     let refreshed = if options.refresh {
         // Moved into the plan's shared values, not copied.
         refresh(
-            input.state,
+            &state,
             input.provider,
             input.environment,
             options.parallelism,
@@ -410,16 +455,159 @@ pub async fn plan(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, P
         .map(|(a, v)| (a, v.map(Arc::new)))
         .collect()
     } else {
-        recorded(input.state)
+        recorded(&state)
     };
+    let taken = take_over(&input, &state, options).await?;
     scoped.finish(
         input.desired,
         input.outputs,
-        input.state,
-        refreshed,
+        &state,
+        Compared {
+            refreshed,
+            taken,
+            moves,
+        },
         &schemas,
         options,
     )
+}
+
+/// Objects to be taken over, read at plan time (without marking them): by address, the id and
+/// what the cloud holds.
+type TakenOver = BTreeMap<Address, (String, Attrs)>;
+
+/// Reads what `[[import]]` entries and existing objects name, so that the plan compares the file
+/// with the real objects and a wrong id fails now, before anything changes.
+async fn take_over(
+    input: &PlanInput<'_>,
+    state: &State,
+    options: &PlanOptions,
+) -> Result<TakenOver, PlanError> {
+    if options.destroy {
+        return Ok(TakenOver::new());
+    }
+    let mut errors = Vec::new();
+    let mut wanted: Vec<(Address, String)> = Vec::new();
+    for (addr, id) in &options.imports {
+        match state.resources.get(addr) {
+            None => wanted.push((addr.clone(), id.clone())),
+            // Imported by an earlier apply: nothing left to do.
+            Some(r) if r.attributes.get("id").and_then(Value::as_str) == Some(id.as_str()) => {}
+            Some(r) => errors.push((
+                addr.clone(),
+                id.clone(),
+                ProviderError::new(
+                    matihnet_core::ErrorKind::Rejected,
+                    format!(
+                        "{addr} is already in the state as {}; remove it from the state (`matihnet state rm {addr}`) before importing another object there",
+                        r.attributes.get("id").and_then(Value::as_str).unwrap_or("an object without an id")
+                    ),
+                ),
+            )),
+        }
+    }
+    for r in input.desired {
+        if let Some(id) = &r.existing {
+            if !state.resources.contains_key(&r.addr) {
+                wanted.push((r.addr.clone(), id.clone()));
+            }
+        }
+    }
+    let provider = input.provider;
+    let reads = wanted.into_iter().map(|(addr, id)| {
+        let ctx = OperationContext {
+            addr: addr.clone(),
+            environment: input.environment.to_string(),
+            lineage: state.lineage.clone(),
+        };
+        async move {
+            let r = provider.import(&ctx, &id, false).await;
+            (addr, id, r)
+        }
+    });
+    let results: Vec<_> = stream::iter(reads)
+        .buffer_unordered(options.parallelism.max(1))
+        .collect()
+        .await;
+    let mut taken = TakenOver::new();
+    for (addr, id, r) in results {
+        match r {
+            Ok(attrs) => {
+                taken.insert(addr, (id, attrs));
+            }
+            Err(e) => errors.push((addr, id, e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(taken)
+    } else {
+        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        Err(PlanError::Import(errors))
+    }
+}
+
+/// What the configuration is compared with: the state's objects as refreshed (after the
+/// moves), the objects to take over, and the moves themselves.
+struct Compared {
+    refreshed: Found,
+    taken: TakenOver,
+    moves: Vec<Move>,
+}
+
+/// What an imported or existing object's attributes are taken to be: what the cloud holds, and
+/// for attributes the cloud does not hold (a subnet's `purpose` in a cloud that has no such
+/// property) the file's values, since nothing in the cloud can differ from them.
+fn with_unheld(held: &Attrs, r: &DesiredResource, known: &HashMap<&Address, Arc<Attrs>>) -> Attrs {
+    let lookup = |a: &Address| known.get(a).map(|v| v.as_ref());
+    let mut out = held.clone();
+    for (k, e) in &r.attrs {
+        if !out.contains_key(k) {
+            if let Some(v) = e.resolve(&lookup) {
+                out.insert(k.clone(), v);
+            }
+        }
+    }
+    out
+}
+
+/// Turns the change of a used-not-owned object into a read (or a no-op once recorded), or says
+/// what of it does not match the file. Every attribute the file sets is a check (the file may
+/// leave out required ones, such as a name that is the owner's business), because matihnet
+/// never changes the object.
+fn as_existing(
+    change: &mut ResourceChange,
+    id: &str,
+    recorded: bool,
+    resolved: &dyn Fn(&str) -> Option<Value>,
+    mismatches: &mut Vec<String>,
+) {
+    change.existing = Some(id.to_string());
+    let Some(before) = change.before.clone() else {
+        mismatches.push(format!(
+            "{}: the existing object {id} is gone; create it again outside matihnet, or remove `existing` from the file so that matihnet creates and owns it",
+            change.address
+        ));
+        return;
+    };
+    for name in change.desired.keys() {
+        let want = resolved(name);
+        if want.is_some() && before.get(name) != want.as_ref() {
+            mismatches.push(format!(
+                "{}: `{name}` is {} in the existing object {id}, the file says {}",
+                change.address,
+                before
+                    .get(name)
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "not set".into()),
+                want.map(|v| v.to_string()).unwrap_or_default()
+            ));
+        }
+    }
+    change.action = if recorded { Action::NoOp } else { Action::Read };
+    change.after = before;
+    change.after_unknown.clear();
+    change.replace_because.clear();
+    change.replace_reason = None;
 }
 
 /// The plan of `desired` against what the state records, reading nothing from the cloud: the
@@ -435,7 +623,14 @@ pub fn plan_recorded(
         ..PlanOptions::default()
     };
     let scoped = Scoped::new(desired, schemas, state, &options)?;
-    scoped.finish(desired, outputs, state, recorded(state), schemas, &options)
+    let moves = scoped.moves(desired, state, &options)?;
+    let state = moves::moved(state, &moves);
+    let compared = Compared {
+        refreshed: recorded(&state),
+        taken: TakenOver::new(),
+        moves,
+    };
+    scoped.finish(desired, outputs, &state, compared, schemas, &options)
 }
 
 /// What the state records, as a plan without refresh compares against: the one copy of the
@@ -484,6 +679,17 @@ impl Scoped {
                     format!("--replace {t}: it does not exist yet, so there is nothing to replace")
                 }),
         );
+        if !options.destroy {
+            unknown_targets.extend(options.imports.keys().filter(|a| !graph.contains(a)).map(|a| {
+                format!("import: {a} is not declared in the file; declare it first (an import fills a resource of the file, it does not add one)")
+            }));
+            unknown_targets.extend(
+                desired
+                    .iter()
+                    .filter(|r| r.existing.is_some() && options.imports.contains_key(&r.addr))
+                    .map(|r| format!("import: {} is an existing object the file uses, not owns; it cannot also be imported", r.addr)),
+            );
+        }
         if !unknown_targets.is_empty() {
             return Err(PlanError::Invalid {
                 count: unknown_targets.len(),
@@ -511,16 +717,51 @@ impl Scoped {
         Ok(Scoped { order, scope })
     }
 
+    /// The moves this plan makes (none for a destroy: what is destroyed need not move first).
+    fn moves(
+        &self,
+        desired: &[DesiredResource],
+        state: &State,
+        options: &PlanOptions,
+    ) -> Result<Vec<Move>, PlanError> {
+        if options.destroy {
+            return Ok(Vec::new());
+        }
+        let claimed: BTreeSet<Address> = options
+            .imports
+            .keys()
+            .cloned()
+            .chain(
+                desired
+                    .iter()
+                    .filter(|r| r.existing.is_some())
+                    .map(|r| r.addr.clone()),
+            )
+            .collect();
+        moves::plan_moves(desired, &self.order, state, &options.moves, &claimed).map_err(|errors| {
+            PlanError::Invalid {
+                count: errors.len(),
+                errors,
+            }
+        })
+    }
+
     fn finish(
         self,
         desired: &[DesiredResource],
         outputs: &[OutputSpec],
         state: &State,
-        refreshed: Found,
+        compared: Compared,
         schemas: &HashMap<String, ResourceSchema>,
         options: &PlanOptions,
     ) -> Result<Plan, PlanError> {
         let Scoped { order, scope } = self;
+        let Compared {
+            refreshed,
+            taken,
+            moves,
+        } = compared;
+        let mut mismatches: Vec<String> = Vec::new();
         let in_scope = |a: &Address| scope.as_ref().is_none_or(|s| s.contains(a));
         let desired_by_addr: BTreeMap<&Address, &DesiredResource> =
             desired.iter().map(|r| (&r.addr, r)).collect();
@@ -549,9 +790,13 @@ impl Scoped {
                 let Some(schema) = schemas.get(&addr.kind) else {
                     continue;
                 };
-                let prior = refreshed.get(&addr).cloned().flatten();
+                let taken_here = taken.get(&addr);
+                let prior = match taken_here {
+                    Some((_, held)) => Some(Arc::new(with_unheld(held, r, &known))),
+                    None => refreshed.get(&addr).cloned().flatten(),
+                };
                 let tainted = state.resources.get(&addr).is_some_and(|s| s.tainted);
-                let change = if in_scope(&addr) {
+                let mut change = if in_scope(&addr) {
                     diff_one(
                         r,
                         schema,
@@ -565,6 +810,20 @@ impl Scoped {
                     let after = prior.clone().unwrap_or_default();
                     no_op(r, schema, prior, after)
                 };
+                change.moved_from = moves.iter().find(|m| m.to == addr).map(|m| m.from.clone());
+                if let Some(id) = &r.existing {
+                    let lookup = |a: &Address| known.get(a).map(|v| v.as_ref());
+                    let resolved = |name: &str| r.attrs.get(name).and_then(|e| e.resolve(&lookup));
+                    as_existing(
+                        &mut change,
+                        id,
+                        state.resources.contains_key(&addr),
+                        &resolved,
+                        &mut mismatches,
+                    );
+                } else if let Some((id, _)) = taken_here {
+                    change.importing = Some(id.clone());
+                }
                 known.insert(&r.addr, Arc::clone(&change.after));
                 planned.insert(&r.addr);
                 changes.push(change);
@@ -575,8 +834,11 @@ impl Scoped {
                 continue;
             }
             let before = refreshed.get(addr).cloned().flatten();
-            // Gone already: nothing to delete, but the state entry is dropped at apply.
-            let action = if before.is_some() {
+            // Gone already: nothing to delete, but the state entry is dropped at apply. An
+            // existing object that is used, not owned, is only ever forgotten.
+            let action = if recorded.existing {
+                Action::Forget
+            } else if before.is_some() {
                 Action::Delete
             } else {
                 Action::NoOp
@@ -593,7 +855,13 @@ impl Scoped {
                 dependencies: recorded.dependencies.clone(),
                 protect: recorded.protect,
                 sensitive: Vec::new(),
+                importing: None,
+                moved_from: None,
+                existing: None,
             });
+        }
+        if !mismatches.is_empty() {
+            return Err(PlanError::ExistingMismatch(mismatches));
         }
         // Addresses are unique (`planned`), so an unstable sort is just as deterministic.
         changes.sort_unstable_by(|a, b| a.address.cmp(&b.address));
@@ -707,6 +975,7 @@ mod tests {
                 dependencies: Vec::new(),
                 tainted: false,
                 protect: false,
+                existing: false,
             },
         );
         let desired = [DesiredResource::new(addr.clone()).attr("name", "a.test")];

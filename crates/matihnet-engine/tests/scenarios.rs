@@ -935,3 +935,272 @@ async fn a_refresh_reads_listed_kinds_in_one_call_and_still_sees_each_resource()
     assert_eq!(action_of(&p, &a("zone", "child")), Action::Create);
     assert_eq!(action_of(&p, &a("zone", "platform")), Action::NoOp);
 }
+
+fn creates_and_deletes(w: &World) -> u64 {
+    matihnet_core::Provider::api_calls(w.provider.as_ref())
+        .iter()
+        .filter(|(k, _)| k.ends_with(".create") || k.ends_with(".delete"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> matihnet_core::Attrs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect()
+}
+
+/// Issue 16: objects made outside matihnet are imported by id, planned as imports (a no-op when
+/// they match the file, an update towards it when not), marked as this state's, and a plan
+/// after the apply finds nothing to do.
+#[tokio::test]
+async fn imported_objects_are_recorded_marked_and_then_planned_like_any_other() {
+    let w = World::new(FakeConfig::default());
+    let net = w
+        .provider
+        .create_outside("network", &attrs(&[("cidr", "10.0.0.0/16")]));
+    let sub = w.provider.create_outside(
+        "subnet",
+        &attrs(&[
+            ("network_id", &net),
+            ("cidr", "10.0.0.0/24"),
+            ("label", "old"),
+        ]),
+    );
+    let desired = config("child.matih.test", "new");
+    let options = PlanOptions {
+        imports: [(a("network", "main"), net.clone()), (a("subnet", "a"), sub)]
+            .into_iter()
+            .collect(),
+        ..PlanOptions::default()
+    };
+    let p = w.plan(&desired, options.clone()).await.unwrap();
+    let n = p.change(&a("network", "main")).unwrap();
+    assert_eq!(
+        (n.action, n.importing.as_deref()),
+        (Action::NoOp, Some(net.as_str()))
+    );
+    let s = p.change(&a("subnet", "a")).unwrap();
+    assert_eq!(s.action, Action::Update, "the label differs from the file");
+    assert!(s.importing.is_some());
+    assert_eq!(p.summary().import, 2);
+    assert_eq!(p.summary().add, 4, "subnet b, the zones and the record");
+    assert_eq!(
+        w.provider.count_tagged(&a("network", "main")),
+        0,
+        "a plan marks nothing"
+    );
+
+    let outcome = w.apply_plan(&p, 10).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    assert_eq!(
+        (outcome.imported, outcome.changed, outcome.added),
+        (2, 1, 4)
+    );
+    let state = w.state().await;
+    assert_eq!(
+        state.resources[&a("network", "main")].attributes["id"],
+        Value::from(net.as_str())
+    );
+    assert_eq!(
+        state.resources[&a("subnet", "a")].attributes["label"],
+        Value::from("new")
+    );
+    assert_eq!(w.provider.count_tagged(&a("network", "main")), 1);
+    // The import entries stay in the file; once done they plan nothing.
+    let again = w.plan(&desired, options).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.summary());
+}
+
+#[tokio::test]
+async fn an_import_of_nothing_another_kind_or_another_states_object_fails_the_plan() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    // Another state's object: made by an apply of another lineage.
+    let other = World {
+        provider: Arc::clone(&w.provider),
+        backend: Arc::new(MemoryBackend::new()),
+    };
+    futures::executor::block_on(other.backend.write(&State::new())).unwrap();
+    assert!(other.apply(&desired[..1]).await.succeeded());
+    let theirs = other.state().await.resources[&a("network", "main")].attributes["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let zone = w
+        .provider
+        .create_outside("zone", &attrs(&[("name", "matih.test")]));
+    let before = w.state().await;
+    for (id, wanted) in [
+        ("no-such-id", "no `network` with id `no-such-id` exists"),
+        (zone.as_str(), "is a `zone`, not a `network`"),
+        (
+            theirs.as_str(),
+            "belongs to network.main of another matihnet state (environment test)",
+        ),
+    ] {
+        let options = PlanOptions {
+            imports: [(a("network", "main"), id.to_string())]
+                .into_iter()
+                .collect(),
+            ..PlanOptions::default()
+        };
+        let e = w.plan(&desired, options).await.unwrap_err();
+        assert!(
+            matches!(e, PlanError::Import(_)) && e.to_string().contains(wanted),
+            "{id}: {e}"
+        );
+    }
+    assert_eq!(
+        w.state().await,
+        before,
+        "a failed plan leaves the state alone"
+    );
+    let undeclared = PlanOptions {
+        imports: [(a("network", "elsewhere"), zone)].into_iter().collect(),
+        ..PlanOptions::default()
+    };
+    let e = w.plan(&desired, undeclared).await.unwrap_err();
+    assert!(e.to_string().contains("is not declared in the file"), "{e}");
+}
+
+/// Issue 16: an existing zone is used, not owned: read and recorded, records placed in it,
+/// never changed, and a destroy forgets it, leaving it and its foreign records in the cloud.
+#[tokio::test]
+async fn an_existing_zone_is_used_checked_and_left_in_place_by_destroy() {
+    let w = World::new(FakeConfig::default());
+    let zone = w
+        .provider
+        .create_outside("zone", &attrs(&[("name", "matih.test")]));
+    let foreign = w.provider.create_outside(
+        "record",
+        &attrs(&[("zone_id", &zone), ("name", "www"), ("values", "1.2.3.4")]),
+    );
+    let mut desired = config("child.matih.test", "one");
+    // Found by its domain, as a user names an existing zone.
+    desired[3] = desired[3].clone().existing("matih.test");
+    let p = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    let c = p.change(&a("zone", "platform")).unwrap();
+    assert_eq!(c.action, Action::Read);
+    assert_eq!(c.after.get("id"), Some(&Value::from(zone.as_str())));
+    assert_eq!(p.summary().read, 1);
+    let outcome = w.apply_plan(&p, 10).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    let state = w.state().await;
+    assert!(state.resources[&a("zone", "platform")].existing);
+    assert_eq!(
+        state.resources[&a("record", "child_ns")].attributes["zone_id"],
+        Value::from(zone.as_str())
+    );
+    assert_eq!(
+        w.provider.count_tagged(&a("zone", "platform")),
+        0,
+        "never marked"
+    );
+    let again = w.plan(&desired, PlanOptions::default()).await.unwrap();
+    assert!(!again.has_changes(), "{:?}", again.summary());
+
+    // The file names another domain for it: matihnet never changes an existing object.
+    let mut wrong = desired.clone();
+    wrong[3] = DesiredResource::new(a("zone", "platform"))
+        .attr("name", "other.test")
+        .existing("matih.test");
+    let e = w.plan(&wrong, PlanOptions::default()).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "1 existing objects do not match the file (matihnet uses them and never changes them):\n  - zone.platform: `name` is \"matih.test\" in the existing object matih.test, the file says \"other.test\""
+    );
+
+    let destroy = w
+        .plan(
+            &desired,
+            PlanOptions {
+                destroy: true,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(action_of(&destroy, &a("zone", "platform")), Action::Forget);
+    assert_eq!(
+        action_of(&destroy, &a("record", "child_ns")),
+        Action::Delete
+    );
+    let outcome = w.apply_plan(&destroy, 10).await;
+    assert!(outcome.succeeded(), "{:?}", outcome.failures);
+    assert!(w.state().await.resources.is_empty());
+    let left = w.provider.objects();
+    assert!(
+        left.contains_key(&zone) && left.contains_key(&foreign),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 2, "everything matihnet made is gone: {left:?}");
+}
+
+/// Issue 16: a renamed zone (its address changes, nothing else) is proposed as a move, and its
+/// record follows it; declared moves work too. No object is created or deleted.
+#[tokio::test]
+async fn a_renamed_resource_moves_instead_of_being_replaced() {
+    let w = World::new(FakeConfig::default());
+    let desired = config("child.matih.test", "one");
+    assert!(w.apply(&desired).await.succeeded());
+    let renamed: Vec<DesiredResource> = desired
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.addr == a("zone", "child") {
+                r.addr = a("zone", "kid");
+            }
+            if r.addr == a("record", "child_ns") {
+                r.addr = a("record", "kid_ns");
+                r = r.attr("values", Expr::reference(a("zone", "kid"), "name_servers"));
+            }
+            r
+        })
+        .collect();
+    let calls = creates_and_deletes(&w);
+    let p = w.plan(&renamed, PlanOptions::default()).await.unwrap();
+    for (to, from) in [("kid", "child"), ("kid_ns", "child_ns")] {
+        let kind = if to == "kid" { "zone" } else { "record" };
+        let c = p.change(&a(kind, to)).unwrap();
+        assert_eq!(c.action, Action::NoOp, "{to}");
+        assert_eq!(c.moved_from, Some(a(kind, from)));
+    }
+    assert_eq!(p.summary().moved, 2);
+    assert_eq!((p.summary().add, p.summary().destroy), (0, 0));
+    assert!(p.has_changes(), "a move changes the state");
+    assert!(w.apply_plan(&p, 10).await.succeeded());
+    assert_eq!(creates_and_deletes(&w), calls, "nothing made or deleted");
+    let state = w.state().await;
+    assert!(state.resources.contains_key(&a("zone", "kid")));
+    assert!(!state.resources.contains_key(&a("zone", "child")));
+    assert_eq!(
+        state.resources[&a("record", "kid_ns")].dependencies,
+        vec![a("zone", "kid"), a("zone", "platform")]
+    );
+    assert!(!w
+        .plan(&renamed, PlanOptions::default())
+        .await
+        .unwrap()
+        .has_changes());
+
+    // Declared: moves even when something else changes, which the plan then shows.
+    let mut relabelled = renamed.clone();
+    relabelled[1] = relabelled[1].clone().attr("label", "two");
+    relabelled[1].addr = a("subnet", "first");
+    let declared = PlanOptions {
+        moves: vec![(a("subnet", "a"), a("subnet", "first"))],
+        ..PlanOptions::default()
+    };
+    let p = w.plan(&relabelled, declared.clone()).await.unwrap();
+    let c = p.change(&a("subnet", "first")).unwrap();
+    assert_eq!(
+        (c.action, c.moved_from.clone()),
+        (Action::Update, Some(a("subnet", "a")))
+    );
+    assert!(w.apply_plan(&p, 10).await.succeeded());
+    assert_eq!(creates_and_deletes(&w), calls);
+    // Once made, the declared move is skipped.
+    assert!(!w.plan(&relabelled, declared).await.unwrap().has_changes());
+}

@@ -517,18 +517,17 @@ impl Provider for FakeProvider {
         let kind = ctx.addr.kind.as_str();
         let address = ctx.addr.to_string();
         self.mutate(|s| {
-            // A zone may be named by its domain, as every cloud's zones may.
+            // An object may also be named by its `name` (a zone by its domain, as every
+            // cloud's zones may).
             let key = if s.objects.contains_key(id) {
                 Some(id.to_string())
-            } else if kind == "dns_zone" {
+            } else {
                 s.objects
                     .iter()
                     .find(|(_, o)| {
                         o.kind == kind && o.attrs.get("name").and_then(Value::as_str) == Some(id)
                     })
                     .map(|(k, _)| k.clone())
-            } else {
-                None
             };
             let Some(o) = key.and_then(|k| s.objects.get_mut(&k)) else {
                 return Err(ownership::not_found(kind, id));

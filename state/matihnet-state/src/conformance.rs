@@ -77,6 +77,7 @@ fn record(name: &str) -> (Address, ResourceState) {
             dependencies: vec![],
             tainted: false,
             protect: false,
+            existing: false,
         },
     )
 }

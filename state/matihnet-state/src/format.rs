@@ -57,6 +57,8 @@ struct FileResource {
     tainted: bool,
     #[serde(default)]
     protect: bool,
+    #[serde(default)]
+    existing: bool,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +89,9 @@ struct FileResourceRef<'a> {
     dependencies: Vec<&'a Address>,
     tainted: bool,
     protect: bool,
+    /// Written only when set, so that states without existing objects read as before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    existing: bool,
 }
 
 #[derive(Serialize)]
@@ -229,6 +234,7 @@ pub fn encode(state: &State) -> Vec<u8> {
                     .collect(),
                 tainted: r.tainted,
                 protect: r.protect,
+                existing: r.existing,
             })
             .collect(),
         outputs: state
@@ -280,6 +286,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, FormatError> {
                 dependencies: r.dependencies,
                 tainted: r.tainted,
                 protect: r.protect,
+                existing: r.existing,
             },
         );
         if previous.is_some() {
@@ -426,6 +433,7 @@ mod tests {
                 dependencies: vec![],
                 tainted: false,
                 protect: false,
+                existing: false,
             },
         );
         for name in ["b", "a", "c"] {
@@ -438,6 +446,7 @@ mod tests {
                     dependencies: vec![Address::new("network", "main")],
                     tainted: name == "c",
                     protect: name == "a",
+                    existing: false,
                 },
             );
         }

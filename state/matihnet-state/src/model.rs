@@ -26,6 +26,9 @@ pub struct ResourceState {
     /// Created only part way: the next plan replaces it.
     pub tainted: bool,
     pub protect: bool,
+    /// Used, not owned: an object that existed before matihnet (an existing zone or network).
+    /// Destroy forgets it and leaves it in the cloud.
+    pub existing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,7 @@ mod tests {
             dependencies: deps.iter().map(|a| (*a).clone()).collect(),
             tainted: false,
             protect: false,
+            existing: false,
         }
     }
 
