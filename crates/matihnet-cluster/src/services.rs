@@ -31,7 +31,7 @@ fn addresses(env: &Environment) -> BTreeMap<String, String> {
                 "TENANT_{}_HOST",
                 t.slug.to_ascii_uppercase().replace('-', "_")
             ),
-            format!("{}.{zone}", t.slug),
+            format!("{}.{zone}", t.subdomain),
         );
     }
     out

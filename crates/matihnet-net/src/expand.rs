@@ -51,14 +51,16 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         .filter(|r| r.purpose == Purpose::NetworkSecondary)
         .map(|r| r.cidr.to_string())
         .collect();
-    out.push(
-        DesiredResource::new(net.clone())
-            .attr(attr::NAME, format!("matih-{}", env.name))
-            .attr(attr::CIDR, env.network.cidr.to_string())
-            .attr(attr::SECONDARY_CIDRS, Value::string_list(secondary))
-            .attr(attr::REGION, env.region.as_str())
-            .protected(env.network.protect),
-    );
+    let network = DesiredResource::new(net.clone())
+        .attr(attr::CIDR, env.network.cidr.to_string())
+        .attr(attr::SECONDARY_CIDRS, Value::string_list(secondary))
+        .attr(attr::REGION, env.region.as_str())
+        .protected(env.network.protect);
+    out.push(match &env.network.existing {
+        // Used, not owned: its name is its owner's; its address space must be the model's.
+        Some(id) => network.existing(id),
+        None => network.attr(attr::NAME, format!("matih-{}", env.name)),
+    });
 
     let mut public_subnets = Vec::new();
     for s in plan.subnets() {
@@ -89,9 +91,11 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         );
     }
 
-    let frontend = |name: &str, purpose: &str| {
-        let mut r = DesiredResource::new(frontend_addr(name))
-            .attr(attr::NAME, format!("matih-{}-{}", env.name, name))
+    // `key` names the address, `stem` the cloud object (a tenant's subdomain, which a slug
+    // rename keeps).
+    let frontend = |key: &str, stem: &str, purpose: &str| {
+        let mut r = DesiredResource::new(frontend_addr(key))
+            .attr(attr::NAME, format!("matih-{}-{}", env.name, stem))
             .attr(attr::PURPOSE, purpose)
             .depends_on(net.clone());
         for p in &public_subnets {
@@ -99,25 +103,27 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
         }
         r
     };
-    out.push(frontend("platform", "platform"));
+    out.push(frontend("platform", "platform", "platform"));
     for t in env
         .tenants
         .iter()
         .filter(|t| t.ingress == Ingress::Dedicated)
     {
-        out.push(frontend(&t.slug, "tenant"));
+        out.push(frontend(&t.slug, &t.subdomain, "tenant"));
     }
 
     let platform = zone_addr("platform");
     let apex = env.dns.zone.as_str();
-    out.push(
-        DesiredResource::new(platform.clone())
-            .attr(attr::NAME, apex)
-            .protected(env.dns.protect),
-    );
-    for label in env.child_labels() {
+    let platform_zone = DesiredResource::new(platform.clone())
+        .attr(attr::NAME, apex)
+        .protected(env.dns.protect);
+    out.push(match &env.dns.existing_zone {
+        Some(id) => platform_zone.existing(id),
+        None => platform_zone,
+    });
+    for (key, label) in env.child_zones() {
         out.push(
-            DesiredResource::new(zone_addr(label))
+            DesiredResource::new(zone_addr(key))
                 .attr(attr::NAME, format!("{label}.{apex}"))
                 .protected(env.dns.protect),
         );
@@ -136,20 +142,20 @@ pub fn expand(env: &Environment, plan: &AddressPlan) -> Vec<DesiredResource> {
             attr::IP_ADDRESS,
         )]),
     ));
-    for label in env.child_labels() {
+    for (key, label) in env.child_zones() {
         out.push(record(
-            format!("{label}_ns"),
+            format!("{key}_ns"),
             &platform,
             apex,
             label,
             "NS",
             ttl,
-            Expr::reference(zone_addr(label), attr::NAME_SERVERS),
+            Expr::reference(zone_addr(key), attr::NAME_SERVERS),
         ));
     }
     for t in &env.tenants {
         let zone = zone_addr(&t.slug);
-        let zone_name = format!("{}.{apex}", t.slug);
+        let zone_name = format!("{}.{apex}", t.subdomain);
         let target = match t.ingress {
             Ingress::Dedicated => frontend_addr(&t.slug),
             Ingress::Shared => frontend_addr("platform"),

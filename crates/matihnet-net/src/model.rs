@@ -199,6 +199,10 @@ pub struct Environment {
     pub services: Vec<Service>,
     /// `[rate_limits]`: the user's rates per metered API, over the documented defaults.
     pub rate_limits: matihnet_core::pacing::Overrides,
+    /// `[[import]]`: objects to take over, by address and cloud id.
+    pub imports: Vec<ImportEntry>,
+    /// `[[moved]]`: renamed addresses whose objects are kept.
+    pub moves: Vec<MoveEntry>,
 }
 
 impl Environment {
@@ -213,10 +217,16 @@ impl Environment {
 
     /// Every child zone's label, tenants first then subdomains, in file order.
     pub fn child_labels(&self) -> Vec<&str> {
+        self.child_zones().into_iter().map(|(key, _)| key).collect()
+    }
+
+    /// Every child zone as (its key in addresses, its DNS label), tenants first then
+    /// subdomains, in file order.
+    pub fn child_zones(&self) -> Vec<(&str, &str)> {
         self.tenants
             .iter()
-            .map(|t| t.slug.as_str())
-            .chain(self.dns.subdomains.iter().map(String::as_str))
+            .map(|t| (t.slug.as_str(), t.subdomain.as_str()))
+            .chain(self.dns.subdomains.iter().map(|s| (s.as_str(), s.as_str())))
             .collect()
     }
 }
@@ -260,6 +270,9 @@ pub struct Network {
     pub internal_load_balancers: u64,
     /// `[[network.subnet]]`: ranges the user chose for carved subnets, by subnet name.
     pub subnets: Vec<ExplicitSubnet>,
+    /// An existing network to use, not own (`existing = "<id>"`): checked against `cidr` and
+    /// the region, never changed or deleted.
+    pub existing: Option<String>,
 }
 
 /// Replaces the CIDR of the carved subnet of the same name (`nodes_eu-west-1a`, `nodes`, ...),
@@ -282,15 +295,35 @@ pub struct NodePool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dns {
     pub zone: String,
+    /// The platform zone exists already and is used, not owned: the id (or the domain, for
+    /// `existing_zone = true`) it is found by.
+    pub existing_zone: Option<String>,
     pub api: String,
     pub subdomains: Vec<String>,
     pub ttl: u64,
     pub protect: bool,
 }
 
+/// One `[[import]]` entry: the object the cloud knows by `id` becomes `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEntry {
+    pub to: matihnet_core::Address,
+    pub id: String,
+}
+
+/// One `[[moved]]` entry: the object recorded at `from` is the file's `to` now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveEntry {
+    pub from: matihnet_core::Address,
+    pub to: matihnet_core::Address,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub slug: String,
+    /// The DNS label of the tenant's zone and the stem of its cloud names (the slug unless set):
+    /// a slug renamed with its subdomain kept keeps every cloud object.
+    pub subdomain: String,
     pub ingress: Ingress,
 }
 

@@ -1291,3 +1291,67 @@ fn rate_limit_problems() {
     .join("\n---\n");
     insta::assert_snapshot!("rate_limit_problems", out);
 }
+
+/// Issue 16: existing objects, imports, moves and a tenant's own subdomain, as the file says them.
+#[test]
+fn brownfield_entries_load_and_expand() {
+    let text = FAKE
+        .replace(
+            "service_cidr = \"172.20.0.0/16\"",
+            "service_cidr = \"172.20.0.0/16\"\nexisting = \"vpc-0abc\"",
+        )
+        .replace("ttl = 60", "ttl = 60\nexisting_zone = true")
+        .replace(
+            "slug = \"acme\"",
+            "slug = \"acme-corp\"\nsubdomain = \"acme\"",
+        )
+        + "\n[[import]]\nto = \"dns_zone.staging\"\nid = \"Z0STAGING\"\n\n[[moved]]\nfrom = \"dns_zone.acme\"\nto = \"dns_zone.acme-corp\"\n";
+    let l = ok("env.toml", &text);
+    assert_eq!(
+        l.env.imports,
+        vec![ImportEntry {
+            to: Address::new("dns_zone", "staging"),
+            id: "Z0STAGING".into()
+        }]
+    );
+    assert_eq!(
+        l.env.moves,
+        vec![MoveEntry {
+            from: Address::new("dns_zone", "acme"),
+            to: Address::new("dns_zone", "acme-corp")
+        }]
+    );
+    let resources = expand(&l.env, &l.plan);
+    let by: BTreeMap<String, &DesiredResource> =
+        resources.iter().map(|r| (r.addr.to_string(), r)).collect();
+    let net = by["network.main"];
+    assert_eq!(net.existing.as_deref(), Some("vpc-0abc"));
+    assert!(
+        !net.attrs.contains_key("name"),
+        "an existing network's name is its owner's"
+    );
+    assert_eq!(net.attrs["cidr"], Expr::from("10.0.0.0/16"));
+    let zone = by["dns_zone.platform"];
+    assert_eq!(zone.existing.as_deref(), Some("matih.ai"));
+    assert_eq!(zone.attrs["name"], Expr::from("matih.ai"));
+    // The slug names addresses; the subdomain names the zone and the cloud objects.
+    assert_eq!(by["dns_zone.acme-corp"].attrs["name"], Expr::from("acme.matih.ai"));
+    assert_eq!(by["dns_record.acme-corp_ns"].attrs["name"], Expr::from("acme"));
+    assert_eq!(
+        by["frontend.acme-corp"].attrs["name"],
+        Expr::from("matih-test-acme")
+    );
+    assert_eq!(
+        by["dns_record.acme-corp_apex"].attrs["zone_name"],
+        Expr::from("acme.matih.ai")
+    );
+}
+
+#[test]
+fn brownfield_mistakes_are_located() {
+    let text = FAKE
+        .replace("ttl = 60", "ttl = 60\nexisting_zone = 3")
+        .replace("slug = \"bigcorp\"", "slug = \"bigcorp\"\nsubdomain = \"acme\"")
+        + "\n[[import]]\nto = \"dns_zone\"\nid = \"Z1\"\n\n[[import]]\nto = \"network.main\"\n\n[[moved]]\nfrom = \"dns_zone.a\"\n";
+    insta::assert_snapshot!("brownfield_mistakes", errors(&text));
+}

@@ -74,9 +74,22 @@ pub(super) fn read_dns(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Dns> {
         .opt_int(t, "dns", "ttl", 1, 604_800, "seconds, between 1 and 604800")
         .unwrap_or(Ok(300));
     let protect = r.opt_bool(t, "dns", "protect").unwrap_or(false);
+    let existing_zone = match r
+        .value(t, "dns", "existing_zone")
+        .map(|v| (v.get_ref(), v.span().start))
+    {
+        None | Some((DeValue::Boolean(false), _)) => Some(None),
+        Some((DeValue::Boolean(true), _)) => Some(zone.clone()),
+        Some((DeValue::String(_), _)) => r.opt_str(t, "dns", "existing_zone").map(Some),
+        Some((_, off)) => {
+            r.error(off, "dns.existing_zone", "expected true, false or a zone id".into(), "write existing_zone = true to use the zone named by dns.zone, or the zone's id in quotes".into());
+            None
+        }
+    };
     let ttl = ttl.ok()?;
     (ok && api_ok).then_some(())?;
     Some(Dns {
+        existing_zone: existing_zone?,
         zone: zone?,
         api,
         subdomains,
@@ -143,8 +156,44 @@ pub(super) fn read_tenants(
                 None
             }
         };
-        match (slug, ingress) {
-            (Some(slug), Some(ingress)) => tenants.push(Tenant { slug, ingress }),
+        let subdomain = match r.opt_str(t, &p, "subdomain") {
+            None => slug.clone(),
+            Some(s) => {
+                let f = format!("{p}.subdomain");
+                let off = r.spans.get(&f).map_or(at, |s| s.start);
+                let taken = tenants
+                    .iter()
+                    .find(|o: &&Tenant| o.subdomain == s)
+                    .map(|o| o.slug.clone());
+                let bad = if !is_dns_label(&s) {
+                    Some((format!("tenant subdomain `{s}` is not a DNS label"), "use 1-63 lowercase letters, digits and `-`, not starting or ending with `-`".to_string()))
+                } else if RESERVED_LABELS.contains(&s.as_str()) || dns.is_some_and(|d| d.api == s) {
+                    Some((format!("tenant subdomain `{s}` is a reserved name"), format!("the names {} and the api label are taken by the platform; choose another", RESERVED_LABELS.join(", "))))
+                } else if subdomains.contains(s.as_str()) {
+                    Some((format!("tenant subdomain `{s}` is also listed in dns.subdomains"), "a child zone can belong to a tenant or be a subdomain, not both: rename one".to_string()))
+                } else {
+                    taken.map(|other| {
+                        (
+                            format!("tenant subdomain `{s}` is already tenant `{other}`'s"),
+                            "give each tenant its own subdomain".to_string(),
+                        )
+                    })
+                };
+                match bad {
+                    Some((m, h)) => {
+                        r.error(off, &f, m, h);
+                        None
+                    }
+                    None => Some(s),
+                }
+            }
+        };
+        match (slug, ingress, subdomain) {
+            (Some(slug), Some(ingress), Some(subdomain)) => tenants.push(Tenant {
+                slug,
+                subdomain,
+                ingress,
+            }),
             _ => ok = false,
         }
     }

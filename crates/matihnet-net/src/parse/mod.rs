@@ -107,6 +107,8 @@ const ROOT_KEYS: &[&str] = &[
     "cert_manager",
     "service",
     "rate_limits",
+    "import",
+    "moved",
 ];
 const ENVIRONMENT_KEYS: &[&str] = &["name", "provider", "region"];
 const AWS_KEYS: &[&str] = &["availability_zones", "endpoint_url", "nat"];
@@ -128,6 +130,7 @@ const NETWORK_KEYS: &[&str] = &[
     "pod_prefix",
     "internal_load_balancers",
     "subnet",
+    "existing",
 ];
 const SUBNET_KEYS: &[&str] = &["name", "cidr"];
 const NODE_POOL_KEYS: &[&str] = &[
@@ -137,8 +140,15 @@ const NODE_POOL_KEYS: &[&str] = &[
     "max_pods",
     "max_surge",
 ];
-const DNS_KEYS: &[&str] = &["zone", "api", "subdomains", "ttl", "protect"];
-const TENANT_KEYS: &[&str] = &["slug", "ingress"];
+const DNS_KEYS: &[&str] = &[
+    "zone",
+    "api",
+    "subdomains",
+    "ttl",
+    "protect",
+    "existing_zone",
+];
+const TENANT_KEYS: &[&str] = &["slug", "ingress", "subdomain"];
 const STATE_KEYS: &[&str] = &[
     "backend", "path", "bucket", "key", "region", "endpoint", "lock_ttl", "conn_str", "schema",
     "name",
@@ -190,6 +200,7 @@ mod network;
 mod rate_limits;
 mod reader;
 mod state;
+mod takeover;
 
 use clouds::{read_aws, read_azure, read_gcp};
 use cluster::{read_cert_manager, read_services};
@@ -198,6 +209,7 @@ use network::{check_pools_for_cni, read_network, read_node_pools};
 use rate_limits::read_rate_limits;
 use reader::Reader;
 pub(crate) use state::parse_state_only;
+use takeover::{read_imports, read_moves};
 
 /// Sorts diagnostics the way an editor lists them: by position, unlocated last.
 pub(crate) fn sort(diags: &mut [Diagnostic]) {
@@ -390,6 +402,8 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     let cert_manager = read_cert_manager(r, root, provider);
     let services = read_services(r, root);
     let rate_limits = read_rate_limits(r, root, provider);
+    let imports = read_imports(r, root);
+    let moves = read_moves(r, root);
 
     let state = state.ok()?;
     let provider = provider?;
@@ -422,5 +436,7 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
         cert_manager: cert_manager.ok()?,
         services: services?,
         rate_limits: rate_limits?,
+        imports: imports?,
+        moves: moves?,
     })
 }

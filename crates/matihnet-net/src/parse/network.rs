@@ -91,6 +91,15 @@ pub(super) fn read_network(
         }
     };
     let protect = r.opt_bool(t, p, "protect").unwrap_or(false);
+    let existing = r.opt_str(t, p, "existing");
+    let existing_ok = match &existing {
+        Some(id) if id.trim().is_empty() => {
+            let off = r.spans.get("network.existing").map_or(0, |s| s.start);
+            r.error(off, "network.existing", "network.existing is empty".into(), "give the id of the existing VPC, VNet or VPC network (`vpc-...`, an ARM resource id, a GCP self link), or remove the key to let matihnet create the network".into());
+            false
+        }
+        _ => true,
+    };
     let node_prefix = r.opt_int(
         t,
         p,
@@ -204,6 +213,7 @@ pub(super) fn read_network(
         pod_prefix: pod_prefix.transpose().ok()?.map(|n| n as u8),
         internal_load_balancers: ilbs.transpose().ok()?.unwrap_or(0),
         subnets: subnets_ok.then_some(subnets)?,
+        existing: existing_ok.then_some(existing)?,
     })
 }
 
