@@ -18,7 +18,7 @@ pub use events::{Event, Observer, OpKind, Silent};
 pub use graph::{CycleError, Graph};
 pub use moves::Move;
 pub use plan::{
-    check_fresh, plan, plan_recorded, validate, Action, Drift, OutputSpec, Plan, PlanError,
-    PlanInput, PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,
+    check_fresh, import_now, plan, plan_recorded, validate, Action, Drift, OutputSpec, Plan,
+    PlanError, PlanInput, PlanOptions, ResourceChange, StalePlan, Summary, PLAN_FORMAT_VERSION,
 };
 pub use plan_file::PlanFileError;

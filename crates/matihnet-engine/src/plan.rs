@@ -546,6 +546,59 @@ async fn take_over(
     }
 }
 
+/// `matihnet import ADDRESS ID`: takes the object over now (marking it as this state's) and
+/// returns the entry to record for `addr`, which the file must declare and the state must not
+/// hold yet. Attributes the cloud does not hold are the file's (see [`with_unheld`]).
+pub async fn import_now(
+    input: &PlanInput<'_>,
+    addr: &Address,
+    id: &str,
+) -> Result<matihnet_state::ResourceState, PlanError> {
+    let invalid = |m: String| PlanError::Invalid {
+        count: 1,
+        errors: vec![m],
+    };
+    let Some(r) = input.desired.iter().find(|r| &r.addr == addr) else {
+        return Err(invalid(format!(
+            "{addr} is not declared in the file; an import fills a resource the file declares (`matihnet plan` lists them)"
+        )));
+    };
+    if r.existing.is_some() {
+        return Err(invalid(format!(
+            "{addr} is an existing object the file uses, not owns (`existing`): it is read by every plan and needs no import"
+        )));
+    }
+    if let Some(held) = input.state.resources.get(addr) {
+        return Err(invalid(format!(
+            "{addr} is already in the state as {}; remove it from the state first (`matihnet state rm {addr}`) to import another object there",
+            held.attributes.get("id").and_then(Value::as_str).unwrap_or("an object without an id")
+        )));
+    }
+    let ctx = OperationContext {
+        addr: addr.clone(),
+        environment: input.environment.to_string(),
+        lineage: input.state.lineage.clone(),
+    };
+    let held = input
+        .provider
+        .import(&ctx, id, true)
+        .await
+        .map_err(|e| PlanError::Import(vec![(addr.clone(), id.to_string(), e)]))?;
+    let known: HashMap<&Address, Arc<Attrs>> = input
+        .state
+        .resources
+        .iter()
+        .map(|(a, r)| (a, Arc::new(r.attributes.clone())))
+        .collect();
+    Ok(matihnet_state::ResourceState {
+        attributes: with_unheld(&held, r, &known),
+        dependencies: r.dependencies(),
+        tainted: false,
+        protect: r.protect,
+        existing: false,
+    })
+}
+
 /// What the configuration is compared with: the state's objects as refreshed (after the
 /// moves), the objects to take over, and the moves themselves.
 struct Compared {

@@ -41,6 +41,13 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything this environment's state records, in reverse dependency order.
     Destroy(DestroyArgs),
+    /// Take over an object made outside matihnet (by hand, by Terraform) as the file's ADDRESS.
+    ///
+    /// The object is read through the provider, recorded in the state with its real attributes
+    /// and tagged or labelled as this environment's where the cloud allows; then the plan shows
+    /// what would change to make it match the file. `[[import]]` entries in the file do the
+    /// same as part of a plan and apply.
+    Import(ImportArgs),
     /// Check the environment file: syntax, ranges, capacity, DNS names. No cloud calls.
     Validate,
     /// Print the address plan: every range, its purpose, size and headroom at maximum scale.
@@ -72,6 +79,7 @@ impl Command {
             Command::Plan(a) => a.run.local_cloud,
             Command::Apply(a) => a.run.local_cloud,
             Command::Destroy(a) => a.run.local_cloud,
+            Command::Import(a) => a.run.local_cloud,
             _ => false,
         }
     }
@@ -206,6 +214,19 @@ pub struct ApplyArgs {
 
     /// A plan saved by `plan -o FILE`: applied as it is, without a prompt.
     pub plan_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The resource the file declares, such as dns_zone.platform (`matihnet plan` lists them).
+    pub address: String,
+
+    /// The object's id in the cloud: a VPC, subnet or hosted zone id, a load balancer ARN, an
+    /// ARM resource id, a GCP self link; a DNS zone may also be given by its domain.
+    pub id: String,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -121,6 +121,7 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
         Command::Plan(args) => run::plan_command(&env, args, &interrupts, term).await,
         Command::Apply(args) => run::apply_command(&env, args, &interrupts, term).await,
         Command::Destroy(args) => run::destroy_command(&env, args, &interrupts, term).await,
+        Command::Import(args) => run::import_command(&env, args, &interrupts, term).await,
         Command::Validate => inspect::validate_command(&env, term).await,
         Command::Addresses => inspect::addresses_command(&env, term),
         Command::Show(args) => inspect::show_command(&env, args, term).await,

@@ -10,7 +10,7 @@ use matihnet_engine::{
 };
 use matihnet_state::{Backend, LockRequest, State, StateError};
 
-use crate::cli::{ApplyArgs, DestroyArgs, LockArgs, PlanArgs, RunArgs};
+use crate::cli::{ApplyArgs, DestroyArgs, ImportArgs, LockArgs, PlanArgs, RunArgs};
 use crate::environment::EnvironmentFile;
 use crate::progress::Progress;
 use crate::signals::Interrupts;
@@ -203,6 +203,20 @@ async fn make_plan(
         replace: addresses(replace, "--replace")?,
         parallelism: run.parallelism as usize,
         destroy,
+        imports: env
+            .loaded
+            .env
+            .imports
+            .iter()
+            .map(|i| (i.to.clone(), i.id.clone()))
+            .collect(),
+        moves: env
+            .loaded
+            .env
+            .moves
+            .iter()
+            .map(|m| (m.from.clone(), m.to.clone()))
+            .collect(),
     };
     let p = plan(
         PlanInput {
@@ -330,8 +344,13 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
                 .join(", ")
         ));
     }
+    let imported = if outcome.imported > 0 {
+        format!("{} imported, ", outcome.imported)
+    } else {
+        String::new()
+    };
     let counts = format!(
-        "{} added, {} changed, {} destroyed",
+        "{imported}{} added, {} changed, {} destroyed",
         outcome.added, outcome.changed, outcome.destroyed
     );
     if outcome.succeeded() {
@@ -367,6 +386,61 @@ fn report(outcome: &ApplyOutcome, destroy: bool, term: Terminal) -> Exit {
         ));
         Exit::Error
     }
+}
+
+/// `matihnet import ADDRESS ID`: takes the object over into the state now, then shows what a
+/// plan would change to make it match the file.
+pub async fn import_command(
+    env: &EnvironmentFile,
+    args: &ImportArgs,
+    interrupts: &Interrupts,
+    term: Terminal,
+) -> anyhow::Result<Exit> {
+    let run = &args.run;
+    let addr: Address = args.address.parse().map_err(|e| {
+        anyhow::anyhow!("{e}\n  hint: write the address as kind.name, such as dns_zone.platform (`matihnet plan` lists the file's addresses)")
+    })?;
+    let locked = Locked::take(env, "import", &run.lock, run.local_cloud, interrupts).await?;
+    let result = async {
+        let prepared = prepare(env, run).await?;
+        let imported = async {
+            let mut state = match locked.read_state().await? {
+                Some(s) => s,
+                None => {
+                    // The lineage the object is marked with must be on disk first.
+                    let s = State::new();
+                    locked.backend.write(&s).await?;
+                    s
+                }
+            };
+            let input = PlanInput {
+                desired: &prepared.desired,
+                outputs: &prepared.outputs,
+                state: &state,
+                provider: prepared.provider.as_ref(),
+                environment: env.name(),
+            };
+            let entry = matihnet_engine::import_now(&input, &addr, &args.id).await?;
+            state.resources.insert(addr.clone(), entry);
+            state.serial += 1;
+            locked.backend.write(&state).await?;
+            term.line(&format!(
+                "{} {addr} imported from {} and marked as this environment's.\n",
+                terminal::paint(term.colour, "1;32", "Import successful!"),
+                args.id
+            ));
+            let p = make_plan(env, &prepared, &state, run, &[], false).await?;
+            term.out(&terminal::render_plan(&p, term.colour));
+            anyhow::Ok(())
+        }
+        .await;
+        prepared.finish()?;
+        prepared.report_calls(run, term);
+        imported
+    }
+    .await;
+    locked.release().await?;
+    result.map(|()| Exit::Success)
 }
 
 pub async fn apply_command(

@@ -81,6 +81,7 @@ pub fn paint(colour: bool, code: &str, text: &str) -> String {
 const GREEN: &str = "32";
 const YELLOW: &str = "33";
 const RED: &str = "31";
+const CYAN: &str = "36";
 const BOLD: &str = "1";
 
 /// `error: file:line:col: field: message`, the source line with a caret, then the hint.
@@ -133,13 +134,16 @@ fn show(value: &Value, sensitive: bool) -> String {
 
 const UNKNOWN: &str = "(known after apply)";
 
-fn symbol(action: Action) -> &'static str {
-    match action {
+fn symbol(c: &ResourceChange) -> &'static str {
+    match c.action {
+        Action::NoOp if c.importing.is_some() => "<=",
         Action::NoOp => " ",
         Action::Create => "+",
         Action::Update => "~",
         Action::Replace => "-/+",
         Action::Delete => "-",
+        Action::Read => "<=",
+        Action::Forget => ".",
     }
 }
 
@@ -147,20 +151,42 @@ fn symbol_colour(action: Action) -> &'static str {
     match action {
         Action::Create => GREEN,
         Action::Update => YELLOW,
-        Action::NoOp => "0",
+        Action::NoOp | Action::Read | Action::Forget => CYAN,
         Action::Replace | Action::Delete => RED,
     }
 }
 
+/// Whether a change is shown in a plan: anything but a no-op, and a no-op that imports or moves.
+fn shown_in_plan(c: &ResourceChange) -> bool {
+    c.action != Action::NoOp || c.importing.is_some() || c.moved_from.is_some()
+}
+
 fn headline(c: &ResourceChange) -> String {
     let what = match c.action {
+        Action::NoOp if c.importing.is_some() => "will be imported",
+        Action::NoOp if c.moved_from.is_some() => "has moved; the object stays as it is",
         Action::NoOp => "is unchanged",
         Action::Create => "will be created",
         Action::Update => "will be updated in-place",
         Action::Replace => "must be replaced",
         Action::Delete => "will be destroyed",
+        Action::Read => "will be read: an existing object, used and never changed or deleted",
+        Action::Forget => {
+            "will no longer be managed: an existing object, used not owned, it stays in the cloud"
+        }
     };
-    let mut s = format!("  # {} {what}", c.address);
+    let mut s = format!("  # {}", c.address);
+    if let Some(from) = &c.moved_from {
+        let _ = write!(s, " (moved from {from})");
+    }
+    let _ = write!(s, " {what}");
+    if let Some(id) = &c.importing {
+        if c.action == Action::NoOp {
+            let _ = write!(s, " from {id}");
+        } else {
+            let _ = write!(s, " (after its import from {id})");
+        }
+    }
     if let Some(reason) = &c.replace_reason {
         let _ = write!(s, " ({reason})");
     }
@@ -196,7 +222,32 @@ fn rows_for(c: &ResourceChange) -> (Vec<Row>, usize) {
                 });
             }
         }
-        Action::Delete | Action::NoOp => {
+        Action::NoOp if c.moved_from.is_some() && c.importing.is_none() => {
+            for (n, v) in before {
+                if n == "id" || n == "name" {
+                    rows.push(Row {
+                        marker: " ",
+                        name: n.clone(),
+                        text: show(v, sensitive.contains(n)),
+                    });
+                } else {
+                    hidden += 1;
+                }
+            }
+        }
+        // What is taken over or used is shown as it is, unchanged.
+        Action::NoOp | Action::Read | Action::Forget
+            if c.importing.is_some() || c.action != Action::NoOp =>
+        {
+            for (n, v) in before {
+                rows.push(Row {
+                    marker: " ",
+                    name: n.clone(),
+                    text: show(v, sensitive.contains(n)),
+                });
+            }
+        }
+        Action::Delete | Action::NoOp | Action::Read | Action::Forget => {
             for (n, v) in before {
                 rows.push(Row {
                     marker: "-",
@@ -265,7 +316,7 @@ fn rows_for(c: &ResourceChange) -> (Vec<Row>, usize) {
 }
 
 fn resource_block(out: &mut String, c: &ResourceChange, colour: bool) {
-    let sym = symbol(c.action);
+    let sym = symbol(c);
     let _ = writeln!(out, "{}", paint(colour, BOLD, &headline(c)));
     let _ = writeln!(
         out,
@@ -369,20 +420,32 @@ pub fn render_plan(plan: &Plan, colour: bool) -> String {
         return out;
     }
     let _ = writeln!(out, "matihnet will perform the following actions:");
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+    for c in plan.changes.iter().filter(|c| shown_in_plan(c)) {
         let _ = writeln!(out);
         resource_block(&mut out, c, colour);
     }
     let s = plan.summary();
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{} {} to add, {} to change, {} to destroy.",
-        paint(colour, BOLD, "Plan:"),
-        s.add,
-        s.change,
-        s.destroy
+    // As Terraform words it: imports first, the rarer counts only when there are any.
+    let mut line = String::new();
+    if s.import > 0 {
+        let _ = write!(line, "{} to import, ", s.import);
+    }
+    let _ = write!(
+        line,
+        "{} to add, {} to change, {} to destroy",
+        s.add, s.change, s.destroy
     );
+    for (n, what) in [
+        (s.moved, "to move"),
+        (s.read, "to read"),
+        (s.forget, "to forget"),
+    ] {
+        if n > 0 {
+            let _ = write!(line, ", {n} {what}");
+        }
+    }
+    let _ = writeln!(out, "{} {line}.", paint(colour, BOLD, "Plan:"));
     let unknown_outputs: Vec<&str> = plan.outputs.iter().map(|o| o.name.as_str()).collect();
     if !unknown_outputs.is_empty() && s.add > 0 {
         let _ = writeln!(out);
@@ -413,6 +476,9 @@ pub fn render_state(state: &State) -> String {
         }
         if r.protect {
             flags.push("protected");
+        }
+        if r.existing {
+            flags.push("existing: used, not owned");
         }
         let flags = if flags.is_empty() {
             String::new()

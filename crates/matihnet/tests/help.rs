@@ -18,6 +18,7 @@ fn help_texts() {
     insta::assert_snapshot!("help_top", help(&["--help"]));
     insta::assert_snapshot!("help_plan", help(&["plan", "--help"]));
     insta::assert_snapshot!("help_apply", help(&["apply", "--help"]));
+    insta::assert_snapshot!("help_import", help(&["import", "--help"]));
     insta::assert_snapshot!("help_render", help(&["render", "--help"]));
     insta::assert_snapshot!("help_state", help(&["state", "--help"]));
     insta::assert_snapshot!("help_state_migrate", help(&["state", "migrate", "--help"]));

@@ -1,7 +1,7 @@
 //! From the networking model's neutral resources to Azure's: the neutral ones keep their
 //! addresses; the resource groups they live in are added.
 
-use matihnet_core::{Address, DesiredResource, ResourceSchema};
+use matihnet_core::{Address, DesiredResource, Expr, ResourceSchema};
 
 use crate::provider::AzureSettings;
 
@@ -32,6 +32,9 @@ pub fn map_resources(
     }
     for mut r in neutral {
         match r.addr.kind.as_str() {
+            // An existing network or zone is found by its ARM id, in whatever group its owner
+            // keeps it: no group is asked of it.
+            "network" | "dns_zone" if r.existing.is_some() => {}
             "network" => {
                 r = r
                     .attr("resource_group", settings.resource_group.as_str())
@@ -46,7 +49,19 @@ pub fn map_resources(
                     .attr("location", settings.location.as_str())
                     .depends_on(ingress.clone());
             }
-            "dns_zone" | "dns_record" => {
+            // A record lives in its zone's group (an existing zone may be in another one).
+            "dns_record" => {
+                let zone = match r.attrs.get("zone_id") {
+                    Some(Expr::Ref { addr, .. }) => Some(addr.clone()),
+                    _ => None,
+                };
+                r = match zone {
+                    Some(zone) => r.attr("resource_group", Expr::reference(zone, "resource_group")),
+                    None => r.attr("resource_group", settings.resource_group.as_str()),
+                }
+                .depends_on(main.clone());
+            }
+            "dns_zone" => {
                 r = r
                     .attr("resource_group", settings.resource_group.as_str())
                     .depends_on(main.clone());

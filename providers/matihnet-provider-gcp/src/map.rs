@@ -65,8 +65,17 @@ pub fn map_resources(
                     }
                     r = r.attr("region", settings.region.as_str());
                 }
-                "dns_zone" => {
-                    let resource = gcp_name(&format!("matih-{env}-{}", r.addr.name));
+                // An existing zone keeps the resource name its owner gave it.
+                "dns_zone" if r.existing.is_none() => {
+                    // From the zone's own label, not its address, so that a tenant renamed in
+                    // the file (its subdomain kept) is still the same managed zone.
+                    let label = match r.attrs.get("name") {
+                        Some(Expr::Literal(Value::String(n))) if r.addr.name != "platform" => {
+                            n.split('.').next().unwrap_or(&r.addr.name).to_string()
+                        }
+                        _ => r.addr.name.clone(),
+                    };
+                    let resource = gcp_name(&format!("matih-{env}-{label}"));
                     r = r.attr("zone_resource", resource);
                 }
                 _ => {}
