@@ -486,13 +486,29 @@ fn the_gcp_provider_conforms_on_the_local_cloud() {
             "/dns/v1/projects/matih-prod/managedZones/matih-prod-platform/rrsets/acme.matih.ai./NS";
         assert_eq!(cloud.request("DELETE", path, None).0, 200);
     };
-    let missing = |_: &str, id: &str| format!("{id}-missing");
+    // A self link or zone id ends in the object's name, another name is another object; a
+    // record's id names another record of its zone.
+    let missing = |kind: &str, id: &str| match id.split_once('/') {
+        Some((zone, rest)) if kind == "dns_record" => format!("{zone}/nothing.{rest}"),
+        _ => format!("{id}-missing"),
+    };
     rt.block_on(conform(
         Arc::new(provider),
         "gke.toml",
         Exempt {
             unmarked: &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
-            ..Exempt::default()
+            not_held: &[
+                ("network", "cidr", "a custom-mode network has no range of its own: its subnetworks hold them"),
+                ("network", "secondary_cidrs", "a custom-mode network has no range of its own: its subnetworks hold them"),
+                ("network", "region", "a network is global: only its subnetworks have a region"),
+                ("subnet", "purpose", "a model-only role that no label or field records (subnetworks take no labels)"),
+                ("subnet", "zone", "a subnetwork is regional: it has no zone"),
+                ("frontend", "purpose", "a model-only role (platform or tenant) that no label records"),
+            ],
+            not_movable: &[
+                ("network", "a network's marks are in its description, which cannot change, and networks take no labels"),
+                ("subnet", "a subnetwork's marks are in its description, which cannot change, and subnetworks take no labels"),
+            ],
         },
         &missing,
         &outside,
