@@ -589,7 +589,6 @@ fn the_aws_provider_conforms_on_moto() {
             ],
             not_movable: &[
                 ("frontend", "a load balancer is found by its name, which its address gives and which cannot change"),
-                ("dns_zone", "a hosted zone is found by its caller reference, which its address gives and which cannot change"),
             ],
         },
         &aws_missing,

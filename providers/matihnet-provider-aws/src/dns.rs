@@ -124,6 +124,56 @@ async fn zone_made_before(
         .map(|z| bare_zone_id(z.id()).to_string()))
 }
 
+/// A zone of this name whose tags name this address and lineage though its caller reference
+/// is another's: one an import marked as this address's (`matihnet import` with marking, or a
+/// zone moved to this address). Costs a tag lookup per zone of the same name that is not this
+/// address's by reference, so nothing when the name is new.
+async fn zone_marked_for(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let zones = p
+        .known_zones
+        .get_or_try_init(|| async { list_zones(p).await.map(std::sync::Mutex::new) })
+        .await?;
+    let candidates: Vec<String> = zones
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|z| without_dot(z.name()).eq_ignore_ascii_case(without_dot(name)))
+        .map(|z| bare_zone_id(z.id()).to_string())
+        .collect();
+    let address = ctx.addr.to_string();
+    for id in candidates {
+        let out = match p
+            .route53
+            .list_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            // Listed, but deleted since by something else.
+            Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => continue,
+            Err(e) => return Err(to_provider_error("ListTagsForResource", &e)),
+        };
+        let found: Vec<(&str, &str)> = out
+            .resource_tag_set()
+            .map(|s| s.tags())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?)))
+            .collect();
+        let marks = tags::marks(&found);
+        if marks.address == Some(address.as_str()) && marks.lineage == Some(ctx.lineage.as_str()) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
 /// Keeps the listing of `zone_made_before` current after this command creates or deletes.
 fn note_zone(p: &AwsProvider, created: Option<&HostedZone>, deleted: Option<&str>) {
     if let Some(zones) = p.known_zones.get() {
@@ -176,6 +226,10 @@ pub async fn create_zone(
             read_zone(p, &probe).await?.map(|_| id)
         }
         None => None,
+    };
+    let before = match before {
+        Some(id) => Some(id),
+        None => zone_marked_for(p, ctx, name).await?,
     };
     let id = match before {
         Some(id) => id,
