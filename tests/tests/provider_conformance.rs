@@ -9,7 +9,12 @@
 //!   API) reads as gone, and a create makes it again;
 //! - ownership: a create from another state's lineage never takes the object over (it is
 //!   refused where names are unique, or gets an object of its own where they are not), for
-//!   every kind whose objects carry ownership marks (each provider lists those that cannot).
+//!   every kind whose objects carry ownership marks (each provider lists those that cannot);
+//! - import: every object imported by the id its create recorded (a zone by its domain too)
+//!   reads as its create recorded it, except the attributes the cloud does not hold (each
+//!   provider lists them with the reason); an id of the same format naming nothing is
+//!   `NotFound`, another kind's id is `Rejected`, another state's object is `Rejected`, and an
+//!   import that marks the object under a new address makes a create there adopt it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,17 +80,35 @@ fn id(attrs: &Attrs) -> String {
         .to_string()
 }
 
-/// The cases, against one provider. `unmarked` lists kinds whose objects carry no ownership
-/// marks (adoption there goes by the deterministic name inside objects that do carry them).
 /// Deletes the `acme` NS delegation behind the provider's back, through the cloud's own API.
 type DeleteOutside<'a> = &'a (dyn Fn() + Sync);
+
+/// What a provider cannot do alike for every kind, each with the reason.
+#[derive(Default)]
+struct Exempt<'a> {
+    /// Kinds whose objects carry no ownership marks (adoption there goes by the deterministic
+    /// name inside objects that do carry them): `(kind, reason)`.
+    unmarked: &'a [(&'a str, &'a str)],
+    /// Attributes a create records that the cloud does not hold, so an import cannot return
+    /// them (the engine fills them from the file): `(kind, attribute, reason)`.
+    not_held: &'a [(&'a str, &'a str, &'a str)],
+    /// Kinds whose objects take marks but whose create finds its object by something the
+    /// address fixes (a name, a caller reference), so an import under a new address cannot make
+    /// a create there adopt it: `(kind, reason)`.
+    not_movable: &'a [(&'a str, &'a str)],
+}
+
+/// An id of the same format as `id` (of `kind`) that names no object.
+type Missing<'a> = &'a (dyn Fn(&str, &str) -> String + Sync);
 
 async fn conform(
     provider: Arc<dyn Provider>,
     example: &str,
-    unmarked: &[(&str, &str)],
+    exempt: Exempt<'_>,
+    missing: Missing<'_>,
     delete_outside: DeleteOutside<'_>,
 ) {
+    let unmarked = exempt.unmarked;
     let p = provider.as_ref();
     let name = p.name().to_string();
     let lineage = uuid_like("a");
@@ -99,7 +122,7 @@ async fn conform(
     for r in &order {
         let attrs = resolved(r, &created);
         let c = ctx(&r.addr, &lineage);
-        let made = p
+        let mut made = p
             .create(&c, &attrs)
             .await
             .unwrap_or_else(|f| panic!("{name}: create {}: {}", r.addr, f.error.message));
@@ -127,6 +150,8 @@ async fn conform(
                 "{name}: {} adopted another object",
                 r.addr
             );
+            // What the state would record: the last create's answer (an etag moves on).
+            made = again;
             let exempt = unmarked.iter().any(|(k, _)| *k == r.addr.kind);
             if !exempt {
                 let other = ctx(&r.addr, &foreign);
@@ -188,6 +213,8 @@ async fn conform(
     );
     created.insert(delegation, again);
 
+    import_cases(p, &order, &created, &lineage, &foreign, &exempt, missing).await;
+
     for r in order.iter().rev() {
         let c = ctx(&r.addr, &lineage);
         let prior = &created[&r.addr];
@@ -212,6 +239,161 @@ async fn conform(
                 r.addr, e.message
             )
         });
+    }
+}
+
+/// Whether an import answered what the create recorded: every key of `made`, except those the
+/// provider lists as not held. A list of texts may come in another order: the clouds keep sets
+/// (subnets, name servers, associations), and a read keeps the recorded order only when it has
+/// one to keep, which an import has not.
+fn import_differences(kind: &str, made: &Attrs, got: &Attrs, exempt: &Exempt<'_>) -> Vec<String> {
+    let sorted = |v: &matihnet_core::Value| match v {
+        matihnet_core::Value::List(items) => {
+            let mut items = items.clone();
+            items.sort_by_key(|i| format!("{i:?}"));
+            matihnet_core::Value::List(items)
+        }
+        other => other.clone(),
+    };
+    made.iter()
+        .filter(|(k, _)| {
+            !exempt
+                .not_held
+                .iter()
+                .any(|(kd, a, _)| *kd == kind && a == k)
+        })
+        .filter_map(|(k, v)| match got.get(k) {
+            Some(g) if sorted(g) == sorted(v) => None,
+            Some(g) => Some(format!("{k}: made {v:?}, imported {g:?}")),
+            None => Some(format!("{k}: made {v:?}, not imported")),
+        })
+        .collect()
+}
+
+async fn import_cases(
+    p: &dyn Provider,
+    order: &[&DesiredResource],
+    created: &BTreeMap<Address, Attrs>,
+    lineage: &str,
+    foreign: &str,
+    exempt: &Exempt<'_>,
+    missing: Missing<'_>,
+) {
+    let name = p.name().to_string();
+    // By id, every object, as its create recorded it; a zone by its domain as well.
+    let mut wrong = Vec::new();
+    for r in order {
+        let made = &created[&r.addr];
+        let kind = r.addr.kind.as_str();
+        let mut ids = vec![id(made)];
+        if kind == "dns_zone" {
+            let domain = made
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            ids.push(domain.to_string());
+            ids.push(format!("{domain}."));
+        }
+        for i in ids {
+            match p.import(&ctx(&r.addr, lineage), &i, false).await {
+                Ok(got) => wrong.extend(
+                    import_differences(kind, made, &got, exempt)
+                        .into_iter()
+                        .map(|d| format!("{} imported by `{i}`: {d}", r.addr)),
+                ),
+                Err(e) => wrong.push(format!("{} imported by `{i}`: {e}", r.addr)),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{name}: imports differ from what the creates recorded:\n{}",
+        wrong.join("\n")
+    );
+
+    // The first object of every kind: refusals, and marking.
+    let mut firsts: Vec<&DesiredResource> = Vec::new();
+    for r in order {
+        if !firsts.iter().any(|f| f.addr.kind == r.addr.kind) {
+            firsts.push(r);
+        }
+    }
+    for r in &firsts {
+        let kind = r.addr.kind.as_str();
+        let own = id(&created[&r.addr]);
+        let c = ctx(&r.addr, lineage);
+        let nothing = missing(kind, &own);
+        match p.import(&c, &nothing, false).await {
+            Err(e) => assert_eq!(
+                e.kind,
+                ErrorKind::NotFound,
+                "{name}: importing the nonexistent {kind} `{nothing}`: {}",
+                e.message
+            ),
+            Ok(_) => panic!("{name}: the nonexistent {kind} `{nothing}` was imported"),
+        }
+        for other in firsts.iter().filter(|o| o.addr.kind != kind) {
+            let theirs = id(&created[&other.addr]);
+            match p.import(&c, &theirs, false).await {
+                Err(e) => assert_eq!(
+                    e.kind,
+                    ErrorKind::Rejected,
+                    "{name}: the {} id `{theirs}` imported as a {kind}: {}",
+                    other.addr.kind,
+                    e.message
+                ),
+                Ok(_) => panic!(
+                    "{name}: the {} id `{theirs}` was imported as a {kind}",
+                    other.addr.kind
+                ),
+            }
+        }
+        if exempt.unmarked.iter().any(|(k, _)| *k == kind) {
+            continue;
+        }
+        match p.import(&ctx(&r.addr, foreign), &own, false).await {
+            Err(e) => assert_eq!(
+                e.kind,
+                ErrorKind::Rejected,
+                "{name}: another state imported {}: {}",
+                r.addr,
+                e.message
+            ),
+            Ok(_) => panic!("{name}: another state's lineage imported {}", r.addr),
+        }
+        if exempt.not_movable.iter().any(|(k, _)| *k == kind) {
+            continue;
+        }
+        // Marked under a new address, the object is that address's: a create there adopts it.
+        let moved = Address::new(kind, format!("{}_moved", r.addr.name));
+        let m = ctx(&moved, lineage);
+        p.import(&m, &own, true)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: import {} as {moved}: {}", r.addr, e.message));
+        let attrs = resolved(r, created);
+        let adopted = p
+            .create(&m, &attrs)
+            .await
+            .unwrap_or_else(|f| panic!("{name}: create {moved}: {}", f.error.message));
+        assert_eq!(
+            id(&adopted),
+            own,
+            "{name}: {moved} made a new object instead of adopting the one marked for it"
+        );
+        // Back as it was, for the deletes.
+        p.import(&c, &own, true)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: import {} back: {}", r.addr, e.message));
+        let back = p
+            .create(&c, &attrs)
+            .await
+            .unwrap_or_else(|f| panic!("{name}: create {} again: {}", r.addr, f.error.message));
+        assert_eq!(
+            id(&back),
+            own,
+            "{name}: {} marked back is not adopted",
+            r.addr
+        );
     }
 }
 
@@ -243,7 +425,14 @@ fn the_fake_provider_conforms() {
     let outside = move || {
         assert!(cloud.delete_outside(&Address::new("dns_record", "acme_ns")));
     };
-    runtime().block_on(conform(provider, "fake.toml", &[], &outside));
+    let missing = |_: &str, id: &str| format!("{id}-missing");
+    runtime().block_on(conform(
+        provider,
+        "fake.toml",
+        Exempt::default(),
+        &missing,
+        &outside,
+    ));
 }
 
 #[test]
@@ -263,13 +452,36 @@ fn the_azure_provider_conforms_on_the_local_cloud() {
         let path = format!("/subscriptions/{SUB}/resourceGroups/matih-prod/providers/Microsoft.Network/dnsZones/matih.ai/NS/acme?api-version=2018-05-01");
         assert_eq!(cloud.request("DELETE", &path, None).0, 200);
     };
+    // An ARM id ends in the object's name: another name is another object.
+    let missing = |_: &str, id: &str| format!("{id}-missing");
     runtime().block_on(conform(
         Arc::new(provider),
         "aks.toml",
-        &[(
-            "subnet",
-            "ARM subnets take no tags: a subnet is ours by its name inside our own VNet",
-        )],
+        Exempt {
+            unmarked: &[(
+                "subnet",
+                "ARM subnets take no tags: a subnet is ours by its name inside our own VNet",
+            )],
+            not_held: &[
+                (
+                    "subnet",
+                    "purpose",
+                    "a model-only role that ARM subnets cannot record (they take no tags)",
+                ),
+                (
+                    "subnet",
+                    "zone",
+                    "an ARM subnet spans its region's zones: it has none",
+                ),
+                (
+                    "frontend",
+                    "purpose",
+                    "a model-only role (platform or tenant) that no tag records",
+                ),
+            ],
+            ..Exempt::default()
+        },
+        &missing,
         &outside,
     ));
 }
@@ -293,12 +505,48 @@ fn the_gcp_provider_conforms_on_the_local_cloud() {
             "/dns/v1/projects/matih-prod/managedZones/matih-prod-platform/rrsets/acme.matih.ai./NS";
         assert_eq!(cloud.request("DELETE", path, None).0, 200);
     };
+    // A self link or zone id ends in the object's name, another name is another object; a
+    // record's id names another record of its zone.
+    let missing = |kind: &str, id: &str| match id.split_once('/') {
+        Some((zone, rest)) if kind == "dns_record" => format!("{zone}/nothing.{rest}"),
+        _ => format!("{id}-missing"),
+    };
     rt.block_on(conform(
         Arc::new(provider),
         "gke.toml",
-        &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
-    &outside,
+        Exempt {
+            unmarked: &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
+            not_held: &[
+                ("network", "cidr", "a custom-mode network has no range of its own: its subnetworks hold them"),
+                ("network", "secondary_cidrs", "a custom-mode network has no range of its own: its subnetworks hold them"),
+                ("network", "region", "a network is global: only its subnetworks have a region"),
+                ("subnet", "purpose", "a model-only role that no label or field records (subnetworks take no labels)"),
+                ("subnet", "zone", "a subnetwork is regional: it has no zone"),
+                ("frontend", "purpose", "a model-only role (platform or tenant) that no label records"),
+            ],
+            not_movable: &[
+                ("network", "a network's marks are in its description, which cannot change, and networks take no labels"),
+                ("subnet", "a subnetwork's marks are in its description, which cannot change, and subnetworks take no labels"),
+            ],
+        },
+        &missing,
+        &outside,
     ));
+}
+
+/// An AWS id that names nothing: a record's id names another record of its zone; every other
+/// id (EC2's `vpc-…`, a load balancer ARN, a zone's `Z…`) ends in generated characters, and
+/// another last character is another object.
+fn aws_missing(kind: &str, id: &str) -> String {
+    if kind == "dns_record" {
+        if let Some((zone, rest)) = id.split_once('/') {
+            return format!("{zone}/nothing.{rest}");
+        }
+    }
+    let mut s = id.to_string();
+    let last = s.pop().unwrap_or('0');
+    s.push(if last == '0' { '1' } else { '0' });
+    s
 }
 
 #[test]
@@ -330,10 +578,20 @@ fn the_aws_provider_conforms_on_moto() {
     rt.block_on(conform(
         Arc::new(provider),
         "eks.toml",
-        &[(
-            "dns_record",
-            "Route53 record sets take no tags: a record is ours by its name inside our own zone",
-        )],
+        Exempt {
+            unmarked: &[(
+                "dns_record",
+                "Route53 record sets take no tags: a record is ours by its name inside our own zone",
+            )],
+            not_held: &[
+                ("subnet", "purpose", "a model-only role: its load-balancer role tag says public or internal, not nodes or pods"),
+                ("frontend", "purpose", "a model-only role (platform or tenant) that no tag records"),
+            ],
+            not_movable: &[
+                ("frontend", "a load balancer is found by its name, which its address gives and which cannot change"),
+            ],
+        },
+        &aws_missing,
         &outside,
     ));
 }

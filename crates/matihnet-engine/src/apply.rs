@@ -571,12 +571,7 @@ impl Executor {
                             OpKind::Import | OpKind::Read => provider
                                 .import(&ctx, &take_over_id, kind == OpKind::Import)
                                 .await
-                                .map(|mut held| {
-                                    for (k, v) in unheld {
-                                        held.entry(k).or_insert(v);
-                                    }
-                                    Some(held)
-                                })
+                                .map(|held| Some(crate::plan::reconcile_held(held, unheld)))
                                 .map_err(|e| (e, None)),
                         }
                     };

@@ -612,15 +612,34 @@ struct Compared {
 /// property) the file's values, since nothing in the cloud can differ from them.
 fn with_unheld(held: &Attrs, r: &DesiredResource, known: &HashMap<&Address, Arc<Attrs>>) -> Attrs {
     let lookup = |a: &Address| known.get(a).map(|v| v.as_ref());
-    let mut out = held.clone();
-    for (k, e) in &r.attrs {
-        if !out.contains_key(k) {
-            if let Some(v) = e.resolve(&lookup) {
-                out.insert(k.clone(), v);
+    let wanted: Attrs = r
+        .attrs
+        .iter()
+        .filter_map(|(k, e)| e.resolve(&lookup).map(|v| (k.clone(), v)))
+        .collect();
+    reconcile_held(held.clone(), wanted)
+}
+
+/// [`with_unheld`] against already resolved values: also at apply, where the state resolves
+/// them. A list the cloud holds in another order than the file (subnet ids, name servers: the
+/// clouds hold sets) takes the file's order, since an import has no recorded order to keep.
+pub(crate) fn reconcile_held(mut held: Attrs, wanted: Attrs) -> Attrs {
+    for (k, v) in wanted {
+        match held.get(&k) {
+            None => {
+                held.insert(k, v);
             }
+            Some(Value::List(h)) if matches!(&v, Value::List(w) if same_items(h, w)) => {
+                held.insert(k, v);
+            }
+            Some(_) => {}
         }
     }
-    out
+    held
+}
+
+fn same_items(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
 /// Turns the change of a used-not-owned object into a read (or a no-op once recorded), or says

@@ -1335,8 +1335,14 @@ fn brownfield_entries_load_and_expand() {
     assert_eq!(zone.existing.as_deref(), Some("matih.ai"));
     assert_eq!(zone.attrs["name"], Expr::from("matih.ai"));
     // The slug names addresses; the subdomain names the zone and the cloud objects.
-    assert_eq!(by["dns_zone.acme-corp"].attrs["name"], Expr::from("acme.matih.ai"));
-    assert_eq!(by["dns_record.acme-corp_ns"].attrs["name"], Expr::from("acme"));
+    assert_eq!(
+        by["dns_zone.acme-corp"].attrs["name"],
+        Expr::from("acme.matih.ai")
+    );
+    assert_eq!(
+        by["dns_record.acme-corp_ns"].attrs["name"],
+        Expr::from("acme")
+    );
     assert_eq!(
         by["frontend.acme-corp"].attrs["name"],
         Expr::from("matih-test-acme")

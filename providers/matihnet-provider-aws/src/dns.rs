@@ -8,6 +8,7 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeInfo, ChangeStatus, HostedZone,
     ResourceRecord, ResourceRecordSet, RrType, Tag, TagResourceType,
 };
+use matihnet_core::ownership::{self, Marks};
 use matihnet_core::{
     Attrs, ErrorKind, OperationContext, ProviderError, ProviderFailure, ProviderResult, Value,
 };
@@ -123,6 +124,56 @@ async fn zone_made_before(
         .map(|z| bare_zone_id(z.id()).to_string()))
 }
 
+/// A zone of this name whose tags name this address and lineage though its caller reference
+/// is another's: one an import marked as this address's (`matihnet import` with marking, or a
+/// zone moved to this address). Costs a tag lookup per zone of the same name that is not this
+/// address's by reference, so nothing when the name is new.
+async fn zone_marked_for(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let zones = p
+        .known_zones
+        .get_or_try_init(|| async { list_zones(p).await.map(std::sync::Mutex::new) })
+        .await?;
+    let candidates: Vec<String> = zones
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|z| without_dot(z.name()).eq_ignore_ascii_case(without_dot(name)))
+        .map(|z| bare_zone_id(z.id()).to_string())
+        .collect();
+    let address = ctx.addr.to_string();
+    for id in candidates {
+        let out = match p
+            .route53
+            .list_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            // Listed, but deleted since by something else.
+            Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => continue,
+            Err(e) => return Err(to_provider_error("ListTagsForResource", &e)),
+        };
+        let found: Vec<(&str, &str)> = out
+            .resource_tag_set()
+            .map(|s| s.tags())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?)))
+            .collect();
+        let marks = tags::marks(&found);
+        if marks.address == Some(address.as_str()) && marks.lineage == Some(ctx.lineage.as_str()) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
 /// Keeps the listing of `zone_made_before` current after this command creates or deletes.
 fn note_zone(p: &AwsProvider, created: Option<&HostedZone>, deleted: Option<&str>) {
     if let Some(zones) = p.known_zones.get() {
@@ -175,6 +226,10 @@ pub async fn create_zone(
             read_zone(p, &probe).await?.map(|_| id)
         }
         None => None,
+    };
+    let before = match before {
+        Some(id) => Some(id),
+        None => zone_marked_for(p, ctx, name).await?,
     };
     let id = match before {
         Some(id) => id,
@@ -290,6 +345,94 @@ pub async fn read_zone(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, 
     let servers = in_prior_order(&texts(prior, "name_servers"), servers);
     attrs.insert("name_servers".into(), Value::string_list(servers));
     Ok(Some(attrs))
+}
+
+/// Takes over the hosted zone named by its id (`Z…`, or `/hostedzone/Z…`) or by its domain
+/// (`matih.ai`, with or without the root's dot): its name and name servers, read from Route53.
+/// With `mark`, the zone gets this address's ownership tags.
+pub async fn import_zone(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let zone_id = if tags::is_zone_id(id) {
+        bare_zone_id(id).to_string()
+    } else if let Some(found) = tags::id_names(id) {
+        return Err(ownership::wrong_kind(kind, id, found));
+    } else {
+        zone_named(p, kind, id).await?
+    };
+    let prior = Attrs::from([("id".to_string(), Value::from(zone_id.as_str()))]);
+    let attrs = read_zone(p, &prior)
+        .await?
+        .ok_or_else(|| ownership::not_found(kind, id))?;
+    let out = p
+        .route53
+        .list_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(&zone_id)
+        .send()
+        .await
+        .map_err(aws("ListTagsForResource"))?;
+    let found: Vec<(&str, &str)> = out
+        .resource_tag_set()
+        .map(|s| s.tags())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?)))
+        .collect();
+    let address = ctx.addr.to_string();
+    ownership::check_importable(
+        &format!("hosted zone {} ({zone_id})", text(&attrs, "name")),
+        tags::marks(&found),
+        Marks::of(ctx, &address),
+    )?;
+    if mark {
+        let t: Vec<Tag> = tags::ownership(ctx)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        p.route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&zone_id)
+            .set_add_tags(Some(t))
+            .send()
+            .await
+            .map_err(aws("ChangeTagsForResource"))?;
+    }
+    Ok(attrs)
+}
+
+/// The id of the one hosted zone named `domain`; several of that name (Route53 allows it) must
+/// be told apart by id.
+async fn zone_named(p: &AwsProvider, kind: &str, domain: &str) -> Result<String, ProviderError> {
+    let wanted = without_dot(domain);
+    let out = p
+        .route53
+        .list_hosted_zones_by_name()
+        .dns_name(wanted)
+        .max_items(100)
+        .send()
+        .await
+        .map_err(aws("ListHostedZonesByName"))?;
+    let ids: Vec<String> = out
+        .hosted_zones()
+        .iter()
+        .filter(|z| without_dot(z.name()).eq_ignore_ascii_case(wanted))
+        .map(|z| bare_zone_id(z.id()).to_string())
+        .collect();
+    match ids.as_slice() {
+        [] => Err(ownership::not_found(kind, domain)),
+        [one] => Ok(one.clone()),
+        many => Err(invalid(format!(
+            "{} hosted zones are named {wanted} ({}): import one by its id",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
 }
 
 pub async fn delete_zone(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -602,6 +745,72 @@ fn record_attrs(prior: &Attrs, set: &ResourceRecordSet) -> Attrs {
         }
     }
     attrs
+}
+
+/// Takes over the record set `<zone id>/<name>./<type>` (the id a create records): its zone,
+/// name, type and values or alias target, read from Route53. Record sets take no tags, so there
+/// is nothing to check or mark: a record is ours by its name inside a zone this state owns.
+pub async fn import_record(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(
+        kind,
+        id,
+        |i| tags::record_id_parts(i).is_some(),
+        "`<zone id>/<name>./<type>`",
+    )?;
+    let Some((zone_id, name, rtype)) = tags::record_id_parts(id) else {
+        return Err(ownership::not_found(kind, id));
+    };
+    let zone = match p.route53.get_hosted_zone().id(zone_id).send().await {
+        Ok(o) => o,
+        Err(e) if crate::errors::code(&e) == Some("NoSuchHostedZone") => {
+            return Err(ownership::not_found(kind, id))
+        }
+        Err(e) => return Err(to_provider_error("GetHostedZone", &e)),
+    };
+    let zone_name = zone
+        .hosted_zone()
+        .map(|z| without_dot(z.name()).to_string())
+        .unwrap_or_default();
+    let name = without_dot(name);
+    // The file names records relative to their zone, `@` for the apex.
+    let relative = if name.eq_ignore_ascii_case(&zone_name) {
+        "@".to_string()
+    } else {
+        let suffix = format!(".{zone_name}");
+        match name
+            .len()
+            .checked_sub(suffix.len())
+            .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(&suffix))
+        {
+            Some(at) => name[..at].to_string(),
+            // A name outside the zone names no record of it.
+            None => return Err(ownership::not_found(kind, id)),
+        }
+    };
+    let prior = Attrs::from([
+        ("zone_id".to_string(), Value::from(zone_id)),
+        ("zone_name".to_string(), Value::from(zone_name.as_str())),
+        ("name".to_string(), Value::from(relative.as_str())),
+        ("type".to_string(), Value::from(rtype)),
+    ]);
+    let set = current(p, &prior)
+        .await?
+        .ok_or_else(|| ownership::not_found(kind, id))?;
+    let mut attrs = record_attrs(&prior, &set);
+    if set.alias_target().is_some() {
+        // As the mapping records an alias: no values of its own.
+        attrs.insert("values".into(), Value::List(Vec::new()));
+    }
+    attrs.insert(
+        "id".into(),
+        Value::from(format!("{zone_id}/{}/{rtype}", fqdn(&relative, &zone_name))),
+    );
+    Ok(attrs)
 }
 
 pub async fn delete_record(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -49,7 +49,27 @@ async fn find_by_name(p: &AwsProvider, name: &str) -> Result<Option<LoadBalancer
     }
 }
 
-/// Whether the resource's tags say this address of this state made it.
+/// The load balancer's tags, `(key, value)`.
+async fn lb_tags(p: &AwsProvider, arn: &str) -> Result<Vec<(String, String)>, ProviderError> {
+    let out = p
+        .elb
+        .describe_tags()
+        .resource_arns(arn)
+        .send()
+        .await
+        .map_err(aws("DescribeTags"))?;
+    Ok(out
+        .tag_descriptions()
+        .iter()
+        .flat_map(|d| d.tags())
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect())
+}
+
+fn pairs(tags: &[(String, String)]) -> Vec<(&str, &str)> {
+    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// Whether the load balancer's tags say this address of this state made it (core's one
 /// ownership rule and wording).
 async fn check_owned(
@@ -58,29 +78,11 @@ async fn check_owned(
     name: &str,
     arn: &str,
 ) -> Result<(), ProviderError> {
-    let out = p
-        .elb
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .map_err(aws("DescribeTags"))?;
-    let tags: Vec<(&str, &str)> = out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
-    let get = |k: &str| tags.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-    let found = Marks {
-        address: get(tags::ADDRESS),
-        lineage: get(tags::LINEAGE),
-        environment: get(tags::ENVIRONMENT),
-    };
+    let found = lb_tags(p, arn).await?;
     let address = ctx.addr.to_string();
     ownership::check_owner(
         &format!("load balancer {name}"),
-        found,
+        tags::marks(&pairs(&found)),
         Marks::of(ctx, &address),
     )
 }
@@ -301,6 +303,210 @@ fn read_attrs(prior: &Attrs, lb: &LoadBalancer) -> Attrs {
         Value::from(lb.canonical_hosted_zone_id().unwrap_or_default()),
     );
     attrs
+}
+
+/// Takes over the network load balancer `id` (its ARN): every attribute a create records, read
+/// from ELBv2 (its subnets with their Elastic IPs in zone order, as the create places them; its
+/// listeners and their target groups in port order), but its `purpose`, which only the file
+/// knows. With `mark`, the load balancer, its target groups and its Elastic IPs are marked as
+/// the create marks them.
+pub async fn import(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(
+        kind,
+        id,
+        |i| i.starts_with("arn:") && i.contains(":loadbalancer/"),
+        "load balancer ARNs (`arn:aws:elasticloadbalancing:…:loadbalancer/net/…`)",
+    )?;
+    let lb = match p
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(id)
+        .send()
+        .await
+    {
+        Ok(o) => o.load_balancers().first().cloned(),
+        Err(e) if is_missing(&e) => None,
+        Err(e) => return Err(to_provider_error("DescribeLoadBalancers", &e)),
+    }
+    .ok_or_else(|| ownership::not_found(kind, id))?;
+    if lb.r#type() != Some(&LoadBalancerTypeEnum::Network) {
+        return Err(ownership::wrong_kind(
+            kind,
+            id,
+            "a load balancer that is not a network load balancer",
+        ));
+    }
+    let name = lb.load_balancer_name().unwrap_or_default().to_string();
+    let address = ctx.addr.to_string();
+    let found = lb_tags(p, id).await?;
+    let found = tags::marks(&pairs(&found));
+    ownership::check_importable(
+        &format!("load balancer {name}"),
+        found,
+        Marks::of(ctx, &address),
+    )?;
+
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    let mut attrs = read_attrs(&prior, &lb);
+    attrs.insert("name".into(), Value::from(name.as_str()));
+    attrs.insert(
+        "vpc_id".into(),
+        Value::from(lb.vpc_id().unwrap_or_default()),
+    );
+    let mut zones: Vec<_> = lb.availability_zones().iter().collect();
+    zones.sort_by_key(|z| z.zone_name().unwrap_or_default().to_string());
+    let subnets: Vec<String> = zones
+        .iter()
+        .filter_map(|z| z.subnet_id())
+        .map(str::to_string)
+        .collect();
+    let address_of = |z: &&aws_sdk_elasticloadbalancingv2::types::AvailabilityZone| {
+        z.load_balancer_addresses().first().cloned()
+    };
+    let mut allocations: Vec<String> = zones
+        .iter()
+        .filter_map(address_of)
+        .filter_map(|a| a.allocation_id().map(str::to_string))
+        .collect();
+    let mut ips: Vec<String> = zones
+        .iter()
+        .filter_map(address_of)
+        .filter_map(|a| a.ip_address().map(str::to_string))
+        .collect();
+    if allocations.is_empty() {
+        // Where ELBv2 does not say them (moto), a load balancer matihnet made has its Elastic
+        // IPs among those its create tagged as this address's parts.
+        if let (Some(address), Some(lineage)) = (found.address, found.lineage) {
+            (allocations, ips) = part_eips(p, address, lineage).await?;
+        }
+    }
+    attrs.insert("subnet_ids".into(), Value::string_list(subnets));
+    if !ips.is_empty() {
+        attrs.insert("ip_address".into(), Value::from(ips[0].as_str()));
+        attrs.insert("ip_addresses".into(), Value::string_list(ips));
+    }
+    if !allocations.is_empty() {
+        attrs.insert(
+            "allocation_ids".into(),
+            Value::string_list(allocations.clone()),
+        );
+    }
+
+    let listeners = p
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(id)
+        .send()
+        .await
+        .map_err(aws("DescribeListeners"))?;
+    let mut by_port: Vec<(i32, String, String)> = listeners
+        .listeners()
+        .iter()
+        .filter_map(|l| {
+            let group = l
+                .default_actions()
+                .iter()
+                .find_map(|a| a.target_group_arn())
+                .unwrap_or_default();
+            Some((l.port()?, l.listener_arn()?.to_string(), group.to_string()))
+        })
+        .collect();
+    by_port.sort();
+    let groups: Vec<String> = by_port
+        .iter()
+        .map(|(_, _, g)| g.clone())
+        .filter(|g| !g.is_empty())
+        .collect();
+    attrs.insert(
+        "listener_arns".into(),
+        Value::string_list(
+            by_port
+                .iter()
+                .map(|(_, l, _)| l.clone())
+                .collect::<Vec<_>>(),
+        ),
+    );
+    attrs.insert(
+        "target_group_arns".into(),
+        Value::string_list(groups.clone()),
+    );
+
+    if mark {
+        let t: Vec<Tag> = tags::ownership(ctx)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        // One resource a request: the API's limit on ARNs per request differs by resource.
+        for arn in std::iter::once(id.to_string()).chain(groups) {
+            p.elb
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(t.clone()))
+                .send()
+                .await
+                .map_err(aws("AddTags"))?;
+        }
+        // The parts a create of this address looks for its Elastic IPs by.
+        for (i, allocation) in allocations.iter().enumerate() {
+            let t = tags::for_object(
+                ctx,
+                &name,
+                &[("matihnet:part".to_string(), format!("eip-{i}"))],
+            );
+            crate::vpc::mark_ec2(p, allocation, &t).await?;
+        }
+    }
+    Ok(attrs)
+}
+
+/// The Elastic IPs tagged as parts `eip-<i>` of `address` in `lineage`, in part order:
+/// (allocation ids, addresses).
+async fn part_eips(
+    p: &AwsProvider,
+    address: &str,
+    lineage: &str,
+) -> Result<(Vec<String>, Vec<String>), ProviderError> {
+    let filter = |k: &str, v: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{k}"))
+            .values(v)
+            .build()
+    };
+    let out = p
+        .ec2
+        .describe_addresses()
+        .filters(filter(tags::ADDRESS, address))
+        .filters(filter(tags::LINEAGE, lineage))
+        .send()
+        .await
+        .map_err(aws("DescribeAddresses"))?;
+    let mut parts: Vec<(u32, String, String)> = out
+        .addresses()
+        .iter()
+        .filter_map(|a| {
+            let part = a
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("matihnet:part"))?
+                .value()?
+                .strip_prefix("eip-")?
+                .parse()
+                .ok()?;
+            Some((
+                part,
+                a.allocation_id()?.to_string(),
+                a.public_ip().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    parts.sort();
+    Ok(parts.into_iter().map(|(_, a, ip)| (a, ip)).unzip())
 }
 
 /// Every load balancer of the account and region, by ARN (400 to a page).

@@ -79,6 +79,15 @@ impl ResourceType<AwsProvider> for Vpc {
     ) -> Result<(), ProviderError> {
         vpc::delete_vpc(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        vpc::import_vpc(p, ctx, id, mark).await
+    }
 }
 
 struct Subnet;
@@ -127,6 +136,15 @@ impl ResourceType<AwsProvider> for Subnet {
     ) -> Result<(), ProviderError> {
         vpc::delete_subnet(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        vpc::import_subnet(p, ctx, id, mark).await
+    }
 }
 
 struct InternetGateway;
@@ -166,6 +184,15 @@ impl ResourceType<AwsProvider> for InternetGateway {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         vpc::delete_igw(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        vpc::import_igw(p, ctx, id, mark).await
     }
 }
 
@@ -208,6 +235,15 @@ impl ResourceType<AwsProvider> for NatGateway {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         vpc::delete_nat(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        vpc::import_nat(p, ctx, id, mark).await
     }
 }
 
@@ -260,6 +296,15 @@ impl ResourceType<AwsProvider> for RouteTable {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         vpc::delete_route_table(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        vpc::import_route_table(p, ctx, id, mark).await
     }
 }
 
@@ -316,6 +361,15 @@ impl ResourceType<AwsProvider> for LoadBalancer {
     ) -> Result<(), ProviderError> {
         nlb::delete(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        nlb::import(p, ctx, id, mark).await
+    }
 }
 
 struct HostedZone;
@@ -360,6 +414,15 @@ impl ResourceType<AwsProvider> for HostedZone {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         dns::delete_zone(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        dns::import_zone(p, ctx, id, mark).await
     }
 }
 
@@ -411,6 +474,17 @@ impl ResourceType<AwsProvider> for RecordSet {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         dns::delete_record(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AwsProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        // Record sets take no tags: `mark` has nothing to write.
+        let _ = mark;
+        dns::import_record(p, ctx, id).await
     }
 }
 

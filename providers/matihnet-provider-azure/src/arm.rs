@@ -278,6 +278,31 @@ impl Arm {
         ))
     }
 
+    /// The URL of the resource an ARM id names, at `api_version`.
+    pub fn resource_url(&self, id: &str, api_version: &str) -> Result<Url, ProviderError> {
+        self.url(&format!("{id}?api-version={api_version}"))
+    }
+
+    /// Replaces a resource's tags (`PATCH {"tags": ...}`, ARM's UpdateTags), waiting for the
+    /// operation if ARM answers with one.
+    pub async fn patch_tags(
+        &self,
+        what: &str,
+        id: &str,
+        api_version: &str,
+        tags: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        let url = self.resource_url(id, api_version)?;
+        let body = serde_json::json!({ "tags": tags });
+        match self.send(what, Method::Patch, url, Some(&body)).await? {
+            Some(answer) => self.wait(what, &answer.headers).await,
+            None => Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("{what}: {id} is gone"),
+            )),
+        }
+    }
+
     pub fn resource_group_url(&self, subscription: &str, name: &str) -> Result<Url, ProviderError> {
         self.url(&format!(
             "/subscriptions/{subscription}/resourcegroups/{name}?api-version=2021-04-01"

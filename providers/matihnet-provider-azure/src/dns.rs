@@ -16,7 +16,10 @@ use matihnet_core::value::attrs::{text, texts};
 use matihnet_core::listing::read_by_listing;
 
 use crate::client::{as_json, call, delete_and_wait, model};
-use crate::ownership::{check_owner, tags};
+use crate::ownership::{check_importable, check_owner, tags, tags_with_marks};
+use matihnet_core::ownership::not_found;
+
+const DNS_API: &str = "2018-05-01";
 use crate::provider::AzureProvider;
 
 fn zone_attrs(prior: &Attrs, v: &serde_json::Value) -> Attrs {
@@ -98,6 +101,50 @@ fn read_attrs(prior: &Attrs, z: &serde_json::Value) -> Attrs {
     let servers = in_prior_order(&texts(prior, "name_servers"), texts(&attrs, "name_servers"));
     attrs.insert("name_servers".into(), Value::string_list(servers));
     attrs
+}
+
+/// Takes over the DNS zone named by its ARM id, or by its domain (`matih.ai`, with or without
+/// the root's dot), looked up in the environment's resource group where the provider keeps its
+/// zones: its name, group and name servers. With `mark`, its tags get this address's ownership
+/// tags.
+pub async fn import_zone(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let s = &p.settings;
+    let (rg, name) = if id.starts_with('/') {
+        let parsed = crate::ids::expect(kind, id, &s.subscription_id)?;
+        (parsed.group.to_string(), parsed.names[0].to_string())
+    } else {
+        (
+            s.resource_group.clone(),
+            id.trim_end_matches('.').to_ascii_lowercase(),
+        )
+    };
+    let found = get_zone(p, &rg, &name)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let name = found["name"].as_str().unwrap_or(&name).to_string();
+    check_importable(ctx, &format!("DNS zone {name}"), &found)?;
+    if mark {
+        let zone_id = found["id"].as_str().unwrap_or(id).to_string();
+        p.arm
+            .patch_tags(
+                "PATCH DNS zone",
+                &zone_id,
+                DNS_API,
+                &tags_with_marks(ctx, &found),
+            )
+            .await?;
+    }
+    let prior = Attrs::from([
+        ("name".to_string(), Value::from(name.as_str())),
+        ("resource_group".to_string(), Value::from(rg.as_str())),
+    ]);
+    Ok(read_attrs(&prior, &found))
 }
 
 /// Reads many zones with one listing per resource group (following `nextLink`) instead of one
@@ -293,6 +340,83 @@ pub async fn read_record(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attr
     })
     .await?;
     Ok(got.map(|r| record_attrs(prior, &as_json(&r))))
+}
+
+/// Takes over the record set named by its ARM id (`…/dnsZones/<zone>/<TYPE>/<name>`): its
+/// zone, name, type, TTL, values and etag. With `mark`, its metadata gets this address's
+/// ownership marks: the record set is written again as it is (`If-Match` its etag, so a change
+/// in between is not overwritten), and the attributes are the written set's, new etag included.
+pub async fn import_record(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let s = &p.settings;
+    let parsed = crate::ids::expect(kind, id, &s.subscription_id)?;
+    let (zone, name) = (parsed.names[0], parsed.names[1]);
+    let rtype = parsed
+        .type_path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let rg = parsed.group;
+    let got = call("GET record set", || {
+        p.dns
+            .record_sets_client()
+            .get(rg, zone, name, &rtype, &s.subscription_id)
+            .into_future()
+    })
+    .await?
+    .map(|r| as_json(&r))
+    .ok_or_else(|| not_found(kind, id))?;
+    check_importable(ctx, &format!("record set {name} {rtype} in {zone}"), &got)?;
+    let zone_id = format!(
+        "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.Network/dnsZones/{zone}",
+        s.subscription_id
+    );
+    let prior = Attrs::from([
+        ("resource_group".to_string(), Value::from(rg)),
+        ("zone_id".to_string(), Value::from(zone_id)),
+        ("zone_name".to_string(), Value::from(zone)),
+        ("name".to_string(), Value::from(name)),
+        ("type".to_string(), Value::from(rtype.as_str())),
+    ]);
+    if !mark {
+        return Ok(record_attrs(&prior, &got));
+    }
+    let mut props = got.get("properties").cloned().unwrap_or_default();
+    props["metadata"] = tags_with_marks(ctx, &got);
+    if let Some(fields) = props.as_object_mut() {
+        // Read-only: ARM computes them.
+        fields.remove("fqdn");
+        fields.remove("provisioningState");
+    }
+    let set: azure_mgmt_dns::package_2018_05::models::RecordSet =
+        model(json!({ "properties": props }))?;
+    let etag = got["etag"].as_str().unwrap_or_default().to_string();
+    let written = call("PUT record set", || {
+        p.dns
+            .record_sets_client()
+            .create_or_update(rg, zone, name, &rtype, set.clone(), &s.subscription_id)
+            .if_match(etag.clone())
+            .into_future()
+    })
+    .await
+    .map_err(|e| {
+        if e.kind == ErrorKind::PreconditionFailed {
+            ProviderError::new(
+                ErrorKind::Rejected,
+                format!("record set {name} {rtype} in {zone} changed while being imported; import it again"),
+            )
+        } else {
+            e
+        }
+    })?
+    .ok_or_else(|| not_found(kind, id))?;
+    Ok(record_attrs(&prior, &as_json(&written)))
 }
 
 /// Reads many records with one listing per zone (`.../dnsZones/{zone}/recordsets`, following

@@ -13,6 +13,7 @@ mod arm;
 mod calls;
 mod client;
 mod dns;
+mod ids;
 mod map;
 mod network;
 mod ownership;

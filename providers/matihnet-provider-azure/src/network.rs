@@ -12,7 +12,12 @@ use serde_json::json;
 use matihnet_core::value::attrs::{in_prior_order, text, texts};
 
 use crate::client::{as_json, call, delete_and_wait, model};
-use crate::ownership::{check_owner, tags};
+use crate::ownership::{check_importable, check_owner, marked_by, tags, tags_with_marks};
+use matihnet_core::ownership::not_found;
+
+/// The network API version the SDK speaks, for the requests made without it (tag patches).
+pub(crate) const NETWORK_API: &str = "2024-03-01";
+const GROUPS_API: &str = "2021-04-01";
 use crate::provider::AzureProvider;
 
 pub(crate) use matihnet_core::value::attrs::merged as merge;
@@ -92,13 +97,65 @@ pub async fn read_group(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs
     Ok(p.arm
         .send("GET resource group", Method::Get, url, None)
         .await?
-        .map(|found| {
-            let mut attrs = prior.clone();
-            if let Some(loc) = found.body.get("location").and_then(|l| l.as_str()) {
-                attrs.insert("location".into(), Value::from(loc));
-            }
-            attrs
-        }))
+        .map(|found| group_attrs(prior, &found.body)))
+}
+
+/// Takes over the resource group `/subscriptions/<s>/resourceGroups/<name>`: its name and
+/// location. It counts as `created` (destroy deletes it once empty) when its tags name this
+/// state, as a create counts a tagged group; one made outside stays used, never owned, unless
+/// `mark` tags it as this address's.
+pub async fn import_group(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let s = &p.settings;
+    let parsed = crate::ids::expect(kind, id, &s.subscription_id)?;
+    let url = p.arm.resource_group_url(&s.subscription_id, parsed.group)?;
+    let found = p
+        .arm
+        .send("GET resource group", Method::Get, url, None)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?
+        .body;
+    let name = found["name"].as_str().unwrap_or(parsed.group);
+    check_importable(ctx, &format!("resource group {name}"), &found)?;
+    if mark {
+        let group_id = format!("/subscriptions/{}/resourceGroups/{name}", s.subscription_id);
+        p.arm
+            .patch_tags(
+                "PATCH resource group",
+                &group_id,
+                GROUPS_API,
+                &tags_with_marks(ctx, &found),
+            )
+            .await?;
+    }
+    let prior = Attrs::from([
+        ("name".to_string(), Value::from(name)),
+        (
+            "id".to_string(),
+            Value::from(format!(
+                "/subscriptions/{}/resourceGroups/{name}",
+                s.subscription_id
+            )),
+        ),
+        (
+            "created".to_string(),
+            Value::Bool(mark || marked_by(ctx, &found)),
+        ),
+    ]);
+    Ok(group_attrs(&prior, &found))
+}
+
+fn group_attrs(prior: &Attrs, found: &serde_json::Value) -> Attrs {
+    let mut attrs = prior.clone();
+    if let Some(loc) = found.get("location").and_then(|l| l.as_str()) {
+        attrs.insert("location".into(), Value::from(loc));
+    }
+    attrs
 }
 
 /// Deletes the group only if matihnet created it and nothing else lives in it.
@@ -231,6 +288,38 @@ pub async fn read_vnet(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>
         .map(|v| vnet_attrs(prior, &v)))
 }
 
+/// Takes over the virtual network named by its ARM id: its name, group, ranges and region.
+/// With `mark`, its tags get this address's ownership tags.
+pub async fn import_vnet(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let parsed = crate::ids::expect(kind, id, &p.settings.subscription_id)?;
+    let found = get_vnet(p, parsed.group, parsed.names[0])
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let name = found["name"].as_str().unwrap_or(parsed.names[0]);
+    check_importable(ctx, &format!("virtual network {name}"), &found)?;
+    if mark {
+        p.arm
+            .patch_tags(
+                "PATCH virtual network",
+                found["id"].as_str().unwrap_or(id),
+                NETWORK_API,
+                &tags_with_marks(ctx, &found),
+            )
+            .await?;
+    }
+    let prior = Attrs::from([
+        ("name".to_string(), Value::from(name)),
+        ("resource_group".to_string(), Value::from(parsed.group)),
+    ]);
+    Ok(vnet_attrs(&prior, &found))
+}
+
 pub async fn delete_vnet(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
     let (rg, name) = group_and_name(text(prior, "id"));
     let s = &p.settings;
@@ -298,6 +387,35 @@ pub async fn read_subnet(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attr
     })
     .await?;
     Ok(got.map(|v| subnet_attrs(prior, &as_json(&v))))
+}
+
+/// Takes over the subnet named by its ARM id: its name, range and virtual network. ARM
+/// subnets take no tags: there are no marks to check or write (a subnet is ours by its name
+/// inside a virtual network this state owns).
+pub async fn import_subnet(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let parsed = crate::ids::expect(kind, id, &p.settings.subscription_id)?;
+    let (vnet, name) = (parsed.names[0], parsed.names[1]);
+    let network_id = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/virtualNetworks/{vnet}",
+        p.settings.subscription_id, parsed.group
+    );
+    let prior = Attrs::from([
+        ("network_id".to_string(), Value::from(network_id.as_str())),
+        ("name".to_string(), Value::from(name)),
+    ]);
+    let mut attrs = read_subnet(p, &prior)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    // The network as ARM spells it: the subnet's own id, less its last two segments.
+    if let Some((net, _)) = text(&attrs, "id").rsplit_once("/subnets/") {
+        attrs.insert("network_id".into(), Value::from(net));
+    }
+    Ok(attrs)
 }
 
 pub async fn delete_subnet(p: &AzureProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -400,6 +518,41 @@ pub async fn put_ip(
 pub async fn read_ip(p: &AzureProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
     let (rg, name) = group_and_name(text(prior, "id"));
     Ok(get_ip(p, &rg, &name).await?.map(|v| ip_attrs(prior, &v)))
+}
+
+/// Takes over the public IP named by its ARM id: its name, group, location and address. With
+/// `mark`, its tags get this address's ownership tags.
+pub async fn import_ip(
+    p: &AzureProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let parsed = crate::ids::expect(kind, id, &p.settings.subscription_id)?;
+    let found = get_ip(p, parsed.group, parsed.names[0])
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let name = found["name"].as_str().unwrap_or(parsed.names[0]);
+    check_importable(ctx, &format!("public IP {name}"), &found)?;
+    if mark {
+        p.arm
+            .patch_tags(
+                "PATCH public IP",
+                found["id"].as_str().unwrap_or(id),
+                NETWORK_API,
+                &tags_with_marks(ctx, &found),
+            )
+            .await?;
+    }
+    let mut prior = Attrs::from([
+        ("name".to_string(), Value::from(name)),
+        ("resource_group".to_string(), Value::from(parsed.group)),
+    ]);
+    if let Some(loc) = found.get("location").and_then(|l| l.as_str()) {
+        prior.insert("location".into(), Value::from(loc));
+    }
+    Ok(ip_attrs(&prior, &found))
 }
 
 /// Reads many public IPs with one listing per resource group instead of one GET each: a plan's

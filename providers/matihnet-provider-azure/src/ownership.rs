@@ -20,15 +20,55 @@ pub(crate) fn check_owner(
     what: &str,
     found: &serde_json::Value,
 ) -> Result<(), ProviderError> {
-    let tags = found
-        .get("tags")
-        .or_else(|| found.pointer("/properties/metadata"));
-    let get = |k: &str| tags.and_then(|t| t.get(k)).and_then(|v| v.as_str());
     let address = ctx.addr.to_string();
-    let marks = Marks {
+    ownership::check_owner(what, marks(found), Marks::of(ctx, &address))
+}
+
+/// Whether an object may be imported: refused when its tags (or metadata) name another
+/// matihnet state's lineage (core's import rule).
+pub(crate) fn check_importable(
+    ctx: &OperationContext,
+    what: &str,
+    found: &serde_json::Value,
+) -> Result<(), ProviderError> {
+    let address = ctx.addr.to_string();
+    ownership::check_importable(what, marks(found), Marks::of(ctx, &address))
+}
+
+/// An object's tags, or a record set's metadata.
+fn marks_of(found: &serde_json::Value) -> Option<&serde_json::Value> {
+    found
+        .get("tags")
+        .or_else(|| found.pointer("/properties/metadata"))
+}
+
+fn marks(found: &serde_json::Value) -> Marks<'_> {
+    let tags = marks_of(found);
+    let get = |k: &str| tags.and_then(|t| t.get(k)).and_then(|v| v.as_str());
+    Marks {
         address: get("matihnet:address"),
         lineage: get("matihnet:lineage"),
         environment: get("matihnet:environment"),
-    };
-    ownership::check_owner(what, marks, Marks::of(ctx, &address))
+    }
+}
+
+/// Whether the object's marks name `ctx`'s lineage.
+pub(crate) fn marked_by(ctx: &OperationContext, found: &serde_json::Value) -> bool {
+    marks(found).lineage == Some(ctx.lineage.as_str())
+}
+
+/// The object's tags (or metadata) with `ctx`'s ownership tags written over them: what an
+/// import that marks sends (ARM replaces the whole set, so the others are sent again).
+pub(crate) fn tags_with_marks(
+    ctx: &OperationContext,
+    found: &serde_json::Value,
+) -> serde_json::Value {
+    let mut all = marks_of(found)
+        .and_then(|t| t.as_object())
+        .cloned()
+        .unwrap_or_default();
+    if let serde_json::Value::Object(ours) = tags(ctx) {
+        all.extend(ours);
+    }
+    serde_json::Value::Object(all)
 }

@@ -68,6 +68,15 @@ impl ResourceType<AzureProvider> for ResourceGroup {
     ) -> Result<(), ProviderError> {
         network::delete_group(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        network::import_group(p, ctx, id, mark).await
+    }
 }
 
 struct VirtualNetwork;
@@ -107,6 +116,15 @@ impl ResourceType<AzureProvider> for VirtualNetwork {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         network::delete_vnet(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        network::import_vnet(p, ctx, id, mark).await
     }
 }
 
@@ -148,6 +166,17 @@ impl ResourceType<AzureProvider> for Subnet {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         network::delete_subnet(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        // ARM subnets take no tags: `mark` has nothing to write.
+        let _ = mark;
+        network::import_subnet(p, ctx, id).await
     }
 }
 
@@ -197,6 +226,15 @@ impl ResourceType<AzureProvider> for PublicIp {
     ) -> Result<(), ProviderError> {
         network::delete_ip(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        network::import_ip(p, ctx, id, mark).await
+    }
 }
 
 struct DnsZone;
@@ -242,6 +280,15 @@ impl ResourceType<AzureProvider> for DnsZone {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         dns::delete_zone(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        dns::import_zone(p, ctx, id, mark).await
     }
 }
 
@@ -290,6 +337,15 @@ impl ResourceType<AzureProvider> for RecordSet {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         dns::delete_record(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &AzureProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        dns::import_record(p, ctx, id, mark).await
     }
 }
 

@@ -517,15 +517,17 @@ impl Provider for FakeProvider {
         let kind = ctx.addr.kind.as_str();
         let address = ctx.addr.to_string();
         self.mutate(|s| {
-            // An object may also be named by its `name` (a zone by its domain, as every
-            // cloud's zones may).
+            // An object may also be named by its `name` (a zone by its domain, with or without
+            // the root's dot, as every cloud's zones may).
             let key = if s.objects.contains_key(id) {
                 Some(id.to_string())
             } else {
+                let domain = id.strip_suffix('.').unwrap_or(id);
                 s.objects
                     .iter()
                     .find(|(_, o)| {
-                        o.kind == kind && o.attrs.get("name").and_then(Value::as_str) == Some(id)
+                        o.kind == kind
+                            && o.attrs.get("name").and_then(Value::as_str) == Some(domain)
                     })
                     .map(|(k, _)| k.clone())
             };

@@ -10,10 +10,14 @@ use serde_json::json;
 
 use matihnet_core::retry::with_backoff;
 
+use matihnet_core::ownership::not_found;
 use matihnet_core::value::attrs::text;
 
 use crate::client::{as_json, call, gcp_error, model, policy, quota_group, Meter};
-use crate::ownership::{check_owner, labels, ownership_description};
+use crate::ids::expect_compute;
+use crate::ownership::{
+    check_importable, check_owner, labels, labels_with_marks, ownership_description,
+};
 use crate::provider::GcpProvider;
 
 pub(crate) use matihnet_core::value::attrs::merged as merge;
@@ -214,20 +218,41 @@ pub async fn create_network(
 }
 
 pub async fn read_network(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    let Some(found) = get_network(p, text(prior, "name")).await? else {
-        return Ok(None);
-    };
+    Ok(get_network(p, text(prior, "name"))
+        .await?
+        .map(|found| network_attrs(prior, &found)))
+}
+
+fn network_attrs(prior: &Attrs, found: &serde_json::Value) -> Attrs {
     let mut attrs = prior.clone();
-    attrs.insert(
-        "id".into(),
-        Value::from(
-            found
-                .get("selfLink")
-                .and_then(|s| s.as_str())
-                .unwrap_or_default(),
-        ),
-    );
-    Ok(Some(attrs))
+    attrs.insert("id".into(), Value::from(json_text(found, "selfLink")));
+    attrs.insert("name".into(), Value::from(json_text(found, "name")));
+    attrs
+}
+
+fn json_text<'a>(found: &'a serde_json::Value, field: &str) -> &'a str {
+    found
+        .get(field)
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
+}
+
+/// Takes over the network named by its self link: its name and id, read from Compute.
+/// Networks take no labels and their description (where the create writes the marks) cannot
+/// change, so `mark` leaves a network unmarked.
+pub async fn import_network(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    id: &str,
+    _mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let (_, name) = expect_compute(kind, id, &p.settings.project, "networks")?;
+    let found = get_network(p, name)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    check_importable(ctx, &format!("network {name}"), &found)?;
+    Ok(network_attrs(&Attrs::new(), &found))
 }
 
 pub async fn delete_network(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -325,9 +350,37 @@ pub async fn create_subnet(
 }
 
 pub async fn read_subnet(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    let Some(found) = get_subnet(p, text(prior, "region"), text(prior, "name")).await? else {
-        return Ok(None);
-    };
+    Ok(get_subnet(p, text(prior, "region"), text(prior, "name"))
+        .await?
+        .map(|found| subnet_attrs(prior, &found)))
+}
+
+/// Takes over the subnetwork named by its self link: its name, region, network, ranges and
+/// fingerprint, read from Compute. Subnetworks take no labels and their description cannot
+/// change, so `mark` leaves a subnetwork unmarked.
+pub async fn import_subnet(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    id: &str,
+    _mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let (region, name) = expect_compute(kind, id, &p.settings.project, "subnetworks")?;
+    let region = region.unwrap_or_default();
+    let found = get_subnet(p, region, name)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    check_importable(ctx, &format!("subnetwork {name}"), &found)?;
+    let mut attrs = subnet_attrs(&Attrs::new(), &found);
+    attrs.insert("name".into(), Value::from(json_text(&found, "name")));
+    attrs.insert(
+        "region".into(),
+        Value::from(last_segment(json_text(&found, "region"))),
+    );
+    Ok(attrs)
+}
+
+fn subnet_attrs(prior: &Attrs, found: &serde_json::Value) -> Attrs {
     let mut attrs = prior.clone();
     attrs.insert(
         "id".into(),
@@ -377,7 +430,7 @@ pub async fn read_subnet(p: &GcpProvider, prior: &Attrs) -> Result<Option<Attrs>
         })
         .unwrap_or_default();
     attrs.insert("secondary_ranges".into(), Value::Map(ranges));
-    Ok(Some(attrs))
+    attrs
 }
 
 /// Adds secondary ranges in place (the plan replaced the subnetwork for anything else).
@@ -512,6 +565,47 @@ fn address_attrs(prior: &Attrs, found: &serde_json::Value) -> Attrs {
         ),
     );
     attrs
+}
+
+/// Takes over the regional address named by its self link: its name, region and IP, read from
+/// Compute. With `mark`, its labels get this address's ownership labels (`setLabels`, with the
+/// label fingerprint it was read with).
+pub async fn import_address(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let project = &p.settings.project;
+    let (region, name) = expect_compute(kind, id, project, "addresses")?;
+    let region = region.unwrap_or_default();
+    let found = get_address(p, region, name)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    check_importable(ctx, &format!("address {name}"), &found)?;
+    if mark {
+        let body: google_cloud_compute_v1::model::RegionSetLabelsRequest = model(json!({
+            "labels": labels_with_marks(ctx, &found),
+            "labelFingerprint": found.get("labelFingerprint").cloned().unwrap_or_default(),
+        }))?;
+        let started = p
+            .addresses
+            .set_labels()
+            .set_project(project)
+            .set_region(region)
+            .set_resource(name)
+            .set_body(body)
+            .poller();
+        finish(&p.meter, "set labels of address", started).await?;
+    }
+    let mut attrs = address_attrs(&Attrs::new(), &found);
+    attrs.insert("name".into(), Value::from(json_text(&found, "name")));
+    attrs.insert(
+        "region".into(),
+        Value::from(last_segment(json_text(&found, "region"))),
+    );
+    Ok(attrs)
 }
 
 /// Reads many addresses with one listing per region instead of one get each: a plan's reads of

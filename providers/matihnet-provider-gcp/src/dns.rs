@@ -11,8 +11,9 @@ use matihnet_core::value::attrs::{text, texts};
 use matihnet_core::listing::read_by_listing;
 
 use crate::client::{as_json, call, list_pages, model};
-use crate::ownership::{check_owner, labels};
+use crate::ownership::{check_importable, check_owner, labels, labels_with_marks};
 use crate::provider::GcpProvider;
+use matihnet_core::ownership::{not_found, wrong_kind};
 
 fn dotted(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
@@ -123,6 +124,81 @@ fn read_attrs(prior: &Attrs, z: &serde_json::Value) -> Attrs {
         attrs.insert("name".into(), Value::from(d.trim_end_matches('.')));
     }
     attrs
+}
+
+/// Takes over the managed zone named by its resource name (the id a create records) or by its
+/// domain (`matih.ai`, with or without the root's dot): its name servers and names, read from
+/// Cloud DNS. With `mark`, its labels get this address's ownership labels (a patch).
+pub async fn import_zone(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let project = &p.settings.project;
+    let found = if crate::ids::is_resource_name(id) {
+        get_zone(p, id).await?
+    } else if let Some(what) = crate::ids::id_names(id) {
+        return Err(wrong_kind(kind, id, what));
+    } else {
+        zone_named(p, kind, id).await?
+    };
+    let found = found.ok_or_else(|| not_found(kind, id))?;
+    let resource = found
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default();
+    check_importable(ctx, &format!("managed zone {resource}"), &found)?;
+    if mark {
+        let body: google_cloud_dns_v1::model::ManagedZone =
+            model(json!({"labels": labels_with_marks(ctx, &found)}))?;
+        call(&p.meter, "patch managed zone", || {
+            p.zones
+                .patch()
+                .set_project(project)
+                .set_managed_zone(resource)
+                .set_body(body.clone())
+                .send()
+        })
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    }
+    let prior = Attrs::from([("zone_resource".to_string(), Value::from(resource))]);
+    Ok(read_attrs(&prior, &found))
+}
+
+/// The one public zone of the project whose domain is `domain`.
+async fn zone_named(
+    p: &GcpProvider,
+    kind: &str,
+    domain: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    let wanted = dotted(domain).to_ascii_lowercase();
+    let zones = all_zones(p).await?.unwrap_or_default();
+    let named: Vec<&serde_json::Value> = zones
+        .values()
+        .filter(|z| {
+            z.get("dnsName")
+                .and_then(|d| d.as_str())
+                .is_some_and(|d| d.eq_ignore_ascii_case(&wanted))
+        })
+        .collect();
+    match named.as_slice() {
+        [] => Err(not_found(kind, domain)),
+        [one] => Ok(Some((*one).clone())),
+        many => Err(ProviderError::new(
+            ErrorKind::Rejected,
+            format!(
+                "{} managed zones serve {wanted} ({}): import one by its name",
+                many.len(),
+                many.iter()
+                    .filter_map(|z| z.get("name").and_then(|n| n.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
 }
 
 /// Reads many zones with one listing of the project's managed zones instead of one request
@@ -417,6 +493,60 @@ fn record_attrs(prior: &Attrs, now: &serde_json::Value) -> Attrs {
         attrs.insert("ttl".into(), Value::Int(ttl));
     }
     attrs
+}
+
+/// Takes over the record set `<zone>/<name>./<type>` (the id a create records): its zone, name,
+/// type, TTL and values, read from Cloud DNS. Record sets take no labels: nothing to check or
+/// mark, a record is ours by its name inside a zone this state owns.
+pub async fn import_record(
+    p: &GcpProvider,
+    ctx: &OperationContext,
+    id: &str,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    let Some((zone, name, rtype)) = crate::ids::record_id(id) else {
+        return Err(crate::ids::refusal(kind, id, "`<zone>/<name>./<type>`"));
+    };
+    let found = get_zone(p, zone)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let zone_name = found
+        .get("dnsName")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_string();
+    let name = name.trim_end_matches('.');
+    // The file names records relative to their zone, `@` for the apex.
+    let relative = if name.eq_ignore_ascii_case(&zone_name) {
+        "@".to_string()
+    } else {
+        let suffix = format!(".{zone_name}");
+        match name
+            .len()
+            .checked_sub(suffix.len())
+            .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(&suffix))
+        {
+            Some(at) => name[..at].to_string(),
+            // A name outside the zone names no record of it.
+            None => return Err(not_found(kind, id)),
+        }
+    };
+    let prior = Attrs::from([
+        ("zone_id".to_string(), Value::from(zone)),
+        ("zone_name".to_string(), Value::from(zone_name.as_str())),
+        ("name".to_string(), Value::from(relative.as_str())),
+        ("type".to_string(), Value::from(rtype)),
+    ]);
+    let now = current(p, &prior)
+        .await?
+        .ok_or_else(|| not_found(kind, id))?;
+    let mut attrs = record_attrs(&prior, &now);
+    attrs.insert(
+        "id".into(),
+        Value::from(format!("{zone}/{}/{rtype}", fqdn(&relative, &zone_name))),
+    );
+    Ok(attrs)
 }
 
 pub async fn delete_record(p: &GcpProvider, prior: &Attrs) -> Result<(), ProviderError> {

@@ -12,6 +12,7 @@
 mod client;
 mod compute;
 mod dns;
+mod ids;
 mod map;
 mod ownership;
 mod provider;

@@ -42,6 +42,30 @@ pub(crate) fn check_owner(
     what: &str,
     found: &serde_json::Value,
 ) -> Result<(), ProviderError> {
+    with_marks(ctx, found, |found, expected| {
+        ownership::check_owner(what, found, expected)
+    })
+}
+
+/// Refuses to import an object whose labels (or description) say another matihnet state owns
+/// it (core's import rule).
+pub(crate) fn check_importable(
+    ctx: &OperationContext,
+    what: &str,
+    found: &serde_json::Value,
+) -> Result<(), ProviderError> {
+    with_marks(ctx, found, |found, expected| {
+        ownership::check_importable(what, found, expected)
+    })
+}
+
+/// The marks an object carries and those `ctx` would write, altered alike: labels are
+/// lowercased and cut as GCP stores them, a description keeps them as written.
+fn with_marks<T>(
+    ctx: &OperationContext,
+    found: &serde_json::Value,
+    check: impl FnOnce(Marks<'_>, Marks<'_>) -> T,
+) -> T {
     if let Some(l) = found
         .get("labels")
         .filter(|l| l.get("matihnet-address").is_some())
@@ -62,18 +86,31 @@ pub(crate) fn check_owner(
             lineage: Some(&lineage),
             environment: Some(&environment),
         };
-        return ownership::check_owner(what, found, expected);
+        return check(found, expected);
     }
     let description = found
         .get("description")
         .and_then(|d| d.as_str())
         .unwrap_or("");
     let address = ctx.addr.to_string();
-    ownership::check_owner(
-        what,
-        description_marks(description),
-        Marks::of(ctx, &address),
-    )
+    check(description_marks(description), Marks::of(ctx, &address))
+}
+
+/// The object's labels with `ctx`'s ownership labels written over them: what an import that
+/// marks sets (GCP replaces the whole set, so the object's other labels are sent again).
+pub(crate) fn labels_with_marks(
+    ctx: &OperationContext,
+    found: &serde_json::Value,
+) -> serde_json::Value {
+    let mut all = found
+        .get("labels")
+        .and_then(|l| l.as_object())
+        .cloned()
+        .unwrap_or_default();
+    if let serde_json::Value::Object(ours) = labels(ctx) {
+        all.extend(ours);
+    }
+    serde_json::Value::Object(all)
 }
 
 /// Reads back what [`ownership_description`] wrote: `matihnet environment=E address=A lineage=L`.

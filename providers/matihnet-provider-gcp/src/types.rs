@@ -57,6 +57,15 @@ impl ResourceType<GcpProvider> for Network {
     ) -> Result<(), ProviderError> {
         compute::delete_network(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &GcpProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        compute::import_network(p, ctx, id, mark).await
+    }
 }
 
 struct Subnetwork;
@@ -99,6 +108,15 @@ impl ResourceType<GcpProvider> for Subnetwork {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         compute::delete_subnet(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &GcpProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        compute::import_subnet(p, ctx, id, mark).await
     }
 }
 
@@ -147,6 +165,15 @@ impl ResourceType<GcpProvider> for Address {
     ) -> Result<(), ProviderError> {
         compute::delete_address(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &GcpProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        compute::import_address(p, ctx, id, mark).await
+    }
 }
 
 struct ManagedZone;
@@ -193,6 +220,15 @@ impl ResourceType<GcpProvider> for ManagedZone {
     ) -> Result<(), ProviderError> {
         dns::delete_zone(p, prior).await
     }
+    async fn import(
+        &self,
+        p: &GcpProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        dns::import_zone(p, ctx, id, mark).await
+    }
 }
 
 struct RecordSet;
@@ -236,6 +272,17 @@ impl ResourceType<GcpProvider> for RecordSet {
         prior: &Attrs,
     ) -> Result<(), ProviderError> {
         dns::delete_record(p, prior).await
+    }
+    async fn import(
+        &self,
+        p: &GcpProvider,
+        ctx: &OperationContext,
+        id: &str,
+        mark: bool,
+    ) -> Result<Attrs, ProviderError> {
+        // Record sets take no labels: `mark` has nothing to write.
+        let _ = mark;
+        dns::import_record(p, ctx, id).await
     }
 }
 

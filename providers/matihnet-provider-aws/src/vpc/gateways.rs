@@ -69,9 +69,10 @@ pub async fn read_igw(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, P
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(to_provider_error("DescribeInternetGateways", &e)),
     };
-    let Some(g) = out.internet_gateways().first() else {
-        return Ok(None);
-    };
+    Ok(out.internet_gateways().first().map(|g| igw_attrs(prior, g)))
+}
+
+fn igw_attrs(prior: &Attrs, g: &aws_sdk_ec2::types::InternetGateway) -> Attrs {
     let mut attrs = prior.clone();
     let vpc = g
         .attachments()
@@ -80,7 +81,43 @@ pub async fn read_igw(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, P
         .unwrap_or_default();
     attrs.insert("vpc_id".into(), Value::from(vpc));
     attrs.insert("name".into(), Value::from(name_tag(g.tags())));
-    Ok(Some(attrs))
+    attrs
+}
+
+/// Takes over the internet gateway `id` (`igw-…`): its VPC and name, read from EC2.
+pub async fn import_igw(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(kind, id, |i| i.starts_with("igw-"), "`igw-…`")?;
+    let out = found_or(
+        kind,
+        id,
+        "DescribeInternetGateways",
+        p.ec2
+            .describe_internet_gateways()
+            .internet_gateway_ids(id)
+            .send()
+            .await,
+    )?;
+    let g = out
+        .internet_gateways()
+        .first()
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))?;
+    take_over(
+        p,
+        ctx,
+        &format!("internet gateway {id}"),
+        id,
+        g.tags(),
+        mark,
+    )
+    .await?;
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    Ok(igw_attrs(&prior, g))
 }
 
 pub async fn delete_igw(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {
@@ -252,7 +289,10 @@ pub async fn create_nat(
     Ok(attrs)
 }
 
-async fn nat_state(p: &AwsProvider, id: &str) -> Result<Option<String>, ProviderError> {
+async fn describe_nat(
+    p: &AwsProvider,
+    id: &str,
+) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
     match p
         .ec2
         .describe_nat_gateways()
@@ -260,14 +300,43 @@ async fn nat_state(p: &AwsProvider, id: &str) -> Result<Option<String>, Provider
         .send()
         .await
     {
-        Ok(o) => Ok(o
-            .nat_gateways()
-            .first()
-            .and_then(|n| n.state())
-            .map(|s| s.as_str().to_string())),
+        Ok(o) => Ok(o.nat_gateways().first().cloned()),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(to_provider_error("DescribeNatGateways", &e)),
     }
+}
+
+async fn nat_state(p: &AwsProvider, id: &str) -> Result<Option<String>, ProviderError> {
+    Ok(describe_nat(p, id)
+        .await?
+        .and_then(|n| n.state().map(|s| s.as_str().to_string())))
+}
+
+/// Whether a NAT gateway in this state is gone, or going, for good.
+fn nat_is_gone(n: &aws_sdk_ec2::types::NatGateway) -> bool {
+    matches!(
+        n.state().map(|s| s.as_str()),
+        None | Some("deleted") | Some("deleting") | Some("failed")
+    )
+}
+
+/// The NAT gateway's attributes as EC2 holds them: its subnet, name, and the Elastic IP it
+/// sends from.
+fn nat_attrs(prior: &Attrs, n: &aws_sdk_ec2::types::NatGateway) -> Attrs {
+    let mut attrs = prior.clone();
+    if let Some(subnet) = n.subnet_id() {
+        attrs.insert("subnet_id".into(), Value::from(subnet));
+    }
+    attrs.insert("name".into(), Value::from(name_tag(n.tags())));
+    if let Some(address) = n.nat_gateway_addresses().first() {
+        if let Some(a) = address.allocation_id() {
+            attrs.insert("allocation_id".into(), Value::from(a));
+        }
+        if let Some(ip) = address.public_ip() {
+            attrs.insert("public_ip".into(), Value::from(ip));
+        }
+    }
+    attrs
 }
 
 /// NAT gateways take minutes to become available or to go away.
@@ -291,11 +360,40 @@ async fn wait_nat(p: &AwsProvider, id: &str, done: &[&str]) -> Result<(), Provid
 }
 
 pub async fn read_nat(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, ProviderError> {
-    match nat_state(p, text(prior, "id")).await? {
-        None => Ok(None),
-        Some(s) if s == "deleted" || s == "deleting" || s == "failed" => Ok(None),
-        Some(_) => Ok(Some(prior.clone())),
+    Ok(describe_nat(p, text(prior, "id"))
+        .await?
+        .filter(|n| !nat_is_gone(n))
+        .map(|n| nat_attrs(prior, &n)))
+}
+
+/// Takes over the NAT gateway `id` (`nat-…`): its attributes read from EC2. With `mark`, its
+/// Elastic IP is marked too, as the part a create of this address looks for, so that a create
+/// adopts both instead of allocating another address.
+pub async fn import_nat(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(kind, id, |i| i.starts_with("nat-"), "`nat-…`")?;
+    let n = describe_nat(p, id)
+        .await?
+        .filter(|n| !nat_is_gone(n))
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))?;
+    take_over(p, ctx, &format!("NAT gateway {id}"), id, n.tags(), mark).await?;
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    let attrs = nat_attrs(&prior, &n);
+    let allocation = text(&attrs, "allocation_id");
+    if mark && !allocation.is_empty() {
+        let t = tags::for_object(
+            ctx,
+            &name_tag(n.tags()),
+            &[("matihnet:part".to_string(), "nat-eip".to_string())],
+        );
+        mark_ec2(p, allocation, &t).await?;
     }
+    Ok(attrs)
 }
 
 pub async fn delete_nat(p: &AwsProvider, prior: &Attrs) -> Result<(), ProviderError> {

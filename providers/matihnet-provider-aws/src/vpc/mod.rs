@@ -65,16 +65,72 @@ where
     .await
 }
 
+/// An import's ownership step for an EC2 object: refuses another state's object, and with
+/// `mark` writes this address's ownership tags on it (`CreateTags` adds or overwrites, so the
+/// object's `Name` and other tags stay).
+pub(crate) async fn take_over(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    what: &str,
+    id: &str,
+    found: &[aws_sdk_ec2::types::Tag],
+    mark: bool,
+) -> Result<(), ProviderError> {
+    tags::check_importable_ec2(ctx, what, found)?;
+    if mark {
+        mark_ec2(p, id, &tags::ownership(ctx)).await?;
+    }
+    Ok(())
+}
+
+/// Writes `tags` on an EC2 object, keeping its others.
+pub(crate) async fn mark_ec2(
+    p: &AwsProvider,
+    id: &str,
+    t: &[(String, String)],
+) -> Result<(), ProviderError> {
+    p.ec2
+        .create_tags()
+        .resources(id)
+        .set_tags(Some(tags::ec2(t)))
+        .send()
+        .await
+        .map_err(aws("CreateTags"))?;
+    Ok(())
+}
+
+/// A describe's answer for an import: AWS's not-found is core's wording of it.
+pub(crate) fn found_or<T, E>(
+    kind: &str,
+    id: &str,
+    what: &str,
+    r: Result<T, E>,
+) -> Result<T, ProviderError>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata
+        + aws_sdk_ec2::operation::RequestId
+        + std::error::Error,
+{
+    match r {
+        Ok(o) => Ok(o),
+        Err(e) if is_not_found(&e) => Err(matihnet_core::ownership::not_found(kind, id)),
+        Err(e) => Err(to_provider_error(what, &e)),
+    }
+}
+
 mod gateways;
 mod network;
 mod route_tables;
 mod subnets;
 
-pub use gateways::{create_igw, create_nat, delete_igw, delete_nat, read_igw, read_nat};
+pub use gateways::{
+    create_igw, create_nat, delete_igw, delete_nat, import_igw, import_nat, read_igw, read_nat,
+};
 pub(crate) use gateways::{owned_eip, release_eip};
-pub use network::{create_vpc, delete_vpc, read_vpc, update_tags, update_vpc};
+pub use network::{create_vpc, delete_vpc, import_vpc, read_vpc, update_tags, update_vpc};
 pub use route_tables::{
-    create_route_table, delete_route_table, read_route_table, read_route_tables, update_route_table,
+    create_route_table, delete_route_table, import_route_table, read_route_table,
+    read_route_tables, update_route_table,
 };
 /// The `vpc-id` filter of the listings a refresh reads a VPC's objects with.
 pub(crate) fn in_vpc(vpc_id: &str) -> aws_sdk_ec2::types::Filter {
@@ -84,4 +140,4 @@ pub(crate) fn in_vpc(vpc_id: &str) -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
-pub use subnets::{create_subnet, delete_subnet, read_subnet, read_subnets};
+pub use subnets::{create_subnet, delete_subnet, import_subnet, read_subnet, read_subnets};

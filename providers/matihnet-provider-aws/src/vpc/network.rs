@@ -164,6 +164,32 @@ pub async fn read_vpc(p: &AwsProvider, prior: &Attrs) -> Result<Option<Attrs>, P
     Ok(Some(attrs))
 }
 
+/// Takes over the VPC `id` (`vpc-…`): every attribute a create records, read from EC2.
+pub async fn import_vpc(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(kind, id, |i| i.starts_with("vpc-"), "`vpc-…`")?;
+    let out = found_or(
+        kind,
+        id,
+        "DescribeVpcs",
+        p.ec2.describe_vpcs().vpc_ids(id).send().await,
+    )?;
+    let vpc = out
+        .vpcs()
+        .first()
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))?;
+    take_over(p, ctx, &format!("VPC {id}"), id, vpc.tags(), mark).await?;
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    read_vpc(p, &prior)
+        .await?
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))
+}
+
 pub async fn update_vpc(
     p: &AwsProvider,
     ctx: &OperationContext,

@@ -50,6 +50,7 @@ pub async fn create_route_table(
 
 #[derive(Clone)]
 struct TableNow {
+    vpc_id: String,
     associations: BTreeMap<String, String>,
     gateway_id: String,
     nat_gateway_id: String,
@@ -88,6 +89,7 @@ fn table_now(t: &aws_sdk_ec2::types::RouteTable) -> TableNow {
         .iter()
         .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
     TableNow {
+        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
         associations,
         gateway_id: default
             .and_then(|r| r.gateway_id())
@@ -231,10 +233,14 @@ fn table_attrs(prior: &Attrs, now: TableNow) -> Attrs {
         now.associations.keys().cloned().collect(),
     );
     attrs.insert("subnet_ids".into(), Value::string_list(subnets));
-    if prior.contains_key("gateway_id") {
+    if !now.vpc_id.is_empty() {
+        attrs.insert("vpc_id".into(), Value::from(now.vpc_id));
+    }
+    // A table routes to one of the two: the other one stays unset unless recorded.
+    if prior.contains_key("gateway_id") || !now.gateway_id.is_empty() {
         attrs.insert("gateway_id".into(), Value::from(now.gateway_id));
     }
-    if prior.contains_key("nat_gateway_id") {
+    if prior.contains_key("nat_gateway_id") || !now.nat_gateway_id.is_empty() {
         attrs.insert("nat_gateway_id".into(), Value::from(now.nat_gateway_id));
     }
     attrs.insert("name".into(), Value::from(now.name));
@@ -248,6 +254,35 @@ fn table_attrs(prior: &Attrs, now: TableNow) -> Attrs {
         ),
     );
     attrs
+}
+
+/// Takes over the route table `id` (`rtb-…`): its VPC, default route and subnet
+/// associations, read from EC2.
+pub async fn import_route_table(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(kind, id, |i| i.starts_with("rtb-"), "`rtb-…`")?;
+    let out = found_or(
+        kind,
+        id,
+        "DescribeRouteTables",
+        p.ec2
+            .describe_route_tables()
+            .route_table_ids(id)
+            .send()
+            .await,
+    )?;
+    let t = out
+        .route_tables()
+        .first()
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))?;
+    take_over(p, ctx, &format!("route table {id}"), id, t.tags(), mark).await?;
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    Ok(table_attrs(&prior, table_now(t)))
 }
 
 pub async fn update_route_table(

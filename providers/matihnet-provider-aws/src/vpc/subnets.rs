@@ -97,6 +97,45 @@ fn subnet_attrs(prior: &Attrs, s: &aws_sdk_ec2::types::Subnet) -> Attrs {
     attrs
 }
 
+/// Takes over the subnet `id` (`subnet-…`): every attribute a create records, read from EC2,
+/// but its `purpose`, which only the file knows (its role tag cannot tell nodes from pods).
+pub async fn import_subnet(
+    p: &AwsProvider,
+    ctx: &OperationContext,
+    id: &str,
+    mark: bool,
+) -> Result<Attrs, ProviderError> {
+    let kind = ctx.addr.kind.as_str();
+    tags::expect_id(kind, id, |i| i.starts_with("subnet-"), "`subnet-…`")?;
+    let out = found_or(
+        kind,
+        id,
+        "DescribeSubnets",
+        p.ec2.describe_subnets().subnet_ids(id).send().await,
+    )?;
+    let s = out
+        .subnets()
+        .first()
+        .ok_or_else(|| matihnet_core::ownership::not_found(kind, id))?;
+    take_over(p, ctx, &format!("subnet {id}"), id, s.tags(), mark).await?;
+    let prior = Attrs::from([("id".to_string(), Value::from(id))]);
+    let mut attrs = subnet_attrs(&prior, s);
+    attrs.insert(
+        "zone".into(),
+        Value::from(s.availability_zone().unwrap_or_default()),
+    );
+    // The cluster is in the tag the create writes for the load balancer controller.
+    if let Some(cluster) = s
+        .tags()
+        .iter()
+        .filter_map(|t| t.key()?.strip_prefix("kubernetes.io/cluster/"))
+        .next()
+    {
+        attrs.insert("cluster".into(), Value::from(cluster));
+    }
+    Ok(attrs)
+}
+
 /// Every subnet of a VPC by id.
 async fn vpc_subnets(
     p: &AwsProvider,
