@@ -151,3 +151,165 @@ fn eks_tenant_renames_keep_every_object() {
     };
     renames_keep_every_object(&s, &unchanged);
 }
+
+/// `example` with its tenants, subdomains and cluster sections cut, and `dns` written instead:
+/// the few objects a test makes by hand cover all of it.
+fn small_environment(example: &str, dns: &str) -> String {
+    let text = std::fs::read_to_string(matihnet_e2e::repo_root().join("examples").join(example))
+        .expect("example");
+    let head = text.split("\n[dns]").next().expect("the example has [dns]");
+    format!("{head}\n[dns]\n{dns}\n")
+}
+
+/// What the plan wants each resource to be (`after` of `plan --json`), by address.
+fn wanted(s: &Sandbox) -> serde_json::Map<String, Value> {
+    let plan = s.run(&["plan", "--json"]).expect_code(0);
+    let v: Value = serde_json::from_str(&plan.stdout()).expect("plan JSON");
+    v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["after"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn text_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text `{key}` in {v}"))
+}
+
+fn add_imports(s: &Sandbox, imports: &[(&str, &str)]) {
+    let mut text = config(s);
+    for (to, id) in imports {
+        text.push_str(&format!("\n[[import]]\nto = \"{to}\"\nid = \"{id}\"\n"));
+    }
+    set_config(s, &text);
+}
+
+/// Issue 16 on GKE: an environment made by hand with Compute's and Cloud DNS's own API (its
+/// registered zone holding a record matihnet never made) is taken over by `[[import]]` and
+/// `existing_zone`; the plan shows the one real difference exactly, and a plan after the apply
+/// finds nothing; destroy leaves the zone and its foreign record.
+#[test]
+fn gke_objects_made_outside_are_imported_and_the_existing_zone_stays() {
+    const P: &str = "/compute/v1/projects/matih-prod";
+    const DNS: &str = "/dns/v1/projects/matih-prod/managedZones";
+    let cloud = LocalCloud::start("0ms");
+    let s = Sandbox::with_config(&small_environment(
+        "gke.toml",
+        "zone = \"matih.ai\"\nexisting_zone = true",
+    ))
+    .with_env("MATIHNET_GCP_ENDPOINT", cloud.endpoint());
+    // The zone was registered before matihnet: an existing zone must exist for a plan.
+    let (status, body) = cloud.request(
+        "POST",
+        DNS,
+        Some(&serde_json::json!({"name": "registered-matih-ai", "dnsName": "matih.ai.", "description": "bought in 2019", "visibility": "public"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let rrset = |name: &str, ttl: u64, data: &str| {
+        let (status, body) = cloud.request(
+            "POST",
+            &format!("{DNS}/registered-matih-ai/rrsets"),
+            Some(&serde_json::json!({"name": name, "type": "A", "ttl": ttl, "rrdatas": [data]})),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    rrset("www.matih.ai.", 3600, "203.0.113.10");
+    let want = wanted(&s);
+
+    let post = |path: &str, body: Value| {
+        let (status, answer) = cloud.request("POST", &format!("{P}/{path}"), Some(&body));
+        assert_eq!(status, 200, "POST {path}: {answer}");
+    };
+    let network = &want["network.main"];
+    post(
+        "global/networks",
+        serde_json::json!({"name": text_of(network, "name"), "autoCreateSubnetworks": false}),
+    );
+    let network_link = text_of(
+        &cloud.get(&format!("{P}/global/networks/{}", text_of(network, "name"))),
+        "selfLink",
+    )
+    .to_string();
+    let subnet = &want["subnet.nodes"];
+    let ranges: Vec<Value> = subnet["secondary_ranges"]
+        .as_object()
+        .expect("secondary ranges")
+        .iter()
+        .map(|(k, v)| serde_json::json!({"rangeName": k, "ipCidrRange": v}))
+        .collect();
+    post(
+        "regions/europe-west1/subnetworks",
+        serde_json::json!({"name": text_of(subnet, "name"), "network": network_link, "ipCidrRange": text_of(subnet, "cidr"), "secondaryIpRanges": ranges, "privateIpGoogleAccess": true}),
+    );
+    let frontend = &want["frontend.platform"];
+    post(
+        "regions/europe-west1/addresses",
+        serde_json::json!({"name": text_of(frontend, "name"), "addressType": "EXTERNAL"}),
+    );
+    let subnet_now = cloud.get(&format!(
+        "{P}/regions/europe-west1/subnetworks/{}",
+        text_of(subnet, "name")
+    ));
+    let address_now = cloud.get(&format!(
+        "{P}/regions/europe-west1/addresses/{}",
+        text_of(frontend, "name")
+    ));
+    // Made with a TTL the file does not say: the one difference the plan must show.
+    rrset("api.matih.ai.", 60, text_of(&address_now, "address"));
+
+    add_imports(
+        &s,
+        &[
+            ("network.main", &network_link),
+            ("subnet.nodes", text_of(&subnet_now, "selfLink")),
+            ("frontend.platform", text_of(&address_now, "selfLink")),
+            ("dns_record.api", "registered-matih-ai/api.matih.ai./A"),
+        ],
+    );
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let out = plan.stdout();
+    for line in [
+        format!("# network.main will be imported from {network_link}"),
+        "# dns_zone.platform will be read: an existing object, used and never changed or deleted".to_string(),
+        "# dns_record.api will be updated in-place (after its import from registered-matih-ai/api.matih.ai./A)".to_string(),
+        "~ ttl  = 60 -> 300".to_string(),
+        "Plan: 4 to import, 0 to add, 1 to change, 0 to destroy, 1 to read.".to_string(),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in:\n{out}");
+    }
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let address = cloud.get(&format!(
+        "{P}/regions/europe-west1/addresses/{}",
+        text_of(frontend, "name")
+    ));
+    assert_eq!(
+        address["labels"]["matihnet-address"], "frontend_platform",
+        "an import labels what takes labels: {address}"
+    );
+
+    s.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert_eq!(cloud.status(&format!("{DNS}/registered-matih-ai")), 200);
+    assert_eq!(
+        cloud.status(&format!("{DNS}/registered-matih-ai/rrsets/www.matih.ai./A")),
+        200,
+        "a record matihnet never made stays"
+    );
+    assert_eq!(
+        cloud.status(&format!("{DNS}/registered-matih-ai/rrsets/api.matih.ai./A")),
+        404,
+        "the imported record is matihnet's now, and goes"
+    );
+    assert_eq!(
+        cloud.status(&format!("{P}/global/networks/{}", text_of(network, "name"))),
+        404
+    );
+}
