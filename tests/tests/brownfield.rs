@@ -313,3 +313,130 @@ fn gke_objects_made_outside_are_imported_and_the_existing_zone_stays() {
         404
     );
 }
+
+/// Issue 16 on AKS: the same as on GKE, with ARM's own API: resource groups, a VNet with its
+/// subnet and a public IP imported, and a registered zone in a DNS team's own resource group
+/// used by its ARM id.
+#[test]
+fn aks_objects_made_outside_are_imported_and_the_existing_zone_stays() {
+    let sub = format!("/subscriptions/{SUB}");
+    let net = |path: &str| format!("{sub}/resourceGroups/{path}");
+    let cloud = LocalCloud::start("0ms");
+    let zone_id = format!(
+        "{sub}/resourceGroups/dns-registered/providers/Microsoft.Network/dnsZones/matih.ai"
+    );
+    let s = Sandbox::with_config(&small_environment(
+        "aks.toml",
+        &format!("zone = \"matih.ai\"\nexisting_zone = \"{zone_id}\""),
+    ))
+    .with_env("MATIHNET_AZURE_ENDPOINT", cloud.endpoint())
+    .with_env("AZURE_SUBSCRIPTION_ID", SUB);
+    let put = |path: &str, body: Value| -> Value {
+        let (status, answer) = cloud.request("PUT", path, Some(&body));
+        assert!(
+            status == 200 || status == 201,
+            "PUT {path}: {status} {answer}"
+        );
+        answer
+    };
+    let group = |name: &str| {
+        put(
+            &format!("{sub}/resourcegroups/{name}?api-version=2021-04-01"),
+            serde_json::json!({"location": "westeurope"}),
+        )
+    };
+    group("dns-registered");
+    put(
+        &format!("{zone_id}?api-version=2018-05-01"),
+        serde_json::json!({"location": "global"}),
+    );
+    let record = |name: &str, ttl: u64, ip: &str| {
+        put(
+            &format!("{zone_id}/A/{name}?api-version=2018-05-01"),
+            serde_json::json!({"properties": {"TTL": ttl, "ARecords": [{"ipv4Address": ip}]}}),
+        )
+    };
+    record("www", 3600, "203.0.113.10");
+    let want = wanted(&s);
+
+    let main = group(text_of(&want["resource_group.main"], "name"));
+    let ingress = group(text_of(&want["resource_group.ingress"], "name"));
+    let network = &want["network.main"];
+    let vnet_id = format!(
+        "{}/providers/Microsoft.Network/virtualNetworks/{}",
+        net(text_of(network, "resource_group")),
+        text_of(network, "name")
+    );
+    put(
+        &format!("{vnet_id}?api-version=2024-03-01"),
+        serde_json::json!({"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": [text_of(network, "cidr")]}}}),
+    );
+    let subnet = &want["subnet.nodes"];
+    let subnet_id = format!("{vnet_id}/subnets/{}", text_of(subnet, "name"));
+    put(
+        &format!("{subnet_id}?api-version=2024-03-01"),
+        serde_json::json!({"properties": {"addressPrefix": text_of(subnet, "cidr")}}),
+    );
+    let frontend = &want["frontend.platform"];
+    let ip_id = format!(
+        "{}/providers/Microsoft.Network/publicIPAddresses/{}",
+        net(text_of(frontend, "resource_group")),
+        text_of(frontend, "name")
+    );
+    put(
+        &format!("{ip_id}?api-version=2024-03-01"),
+        serde_json::json!({"location": "westeurope", "sku": {"name": "Standard", "tier": "Regional"}, "properties": {"publicIPAllocationMethod": "Static", "publicIPAddressVersion": "IPv4"}}),
+    );
+    let ip = cloud.get(&format!("{ip_id}?api-version=2024-03-01"));
+    let address = ip["properties"]["ipAddress"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no address in {ip}"))
+        .to_string();
+    // Made with a TTL the file does not say: the one difference the plan must show.
+    record("api", 60, &address);
+
+    let api_id = format!("{zone_id}/A/api");
+    add_imports(
+        &s,
+        &[
+            ("resource_group.main", text_of(&main, "id")),
+            ("resource_group.ingress", text_of(&ingress, "id")),
+            ("network.main", &vnet_id),
+            ("subnet.nodes", &subnet_id),
+            ("frontend.platform", &ip_id),
+            ("dns_record.api", &api_id),
+        ],
+    );
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let out = plan.stdout();
+    for line in [
+        format!("# network.main will be imported from {vnet_id}"),
+        "# dns_zone.platform will be read: an existing object, used and never changed or deleted"
+            .to_string(),
+        format!("# dns_record.api will be updated in-place (after its import from {api_id})"),
+        "~ ttl ".to_string(),
+        "60 -> 300".to_string(),
+        "Plan: 6 to import, 0 to add, 1 to change, 0 to destroy, 1 to read.".to_string(),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in:\n{out}");
+    }
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let vnet = cloud.get(&format!("{vnet_id}?api-version=2024-03-01"));
+    assert_eq!(
+        vnet["tags"]["matihnet:address"], "network.main",
+        "an import tags what takes tags: {vnet}"
+    );
+
+    // The example protects its network; this test wants to see destroy leave the zone.
+    set_config(&s, &config(&s).replace("protect = true", "protect = false"));
+    s.run(&["destroy", "--auto-approve"]).expect_code(0);
+    let zone = |path: &str| cloud.status(&format!("{zone_id}{path}?api-version=2018-05-01"));
+    assert_eq!(zone(""), 200, "the existing zone stays");
+    assert_eq!(zone("/A/www"), 200, "a record matihnet never made stays");
+    assert_eq!(zone("/A/api"), 404, "the imported record is matihnet's now");
+    assert_eq!(
+        cloud.status(&format!("{vnet_id}?api-version=2024-03-01")),
+        404
+    );
+}
