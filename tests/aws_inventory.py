@@ -2,6 +2,8 @@
 with boto3, so the tests check the cloud itself and not matihnet's state.
 
 usage: aws_inventory.py inventory | delete-record ZONE_NAME RECORD_NAME TYPE
+       | create-foreign-lb NAME | create-vpc CIDR NAME | create-zone NAME
+       | put-record ZONE_NAME RECORD_NAME TYPE TTL VALUE
 Prints JSON.
 """
 import json
@@ -92,6 +94,32 @@ def create_foreign_lb(name):
     return {"arn": lb["LoadBalancers"][0]["LoadBalancerArn"]}
 
 
+def create_vpc(cidr, name):
+    """A VPC made outside matihnet (a landing-zone team's), tagged only with its Name."""
+    ec2, _, _ = clients()
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
+    return {"id": vpc}
+
+
+def create_zone(name):
+    """A registered zone made outside matihnet."""
+    _, _, r53 = clients()
+    zone = r53.create_hosted_zone(Name=name, CallerReference="registered-" + name)
+    return {"id": zone["HostedZone"]["Id"].split("/")[-1]}
+
+
+def put_record(zone_name, record_name, rtype, ttl, value):
+    _, _, r53 = clients()
+    zone = next(z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == zone_name)
+    r53.change_resource_record_sets(
+        HostedZoneId=zone["Id"],
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": record_name, "Type": rtype, "TTL": int(ttl), "ResourceRecords": [{"Value": value}]}}]},
+    )
+    return {"put": record_name}
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "inventory":
         print(json.dumps(inventory()))
@@ -99,5 +127,11 @@ if __name__ == "__main__":
         print(json.dumps(delete_record(sys.argv[2], sys.argv[3], sys.argv[4])))
     elif sys.argv[1] == "create-foreign-lb":
         print(json.dumps(create_foreign_lb(sys.argv[2])))
+    elif sys.argv[1] == "create-vpc":
+        print(json.dumps(create_vpc(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "create-zone":
+        print(json.dumps(create_zone(sys.argv[2])))
+    elif sys.argv[1] == "put-record":
+        print(json.dumps(put_record(*sys.argv[2:7])))
     else:
         sys.exit("unknown command " + sys.argv[1])

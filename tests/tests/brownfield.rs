@@ -440,3 +440,79 @@ fn aks_objects_made_outside_are_imported_and_the_existing_zone_stays() {
         404
     );
 }
+
+/// Issue 16 on EKS against moto: a landing-zone team's VPC made with boto3 (tagged only with
+/// its own Name) is imported, the plan shows the exact difference (the name matihnet gives it)
+/// and updates it in place; the registered zone with a foreign record is used and left in place.
+#[test]
+fn eks_vpc_made_outside_is_imported_and_the_existing_zone_stays() {
+    let moto = Moto::start();
+    moto.reset();
+    let mut s = Sandbox::with_config(&small_environment(
+        "eks.toml",
+        "zone = \"matih.ai\"\nexisting_zone = true",
+    ));
+    for (k, v) in moto.env() {
+        s = s.with_env(k, v);
+    }
+    moto.script(&["create-zone", "matih.ai."]);
+    moto.script(&[
+        "put-record",
+        "matih.ai.",
+        "www.matih.ai.",
+        "A",
+        "3600",
+        "203.0.113.10",
+    ]);
+    let want = wanted(&s);
+    let cidr = text_of(&want["network.main"], "cidr");
+    let vpc = moto.script(&["create-vpc", cidr, "landing-zone-vpc"]);
+    let vpc = text_of(&vpc, "id").to_string();
+
+    add_imports(&s, &[("network.main", &vpc)]);
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let out = plan.stdout();
+    for line in [
+        format!("# network.main will be updated in-place (after its import from {vpc})"),
+        "\"landing-zone-vpc\" -> \"matih-prod\"".to_string(),
+        "# dns_zone.platform will be read: an existing object, used and never changed or deleted"
+            .to_string(),
+        "Plan: 1 to import, ".to_string(),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in:\n{out}");
+    }
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let inv = moto.inventory();
+    let vpcs = inv["vpcs"].as_array().expect("vpcs");
+    assert_eq!(vpcs.len(), 1, "the imported VPC is used, not copied: {inv}");
+    assert_eq!(vpcs[0]["id"], vpc.as_str());
+    assert_eq!(vpcs[0]["tags"]["matihnet:address"], "network.main", "{inv}");
+    assert_eq!(vpcs[0]["tags"]["Name"], "matih-prod", "{inv}");
+
+    set_config(&s, &config(&s).replace("protect = true", "protect = false"));
+    s.run(&["destroy", "--auto-approve"]).expect_code(0);
+    let inv = moto.inventory();
+    let zones: Vec<&str> = inv["zones"]
+        .as_array()
+        .expect("zones")
+        .iter()
+        .filter_map(|z| z["name"].as_str())
+        .collect();
+    assert_eq!(zones, ["matih.ai."], "the existing zone stays: {inv}");
+    let records: Vec<String> = inv["records"]["matih.ai."]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| format!("{} {}", text_of(r, "name"), text_of(r, "type")))
+        .collect();
+    assert!(
+        records.contains(&"www.matih.ai. A".to_string()),
+        "{records:?}"
+    );
+    assert!(
+        !records.iter().any(|r| r.starts_with("api.")),
+        "{records:?}"
+    );
+    assert!(inv["vpcs"].as_array().expect("vpcs").is_empty(), "{inv}");
+}
