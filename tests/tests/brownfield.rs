@@ -4,7 +4,7 @@
 //! plan's move proposal and by `state mv`, with no object created or deleted in the cloud.
 
 use matihnet_e2e::localcloud::LocalCloud;
-use matihnet_e2e::moto::Moto;
+use matihnet_e2e::moto::{aws_script, Moto};
 use matihnet_e2e::Sandbox;
 use serde_json::Value;
 
@@ -515,4 +515,73 @@ fn eks_vpc_made_outside_is_imported_and_the_existing_zone_stays() {
         "{records:?}"
     );
     assert!(inv["vpcs"].as_array().expect("vpcs").is_empty(), "{inv}");
+}
+
+/// Issue 16: a record of an existing zone that matihnet did not make is never overwritten, even
+/// where the file wants a record of that name: the apply stops with how to take it over, and
+/// `matihnet import` does, after which the plan shows the change. Against the local AWS, whose
+/// Route53 refuses a CREATE of a name and type that exist as Route53 does (moto accepts it).
+#[test]
+fn eks_a_foreign_record_in_an_existing_zone_is_never_overwritten() {
+    let cloud = LocalCloud::start("0ms");
+    let aws = |args: &[&str]| aws_script(&cloud.aws_env(), args);
+    let mut s = Sandbox::with_config(&small_environment(
+        "eks.toml",
+        "zone = \"matih.ai\"\nexisting_zone = true",
+    ));
+    for (k, v) in cloud.aws_env() {
+        s = s.with_env(k, v);
+    }
+    aws(&["create-zone", "matih.ai."]);
+    aws(&[
+        "put-record",
+        "matih.ai.",
+        "api.matih.ai.",
+        "A",
+        "60",
+        "198.51.100.7",
+    ]);
+    let zone_id = aws(&["inventory"])["zones"][0]["id"]
+        .as_str()
+        .expect("zone id")
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    let refused = s.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("record set api.matih.ai. A already exists with other values and was not made by matihnet; refusing to overwrite it"),
+        "{}",
+        refused.stderr()
+    );
+    let api = || {
+        aws(&["inventory"])["records"]["matih.ai."]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter(|r| r["name"] == "api.matih.ai." && r["type"] == "A")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let untouched = api();
+    assert_eq!(untouched.len(), 1, "{untouched:?}");
+    assert_eq!(untouched[0]["values"], serde_json::json!(["198.51.100.7"]));
+
+    let record_id = format!("{zone_id}/api.matih.ai./A");
+    let imported = s
+        .run(&["import", "dns_record.api", &record_id])
+        .expect_code(0);
+    let out = imported.stdout();
+    assert!(
+        out.contains(&format!(
+            "Import successful! dns_record.api imported from {record_id}"
+        )) && out.contains("# dns_record.api will be updated in-place")
+            && out.contains("~ alias_dns_name = \"\" -> "),
+        "{out}"
+    );
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let now = api();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(now[0]["alias"].is_string(), "now matihnet's alias: {now:?}");
 }

@@ -84,6 +84,16 @@ pub fn wrong_kind(kind: &str, id: &str, found: &str) -> ProviderError {
     )
 }
 
+/// The refusal to write over a DNS record set that exists and was not made by this state (a
+/// record of an existing zone): record sets carry no marks, so one with other values than the
+/// file's is someone else's. `id` is what `matihnet import` takes to adopt it instead.
+pub fn foreign_record(what: &str, id: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Rejected,
+        format!("{what} already exists with other values and was not made by matihnet; refusing to overwrite it: remove it, or take it over with `matihnet import <address> {id}` (or an [[import]] entry), after which the plan shows the change"),
+    )
+}
+
 /// The error for an import id that names nothing, worded the same for every cloud.
 pub fn not_found(kind: &str, id: &str) -> ProviderError {
     ProviderError::new(

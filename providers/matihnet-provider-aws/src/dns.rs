@@ -536,15 +536,47 @@ async fn send_changes(
     Ok(())
 }
 
-/// UPSERT makes create and update idempotent: a record written just before a crash is simply
-/// written again.
+/// An update is an UPSERT. A create is a CREATE, which Route53 refuses for a name and type
+/// that exist: a record with exactly these values (written just before a crash) is adopted,
+/// and one with other values is someone else's (in an existing zone, say) and never
+/// overwritten.
 pub async fn upsert_record(
     p: &AwsProvider,
     desired: &Attrs,
-    _prior: Option<&Attrs>,
+    prior: Option<&Attrs>,
 ) -> Result<Attrs, ProviderError> {
     let zone_id = text(desired, "zone_id");
-    change(p, zone_id, ChangeAction::Upsert, record_set(desired)?).await?;
+    let action = if prior.is_some() {
+        ChangeAction::Upsert
+    } else {
+        ChangeAction::Create
+    };
+    match change(p, zone_id, action, record_set(desired)?).await {
+        Ok(()) => {}
+        Err(e) if prior.is_none() && e.kind == ErrorKind::Rejected => {
+            match current(p, desired).await? {
+                Some(set) if same_record(&record_attrs(desired, &set), desired) => {}
+                Some(_) => {
+                    return Err(ownership::foreign_record(
+                        &format!(
+                            "record set {} {}",
+                            fqdn(text(desired, "name"), text(desired, "zone_name")),
+                            text(desired, "type")
+                        ),
+                        &format!(
+                            "{zone_id}/{}/{}",
+                            fqdn(text(desired, "name"), text(desired, "zone_name")),
+                            text(desired, "type")
+                        ),
+                    ))
+                }
+                // Refused, yet there is no such record (moto refuses a CREATE it has journalled
+                // before, even once the record is deleted): nobody's record is overwritten.
+                None => change(p, zone_id, ChangeAction::Upsert, record_set(desired)?).await?,
+            }
+        }
+        Err(e) => return Err(e),
+    }
     let mut attrs = desired.clone();
     attrs.insert(
         "id".into(),
@@ -722,6 +754,19 @@ async fn all_zones(p: &AwsProvider) -> Result<Option<HashMap<String, String>>, P
     ))
 }
 
+/// Whether a record read back holds what `desired` asks (values in any order).
+fn same_record(found: &Attrs, desired: &Attrs) -> bool {
+    let sorted = |a: &Attrs| {
+        let mut v = texts(a, "values");
+        v.sort();
+        v
+    };
+    ["ttl", "alias_dns_name", "alias_zone_id"]
+        .iter()
+        .all(|k| desired.get(*k).is_none() || found.get(*k) == desired.get(*k))
+        && sorted(found) == sorted(desired)
+}
+
 fn record_attrs(prior: &Attrs, set: &ResourceRecordSet) -> Attrs {
     let mut attrs = prior.clone();
     if let Some(alias) = set.alias_target() {
@@ -805,6 +850,11 @@ pub async fn import_record(
     if set.alias_target().is_some() {
         // As the mapping records an alias: no values of its own.
         attrs.insert("values".into(), Value::List(Vec::new()));
+    } else {
+        // The cloud says it is no alias: said explicitly, so that a file that wants an alias
+        // here sees the difference instead of its own values filled in for what is absent.
+        attrs.insert("alias_dns_name".into(), Value::from(""));
+        attrs.insert("alias_zone_id".into(), Value::from(""));
     }
     attrs.insert(
         "id".into(),

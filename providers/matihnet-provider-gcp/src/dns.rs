@@ -13,7 +13,7 @@ use matihnet_core::listing::read_by_listing;
 use crate::client::{as_json, call, list_pages, model};
 use crate::ownership::{check_importable, check_owner, labels, labels_with_marks};
 use crate::provider::GcpProvider;
-use matihnet_core::ownership::{not_found, wrong_kind};
+use matihnet_core::ownership::{self, not_found, wrong_kind};
 
 fn dotted(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
@@ -384,6 +384,15 @@ pub async fn write_record(
                     && n.get("ttl").and_then(|t| t.as_i64())
                         == wanted.get("ttl").and_then(|t| t.as_i64())
             });
+            // A create that finds another record of this name and type never overwrites it:
+            // matihnet did not make it (an existing zone's own record, say).
+            if !same && prior.is_none() && now.is_some() {
+                let name = fqdn(text(desired, "name"), text(desired, "zone_name"));
+                return Err(ownership::foreign_record(
+                    &format!("record set {name} {}", text(desired, "type")),
+                    &format!("{zone}/{name}/{}", text(desired, "type")),
+                ));
+            }
             if !same {
                 let edit = Edit {
                     additions: vec![wanted],
