@@ -10,6 +10,53 @@ use serde_json::Value;
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000bf";
 
+/// A DNS resolver on 127.0.0.1 that answers every NS question with `servers` (as the world sees
+/// a zone's delegation), for the plan's delegation check.
+struct Resolver {
+    addr: std::net::SocketAddr,
+    servers: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Resolver {
+    fn start() -> Resolver {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
+        let addr = socket.local_addr().expect("address");
+        let servers = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let answer_with = std::sync::Arc::clone(&servers);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let mut m = buf[..n].to_vec();
+                let names = answer_with.lock().map(|g| g.clone()).unwrap_or_default();
+                // A response, recursion available, as many answers as names.
+                m[2] = 0x81;
+                m[3] = 0x80;
+                m[6..8].copy_from_slice(&(names.len() as u16).to_be_bytes());
+                for name in &names {
+                    // The owner is the question's name (a pointer to offset 12): NS, IN, TTL 300.
+                    m.extend_from_slice(&[0xc0, 12, 0, 2, 0, 1, 0, 0, 1, 44]);
+                    let mut data = Vec::new();
+                    for label in name.trim_end_matches('.').split('.') {
+                        data.push(label.len() as u8);
+                        data.extend_from_slice(label.as_bytes());
+                    }
+                    data.push(0);
+                    m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                    m.extend_from_slice(&data);
+                }
+                let _ = socket.send_to(&m, from);
+            }
+        });
+        Resolver { addr, servers }
+    }
+
+    fn answer(&self, servers: &[&str]) {
+        if let Ok(mut g) = self.servers.lock() {
+            *g = servers.iter().map(|s| s.to_string()).collect();
+        }
+    }
+}
+
 fn config(s: &Sandbox) -> String {
     std::fs::read_to_string(s.path("matihnet.toml")).expect("environment file")
 }
@@ -287,6 +334,36 @@ fn gke_objects_made_outside_are_imported_and_the_existing_zone_stays() {
     }
     s.run(&["apply", "--auto-approve"]).expect_code(0);
     s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+
+    // The registrar still sends the world elsewhere: a warning with the servers to set.
+    let resolver = Resolver::start();
+    let at = resolver.addr.to_string();
+    resolver.answer(&["ns1.old-registrar.example."]);
+    let warned = s
+        .run_with(
+            &["plan", "--detailed-exitcode"],
+            &[("MATIHNET_DNS_RESOLVER", &at)],
+        )
+        .expect_code(0);
+    assert!(
+        warned.stderr().contains("warning: the registrar's delegation of matih.ai points at ns1.old-registrar.example, not at the existing zone's name servers: set these NS records at the registrar: ns-cloud-a1.googledomains.com, ns-cloud-a2.googledomains.com, ns-cloud-a3.googledomains.com, ns-cloud-a4.googledomains.com"),
+        "{}",
+        warned.stderr()
+    );
+    resolver.answer(&[
+        "ns-cloud-a2.googledomains.com.",
+        "NS-CLOUD-A1.googledomains.com.",
+        "ns-cloud-a3.googledomains.com.",
+        "ns-cloud-a4.googledomains.com.",
+    ]);
+    let fine = s
+        .run_with(
+            &["plan", "--detailed-exitcode"],
+            &[("MATIHNET_DNS_RESOLVER", &at)],
+        )
+        .expect_code(0);
+    assert!(!fine.stderr().contains("delegation"), "{}", fine.stderr());
+
     let address = cloud.get(&format!(
         "{P}/regions/europe-west1/addresses/{}",
         text_of(frontend, "name")

@@ -212,6 +212,29 @@ impl EnvironmentFile {
         matihnet_net::expand(&self.loaded.env, &self.loaded.plan)
     }
 
+    /// Whether the providers talk to emulators or a private cloud rather than the public clouds:
+    /// an endpoint is set (in the file or its variable), or the provider is the fake one. Such a
+    /// run sends nothing else off the machine either (no DNS lookups of its own).
+    pub fn emulated(&self) -> bool {
+        let env = &self.loaded.env;
+        let var = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+        match env.provider {
+            CloudProvider::Aks => {
+                env.azure.as_ref().is_some_and(|a| a.endpoint.is_some())
+                    || var("MATIHNET_AZURE_ENDPOINT")
+            }
+            CloudProvider::Eks => {
+                env.aws.as_ref().is_some_and(|a| a.endpoint_url.is_some())
+                    || var("AWS_ENDPOINT_URL")
+            }
+            CloudProvider::Gke => {
+                env.gcp.as_ref().is_some_and(|g| g.endpoint.is_some())
+                    || var("MATIHNET_GCP_ENDPOINT")
+            }
+            CloudProvider::Fake => true,
+        }
+    }
+
     /// The settings of the provider the file names, from its section; with `local_cloud` the
     /// endpoint is the in-process emulators', whatever the file or the environment say.
     fn settings(&self, local_cloud: Option<&str>) -> anyhow::Result<Settings> {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cluster;
+mod delegation;
 mod environment;
 mod inspect;
 mod migrate;

@@ -232,6 +232,64 @@ async fn make_plan(
     Ok(p)
 }
 
+/// Warns about each existing zone whose delegation does not point at its name servers (see
+/// `delegation`). A resolver that cannot be asked is a note, never a failure of the plan.
+async fn check_delegations(env: &EnvironmentFile, run: &RunArgs, p: &Plan, term: Terminal) {
+    let zones: Vec<(String, Vec<String>)> = p
+        .changes
+        .iter()
+        .filter(|c| c.existing.is_some() && c.address.kind == "dns_zone")
+        .filter_map(|c| {
+            let name = c.after.get("name")?.as_str()?.to_string();
+            let servers = match c.after.get("name_servers")? {
+                matihnet_core::Value::List(items) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some((name, servers))
+        })
+        .collect();
+    if zones.is_empty() {
+        return;
+    }
+    let emulated = run.local_cloud || env.emulated();
+    let resolver = match crate::delegation::resolver(|k| std::env::var(k).ok(), emulated) {
+        Ok(Some(r)) => r,
+        Ok(None) => return,
+        Err(e) => {
+            term.err(&format!(
+                "note: the delegation of existing zones was not checked: {e}"
+            ));
+            return;
+        }
+    };
+    for (zone, own) in zones {
+        let asked = {
+            let zone = zone.clone();
+            tokio::task::spawn_blocking(move || crate::delegation::name_servers(resolver, &zone))
+                .await
+        };
+        match asked {
+            Ok(Ok(delegated)) => {
+                if let Some(w) = crate::delegation::check(&zone, &own, &delegated) {
+                    term.err(&format!(
+                        "{}: {w}",
+                        terminal::paint(term.colour, "1;33", "warning")
+                    ));
+                }
+            }
+            Ok(Err(e)) => term.err(&format!(
+                "note: the delegation of {zone} was not checked: {e}"
+            )),
+            Err(e) => term.err(&format!(
+                "note: the delegation of {zone} was not checked: {e}"
+            )),
+        }
+    }
+}
+
 pub async fn plan_command(
     env: &EnvironmentFile,
     args: &PlanArgs,
@@ -251,6 +309,7 @@ pub async fn plan_command(
     .await;
     locked.release().await?;
     let (p, calls) = result?;
+    check_delegations(env, run, &p, term).await;
     if args.json {
         // The calls the plan cost ride beside the plan's own fields (docs/plan-json.md).
         let mut v = serde_json::to_value(&p)?;
@@ -491,6 +550,7 @@ async fn apply_locked(
             let state = existing.unwrap_or_default();
             let p = make_plan(env, prepared, &state, &args.run, &args.replace, false).await?;
             term.out(&terminal::render_plan(&p, term.colour));
+            check_delegations(env, &args.run, &p, term).await;
             if p.has_changes() && !args.auto_approve && !confirm("perform these actions", term)? {
                 term.err("Apply cancelled.");
                 return Ok(Exit::Error);
