@@ -16,8 +16,25 @@ use crate::diff::{detect_drift, diff_one, no_op};
 use crate::graph::{CycleError, Graph};
 use crate::moves::{self, Move};
 
-/// Bumped when the JSON form of a plan changes incompatibly (see docs/plan-json.md).
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// Bumped when the JSON form of a plan changes incompatibly (see docs/plan-json.md): the newest
+/// this build reads. Version 2 added imports, moves and existing objects (`read`, `forget`),
+/// which a version-1 reader would silently get wrong; a plan without them is still written as 1.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
+
+/// The oldest format that can carry `changes`.
+fn format_version(changes: &[ResourceChange]) -> u32 {
+    let needs_2 = changes.iter().any(|c| {
+        c.importing.is_some()
+            || c.moved_from.is_some()
+            || c.existing.is_some()
+            || matches!(c.action, Action::Read | Action::Forget)
+    });
+    if needs_2 {
+        2
+    } else {
+        1
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -957,7 +974,7 @@ impl Scoped {
         }
 
         Ok(Plan {
-            format_version: PLAN_FORMAT_VERSION,
+            format_version: format_version(&changes),
             lineage: state.lineage.clone(),
             serial: state.serial,
             destroy: options.destroy,

@@ -581,7 +581,7 @@ fn outcome_json(outcome: Option<&ApplyOutcome>, calls: &CallCounts) -> anyhow::R
         None => serde_json::json!({
             "format_version": "1",
             "result": "no_changes",
-            "added": 0, "changed": 0, "destroyed": 0,
+            "imported": 0, "added": 0, "changed": 0, "destroyed": 0,
             "failures": [], "not_started": [],
             "api_calls": calls,
         }),
@@ -624,6 +624,7 @@ fn outcome_json(outcome: Option<&ApplyOutcome>, calls: &CallCounts) -> anyhow::R
             serde_json::json!({
                 "format_version": "1",
                 "result": result,
+                "imported": o.imported,
                 "added": o.added, "changed": o.changed, "destroyed": o.destroyed,
                 "failures": failures, "not_started": not_started,
                 "outputs": outputs,
