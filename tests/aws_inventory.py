@@ -3,7 +3,7 @@ with boto3, so the tests check the cloud itself and not matihnet's state.
 
 usage: aws_inventory.py inventory | delete-record ZONE_NAME RECORD_NAME TYPE
        | create-foreign-lb NAME | create-vpc CIDR NAME | create-zone NAME
-       | put-record ZONE_NAME RECORD_NAME TYPE TTL VALUE
+       | put-record ZONE_NAME RECORD_NAME TYPE TTL VALUE | attach-igw VPC_ID
 Prints JSON.
 """
 import json
@@ -102,6 +102,14 @@ def create_vpc(cidr, name):
     return {"id": vpc}
 
 
+def attach_igw(vpc):
+    """The internet gateway a landing zone's VPC comes with."""
+    ec2, _, _ = clients()
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    return {"id": igw}
+
+
 def create_zone(name):
     """A registered zone made outside matihnet."""
     _, _, r53 = clients()
@@ -129,6 +137,8 @@ if __name__ == "__main__":
         print(json.dumps(create_foreign_lb(sys.argv[2])))
     elif sys.argv[1] == "create-vpc":
         print(json.dumps(create_vpc(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "attach-igw":
+        print(json.dumps(attach_igw(sys.argv[2])))
     elif sys.argv[1] == "create-zone":
         print(json.dumps(create_zone(sys.argv[2])))
     elif sys.argv[1] == "put-record":

@@ -662,3 +662,109 @@ fn eks_a_foreign_record_in_an_existing_zone_is_never_overwritten() {
     assert_eq!(now.len(), 1, "{now:?}");
     assert!(now[0]["alias"].is_string(), "now matihnet's alias: {now:?}");
 }
+
+/// Issue 16 on EKS against moto: `[network] existing` uses a landing-zone team's VPC and its
+/// internet gateway (made with boto3): checked against the file's CIDR, never changed (its Name
+/// stays its owner's), matihnet's subnets and gateways placed in it, and both left by destroy.
+#[test]
+fn eks_an_existing_vpc_is_used_checked_and_left_in_place() {
+    let moto = Moto::start();
+    moto.reset();
+    let mut s = Sandbox::with_config(&small_environment("eks.toml", "zone = \"matih.ai\""));
+    for (k, v) in moto.env() {
+        s = s.with_env(k, v);
+    }
+    let use_vpc = |s: &Sandbox, id: &str| {
+        let text = small_environment("eks.toml", "zone = \"matih.ai\"");
+        let network = "[network]\n";
+        assert!(text.contains(network));
+        set_config(
+            s,
+            &text.replacen(network, &format!("{network}existing = \"{id}\"\n"), 1),
+        );
+    };
+    let cidr = text_of(&wanted(&s)["network.main"], "cidr").to_string();
+
+    // The wrong VPC: its address space is not the model's.
+    let wrong = moto.script(&["create-vpc", "10.99.0.0/16", "someone-elses"]);
+    let wrong = text_of(&wrong, "id").to_string();
+    moto.script(&["attach-igw", &wrong]);
+    use_vpc(&s, &wrong);
+    let refused = s.run(&["plan"]).expect_code(1);
+    assert!(
+        refused.stderr().contains(&format!(
+            "network.main: `cidr` is \"10.99.0.0/16\" in the existing object {wrong}, the file says \"{cidr}\""
+        )),
+        "{}",
+        refused.stderr()
+    );
+
+    let vpc = moto.script(&["create-vpc", &cidr, "landing-zone-vpc"]);
+    let vpc = text_of(&vpc, "id").to_string();
+    let igw = moto.script(&["attach-igw", &vpc]);
+    let igw = text_of(&igw, "id").to_string();
+    use_vpc(&s, &vpc);
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let out = plan.stdout();
+    for line in [
+        "# network.main will be read: an existing object, used and never changed or deleted",
+        "# internet_gateway.main will be read: an existing object, used and never changed or deleted",
+    ] {
+        assert!(out.contains(line), "no `{line}` in:\n{out}");
+    }
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let inv = moto.inventory();
+    let ours: Vec<&Value> = inv["vpcs"]
+        .as_array()
+        .expect("vpcs")
+        .iter()
+        .filter(|v| v["id"] == vpc.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{inv}");
+    assert_eq!(
+        ours[0]["tags"]["Name"], "landing-zone-vpc",
+        "never changed: {inv}"
+    );
+    assert!(
+        ours[0]["tags"]["matihnet:address"].is_null(),
+        "never marked: {inv}"
+    );
+    let attached: Vec<&Value> = inv["internet_gateways"]
+        .as_array()
+        .expect("gateways")
+        .iter()
+        .filter(|g| g["attached"][0] == vpc.as_str())
+        .collect();
+    assert_eq!(attached.len(), 1, "its own gateway, no second one: {inv}");
+    assert_eq!(attached[0]["id"], igw.as_str());
+    let subnets_in_vpc = inv["subnets"].as_array().expect("subnets").len();
+    assert!(
+        subnets_in_vpc > 0,
+        "matihnet's subnets are placed in it: {inv}"
+    );
+
+    set_config(&s, &config(&s).replace("protect = true", "protect = false"));
+    s.run(&["destroy", "--auto-approve"]).expect_code(0);
+    let inv = moto.inventory();
+    assert!(
+        inv["vpcs"]
+            .as_array()
+            .expect("vpcs")
+            .iter()
+            .any(|v| v["id"] == vpc.as_str()),
+        "the existing VPC stays: {inv}"
+    );
+    assert!(
+        inv["internet_gateways"]
+            .as_array()
+            .expect("gateways")
+            .iter()
+            .any(|g| g["id"] == igw.as_str() && g["attached"][0] == vpc.as_str()),
+        "its gateway stays attached: {inv}"
+    );
+    assert!(
+        inv["subnets"].as_array().expect("subnets").is_empty(),
+        "{inv}"
+    );
+}

@@ -77,12 +77,21 @@ pub fn map_resources(
     let mut extra = Vec::new();
     let has_network = neutral.iter().any(|r| r.addr == network);
     let igw = Address::new("internet_gateway", "main");
+    // A VPC that exists already (a landing zone's) has its own internet gateway, and a VPC
+    // takes only one: it is used, not owned, like the VPC.
+    let existing_vpc = neutral
+        .iter()
+        .find(|r| r.addr == network)
+        .and_then(|r| r.existing.clone());
     if has_network && !public.is_empty() {
-        extra.push(
-            DesiredResource::new(igw.clone())
+        extra.push(match &existing_vpc {
+            Some(vpc) => DesiredResource::new(igw.clone())
+                .attr("vpc_id", id_of(&network))
+                .existing(format!("{}{vpc}", crate::vpc::ATTACHED_TO)),
+            None => DesiredResource::new(igw.clone())
                 .attr("vpc_id", id_of(&network))
                 .attr("name", format!("matih-{env}")),
-        );
+        });
         extra.push(
             DesiredResource::new(Address::new("route_table", "public"))
                 .attr("vpc_id", id_of(&network))

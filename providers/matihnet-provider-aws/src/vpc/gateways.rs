@@ -92,17 +92,47 @@ pub async fn import_igw(
     mark: bool,
 ) -> Result<Attrs, ProviderError> {
     let kind = ctx.addr.kind.as_str();
-    tags::expect_id(kind, id, |i| i.starts_with("igw-"), "`igw-…`")?;
-    let out = found_or(
-        kind,
-        id,
-        "DescribeInternetGateways",
-        p.ec2
+    let out = if let Some(vpc) = id.strip_prefix(super::ATTACHED_TO) {
+        // The gateway of an existing VPC, found by its attachment.
+        let out = p
+            .ec2
             .describe_internet_gateways()
-            .internet_gateway_ids(id)
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("attachment.vpc-id")
+                    .values(vpc)
+                    .build(),
+            )
             .send()
-            .await,
-    )?;
+            .await
+            .map_err(aws("DescribeInternetGateways"))?;
+        if out.internet_gateways().is_empty() {
+            return Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("the existing VPC {vpc} has no internet gateway attached, and its public subnets and load balancers need one: attach one to it (its owner's), then plan again"),
+            ));
+        }
+        out
+    } else {
+        tags::expect_id(kind, id, |i| i.starts_with("igw-"), "`igw-…`")?;
+        found_or(
+            kind,
+            id,
+            "DescribeInternetGateways",
+            p.ec2
+                .describe_internet_gateways()
+                .internet_gateway_ids(id)
+                .send()
+                .await,
+        )?
+    };
+    let id = out
+        .internet_gateways()
+        .first()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap_or(id)
+        .to_string();
+    let id = id.as_str();
     let g = out
         .internet_gateways()
         .first()

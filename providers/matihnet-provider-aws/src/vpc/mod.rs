@@ -118,6 +118,10 @@ where
     }
 }
 
+/// The import id of the internet gateway attached to a VPC (`attached-to:vpc-…`): how an
+/// existing VPC's own gateway is found.
+pub const ATTACHED_TO: &str = "attached-to:";
+
 mod gateways;
 mod network;
 mod route_tables;
