@@ -16,7 +16,7 @@ use matihnet_core::value::attrs::{text, texts};
 use matihnet_core::listing::read_by_listing;
 
 use crate::client::{as_json, call, delete_and_wait, model};
-use crate::ownership::{check_importable, check_owner, tags, tags_with_marks};
+use crate::ownership::{check_importable, check_owner, tags, tags_with_marks, take_over};
 use matihnet_core::ownership::not_found;
 
 const DNS_API: &str = "2018-05-01";
@@ -128,18 +128,15 @@ pub async fn import_zone(
         .await?
         .ok_or_else(|| not_found(kind, id))?;
     let name = found["name"].as_str().unwrap_or(&name).to_string();
-    check_importable(ctx, &format!("DNS zone {name}"), &found)?;
-    if mark {
-        let zone_id = found["id"].as_str().unwrap_or(id).to_string();
-        p.arm
-            .patch_tags(
-                "PATCH DNS zone",
-                &zone_id,
-                DNS_API,
-                &tags_with_marks(ctx, &found),
-            )
-            .await?;
-    }
+    take_over(
+        &p.arm,
+        ctx,
+        ("DNS zone", &name),
+        &found,
+        (found["id"].as_str().unwrap_or(id), DNS_API),
+        mark,
+    )
+    .await?;
     let prior = Attrs::from([
         ("name".to_string(), Value::from(name.as_str())),
         ("resource_group".to_string(), Value::from(rg.as_str())),

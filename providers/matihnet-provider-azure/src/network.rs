@@ -12,7 +12,7 @@ use serde_json::json;
 use matihnet_core::value::attrs::{in_prior_order, text, texts};
 
 use crate::client::{as_json, call, delete_and_wait, model};
-use crate::ownership::{check_importable, check_owner, marked_by, tags, tags_with_marks};
+use crate::ownership::{check_owner, marked_by, tags, take_over};
 use matihnet_core::ownership::not_found;
 
 /// The network API version the SDK speaks, for the requests made without it (tag patches).
@@ -121,18 +121,16 @@ pub async fn import_group(
         .ok_or_else(|| not_found(kind, id))?
         .body;
     let name = found["name"].as_str().unwrap_or(parsed.group);
-    check_importable(ctx, &format!("resource group {name}"), &found)?;
-    if mark {
-        let group_id = format!("/subscriptions/{}/resourceGroups/{name}", s.subscription_id);
-        p.arm
-            .patch_tags(
-                "PATCH resource group",
-                &group_id,
-                GROUPS_API,
-                &tags_with_marks(ctx, &found),
-            )
-            .await?;
-    }
+    let group_id = format!("/subscriptions/{}/resourceGroups/{name}", s.subscription_id);
+    take_over(
+        &p.arm,
+        ctx,
+        ("resource group", name),
+        &found,
+        (&group_id, GROUPS_API),
+        mark,
+    )
+    .await?;
     let prior = Attrs::from([
         ("name".to_string(), Value::from(name)),
         (
@@ -302,17 +300,15 @@ pub async fn import_vnet(
         .await?
         .ok_or_else(|| not_found(kind, id))?;
     let name = found["name"].as_str().unwrap_or(parsed.names[0]);
-    check_importable(ctx, &format!("virtual network {name}"), &found)?;
-    if mark {
-        p.arm
-            .patch_tags(
-                "PATCH virtual network",
-                found["id"].as_str().unwrap_or(id),
-                NETWORK_API,
-                &tags_with_marks(ctx, &found),
-            )
-            .await?;
-    }
+    take_over(
+        &p.arm,
+        ctx,
+        ("virtual network", name),
+        &found,
+        (found["id"].as_str().unwrap_or(id), NETWORK_API),
+        mark,
+    )
+    .await?;
     let prior = Attrs::from([
         ("name".to_string(), Value::from(name)),
         ("resource_group".to_string(), Value::from(parsed.group)),
@@ -534,17 +530,15 @@ pub async fn import_ip(
         .await?
         .ok_or_else(|| not_found(kind, id))?;
     let name = found["name"].as_str().unwrap_or(parsed.names[0]);
-    check_importable(ctx, &format!("public IP {name}"), &found)?;
-    if mark {
-        p.arm
-            .patch_tags(
-                "PATCH public IP",
-                found["id"].as_str().unwrap_or(id),
-                NETWORK_API,
-                &tags_with_marks(ctx, &found),
-            )
-            .await?;
-    }
+    take_over(
+        &p.arm,
+        ctx,
+        ("public IP", name),
+        &found,
+        (found["id"].as_str().unwrap_or(id), NETWORK_API),
+        mark,
+    )
+    .await?;
     let mut prior = Attrs::from([
         ("name".to_string(), Value::from(name)),
         ("resource_group".to_string(), Value::from(parsed.group)),

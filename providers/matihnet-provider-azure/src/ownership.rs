@@ -24,6 +24,27 @@ pub(crate) fn check_owner(
     ownership::check_owner(what, marks(found), Marks::of(ctx, &address))
 }
 
+/// The take-over of a found ARM object that takes tags: refused if another state's tags name
+/// it, and (with `mark`) tagged as `ctx`'s, its other tags kept. `noun` and `name` name it in
+/// messages and the call counts ("virtual network", "matih-prod"); `at` is its ARM id and the
+/// API version to PATCH it with.
+pub(crate) async fn take_over(
+    arm: &crate::arm::Arm,
+    ctx: &OperationContext,
+    (noun, name): (&str, &str),
+    found: &serde_json::Value,
+    (id, api_version): (&str, &str),
+    mark: bool,
+) -> Result<(), ProviderError> {
+    check_importable(ctx, &format!("{noun} {name}"), found)?;
+    if mark {
+        let operation = format!("PATCH {noun}");
+        arm.patch_tags(&operation, id, api_version, &tags_with_marks(ctx, found))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Whether an object may be imported: refused when its tags (or metadata) name another
 /// matihnet state's lineage (core's import rule).
 pub(crate) fn check_importable(
