@@ -768,3 +768,53 @@ fn eks_an_existing_vpc_is_used_checked_and_left_in_place() {
         "{inv}"
     );
 }
+
+/// Issue 16 on GKE: `[network] existing` uses a VPC network made with Compute's own API;
+/// matihnet's subnetwork is placed in it, the network is never changed, and destroy leaves it.
+#[test]
+fn gke_an_existing_network_is_used_and_left_in_place() {
+    const P: &str = "/compute/v1/projects/matih-prod";
+    let cloud = LocalCloud::start("0ms");
+    let (status, body) = cloud.request(
+        "POST",
+        &format!("{P}/global/networks"),
+        Some(&serde_json::json!({"name": "shared-vpc", "autoCreateSubnetworks": false, "description": "the network team's"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let link = text_of(
+        &cloud.get(&format!("{P}/global/networks/shared-vpc")),
+        "selfLink",
+    )
+    .to_string();
+    let text = small_environment("gke.toml", "zone = \"matih.ai\"").replacen(
+        "[network]\n",
+        &format!("[network]\nexisting = \"{link}\"\n"),
+        1,
+    );
+    let s = Sandbox::with_config(&text).with_env("MATIHNET_GCP_ENDPOINT", cloud.endpoint());
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    assert!(
+        plan.stdout().contains(
+            "# network.main will be read: an existing object, used and never changed or deleted"
+        ),
+        "{}",
+        plan.stdout()
+    );
+    s.run(&["apply", "--auto-approve"]).expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let subnets = cloud.get(&format!("{P}/regions/europe-west1/subnetworks"));
+    let inside: Vec<&Value> = subnets["items"]
+        .as_array()
+        .expect("subnetworks")
+        .iter()
+        .filter(|s| s["network"] == link.as_str())
+        .collect();
+    assert!(
+        !inside.is_empty(),
+        "matihnet's subnetwork is in it: {subnets}"
+    );
+    set_config(&s, &config(&s).replace("protect = true", "protect = false"));
+    s.run(&["destroy", "--auto-approve"]).expect_code(0);
+    let network = cloud.get(&format!("{P}/global/networks/shared-vpc"));
+    assert_eq!(network["description"], "the network team's", "{network}");
+}
