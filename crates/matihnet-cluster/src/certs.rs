@@ -166,7 +166,7 @@ fn solvers(
                 .ok_or(RenderError::UnsupportedProvider(env.provider))?;
             per_zone(&|z| json!({"cloudDNS": {"project": project, "hostedZoneName": z.group}}))
         }
-        CloudProvider::Fake => return Err(RenderError::UnsupportedProvider(env.provider)),
+        CloudProvider::Fake | CloudProvider::Plugin => return Err(RenderError::UnsupportedProvider(env.provider)),
     })
 }
 
@@ -324,6 +324,6 @@ fn permissions(
                 )?,
             ]
         }
-        CloudProvider::Fake => return Err(RenderError::UnsupportedProvider(env.provider)),
+        CloudProvider::Fake | CloudProvider::Plugin => return Err(RenderError::UnsupportedProvider(env.provider)),
     })
 }

@@ -57,7 +57,7 @@ impl RenderError {
 /// Every file for `env`, in the order written, with stable relative paths. The same model and
 /// state always give the same bytes.
 pub fn render(env: &Environment, built: &Built, format: Format) -> Result<Vec<File>, RenderError> {
-    if env.provider == CloudProvider::Fake {
+    if matches!(env.provider, CloudProvider::Fake | CloudProvider::Plugin) {
         return Err(RenderError::UnsupportedProvider(env.provider));
     }
     let cert_manager = env

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod diag;
 pub mod endpoint;
 pub mod expr;
+pub mod factory;
 pub mod listing;
 pub mod neutral;
 pub mod ownership;
@@ -22,6 +23,7 @@ pub use address::{Address, AddressParseError};
 pub use calls::{ApiCalls, CallCounts};
 pub use diag::{Diagnostic, Location, Severity};
 pub use expr::Expr;
+pub use factory::{ProviderConfig, ProviderFactory};
 pub use neutral::NeutralKind;
 pub use provider::{
     ErrorKind, OperationContext, Provider, ProviderError, ProviderFailure, ProviderResult,

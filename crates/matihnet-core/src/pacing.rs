@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// One API's rate: `per_second` tokens come back every second, up to `burst` held at once.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Limit {
     pub per_second: f64,
     pub burst: f64,
@@ -263,7 +263,7 @@ pub fn take_prepaid(api: &str) -> bool {
 }
 
 /// What pacing cost one API in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PacingReport {
     /// Time callers spent waiting for a token, summed over callers.
     pub waited: Duration,

@@ -66,7 +66,7 @@ pub fn is_retryable(e: &ProviderError) -> bool {
 }
 
 /// A retry about to happen, for the progress line ("retrying in 1.6 s: 503 ...").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryNotice {
     /// The attempt that failed, from 1.
     pub attempt: u32,
@@ -91,6 +91,12 @@ pub async fn reporting_retries<F: Future>(reporter: RetryReporter, fut: F) -> F:
 
 fn report(notice: &RetryNotice) {
     let _ = REPORTER.try_with(|r| r(notice));
+}
+
+/// Hands a retry made elsewhere (inside a provider plugin's process) to the reporter of the
+/// task awaiting it, as if [`with_backoff`] had made it here.
+pub fn report_forwarded(notice: &RetryNotice) {
+    report(notice);
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the attempts run out. A server's

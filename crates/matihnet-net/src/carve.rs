@@ -201,14 +201,14 @@ struct Parent {
 /// The largest and smallest subnet each cloud allows, as prefix lengths.
 fn subnet_bounds(provider: CloudProvider) -> (u8, u8) {
     match provider {
-        CloudProvider::Eks | CloudProvider::Fake => (16, 28),
+        CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin => (16, 28),
         CloudProvider::Aks | CloudProvider::Gke => (8, 29),
     }
 }
 
 fn cloud_name(provider: CloudProvider) -> &'static str {
     match provider {
-        CloudProvider::Eks | CloudProvider::Fake => "AWS",
+        CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin => "AWS",
         CloudProvider::Aks => "Azure",
         CloudProvider::Gke => "GCP",
     }
@@ -307,8 +307,8 @@ pub(crate) fn carve(env: &Environment) -> (AddressPlan, Vec<Finding>) {
         })
     };
     match provider {
-        CloudProvider::Eks | CloudProvider::Fake => {
-            let zones: Vec<Option<&str>> = if provider == CloudProvider::Fake {
+        CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin => {
+            let zones: Vec<Option<&str>> = if matches!(provider, CloudProvider::Fake | CloudProvider::Plugin) {
                 vec![None]
             } else {
                 env.zones().iter().map(|z| Some(z.as_str())).collect()
@@ -429,7 +429,7 @@ pub(crate) fn carve(env: &Environment) -> (AddressPlan, Vec<Finding>) {
                 format!("choose a block inside {parent}"),
             ));
         }
-        let aws_like = matches!(provider, CloudProvider::Eks | CloudProvider::Fake);
+        let aws_like = matches!(provider, CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin);
         if aws_like && !(16..=28).contains(&e.cidr.prefix_len()) {
             findings.push(Finding::error(
                 &format!("{field}.cidr"),

@@ -1,5 +1,6 @@
 //! The typed environment model that an environment file is read into.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ipnet::Ipv4Net;
@@ -11,6 +12,9 @@ pub enum CloudProvider {
     Eks,
     Gke,
     Fake,
+    /// A provider plugin the file names (`Environment::plugin`): the networking model applies
+    /// its cloud-neutral rules, as for the fake cloud.
+    Plugin,
 }
 
 impl CloudProvider {
@@ -27,6 +31,19 @@ impl CloudProvider {
             CloudProvider::Eks => "eks",
             CloudProvider::Gke => "gke",
             CloudProvider::Fake => "fake",
+            CloudProvider::Plugin => "plugin",
+        }
+    }
+
+    /// The name its provider answers to, and its plugin executable's suffix
+    /// (`matihnet-provider-aws`); `None` for a plugin, whose name is the file's.
+    pub fn provider_name(self) -> Option<&'static str> {
+        match self {
+            CloudProvider::Aks => Some("azure"),
+            CloudProvider::Eks => Some("aws"),
+            CloudProvider::Gke => Some("gcp"),
+            CloudProvider::Fake => Some("fake"),
+            CloudProvider::Plugin => None,
         }
     }
 
@@ -40,7 +57,7 @@ impl CloudProvider {
             CloudProvider::Aks => Some("azure"),
             CloudProvider::Eks => Some("aws"),
             CloudProvider::Gke => Some("gcp"),
-            CloudProvider::Fake => None,
+            CloudProvider::Fake | CloudProvider::Plugin => None,
         }
     }
 
@@ -57,7 +74,7 @@ impl CloudProvider {
             CloudProvider::Aks => Cni::Azure,
             CloudProvider::Eks => Cni::VpcCni,
             CloudProvider::Gke => Cni::VpcNative,
-            CloudProvider::Fake => Cni::Fake,
+            CloudProvider::Fake | CloudProvider::Plugin => Cni::Fake,
         }
     }
 }
@@ -125,6 +142,10 @@ impl Cni {
 
     /// The CNI modes `provider` accepts, in the order the docs list them.
     pub fn for_provider(provider: CloudProvider) -> Vec<Cni> {
+        let provider = match provider {
+            CloudProvider::Plugin => CloudProvider::Fake,
+            p => p,
+        };
         Cni::ALL
             .into_iter()
             .filter(|c| c.provider() == provider)
@@ -183,6 +204,10 @@ impl Ingress {
 pub struct Environment {
     pub name: String,
     pub provider: CloudProvider,
+    /// The plugin's name when `provider` is [`CloudProvider::Plugin`].
+    pub plugin: Option<String>,
+    /// `[providers.NAME]`: plugin sources, call timeouts and a plugin's own settings.
+    pub providers: BTreeMap<String, ProviderSection>,
     pub region: String,
     pub aws: Option<AwsSection>,
     pub azure: Option<AzureSection>,
@@ -205,7 +230,29 @@ pub struct Environment {
     pub moves: Vec<MoveEntry>,
 }
 
+/// One `[providers.NAME]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSection {
+    pub name: String,
+    /// `source`: the plugin executable, as written (relative paths are the file's directory's).
+    pub source: Option<String>,
+    /// `timeout`: how long one call may take.
+    pub timeout: Option<std::time::Duration>,
+    /// A plugin provider's own settings: every other key, `${VAR}`s substituted.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The section's line, for messages about its plugin.
+    pub line: usize,
+}
+
 impl Environment {
+    /// The name the running provider answers to: `aws`, `azure`, `gcp`, `fake` or the plugin's.
+    pub fn provider_name(&self) -> &str {
+        self.provider
+            .provider_name()
+            .or(self.plugin.as_deref())
+            .unwrap_or("plugin")
+    }
+
     /// The zones subnets are spread over: the AWS availability zones, or none elsewhere
     /// (AKS and GKE subnets are regional).
     pub fn zones(&self) -> &[String] {

@@ -29,7 +29,7 @@ pub async fn render_command(
             backend.describe()
         ),
     };
-    let (schemas, desired) = env.offline_mapping()?;
+    let (schemas, desired) = env.offline_mapping().await?;
     let schemas: HashMap<_, _> = schemas
         .into_iter()
         .map(|s| (s.type_name.clone(), s))

@@ -5,29 +5,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use matihnet_core::{DesiredResource, Diagnostic, Provider, ResourceSchema};
+use matihnet_core::{
+    DesiredResource, Diagnostic, Provider, ProviderConfig, ProviderFactory, ResourceSchema,
+};
 use matihnet_net::{CloudProvider, Loaded, StateBackend, StateSection};
-use matihnet_provider_fake::{FakeConfig, FakeProvider};
 use matihnet_state::{Backend, LocalBackend};
 
 use crate::terminal::Terminal;
-
-/// A provider's settings, built from the file without connecting.
-enum Settings {
-    #[cfg(feature = "azure")]
-    Azure(matihnet_provider_azure::AzureSettings),
-    #[cfg(feature = "aws")]
-    Aws(matihnet_provider_aws::AwsSettings),
-    #[cfg(feature = "gcp")]
-    Gcp(matihnet_provider_gcp::GcpSettings),
-    Fake,
-}
 
 /// An environment file that loaded without errors.
 pub struct EnvironmentFile {
     pub path: PathBuf,
     pub text: String,
     pub loaded: Loaded,
+    /// The provider's factory, resolved once per command so a plugin is started once.
+    factory: std::sync::OnceLock<Arc<dyn ProviderFactory>>,
 }
 
 /// Why an environment could not be opened; the diagnostics are already rendered.
@@ -73,6 +65,7 @@ pub fn open(path: &Path, vars: &BTreeMap<String, String>) -> Result<EnvironmentF
             path: path.to_path_buf(),
             text,
             loaded,
+            factory: std::sync::OnceLock::new(),
         }),
         Err(diags) => Err(OpenError::Diagnostics(diags)),
     }
@@ -232,15 +225,47 @@ impl EnvironmentFile {
                     || var("MATIHNET_GCP_ENDPOINT")
             }
             CloudProvider::Fake => true,
+            // A plugin's endpoints are its own business; matihnet cannot tell.
+            CloudProvider::Plugin => false,
         }
     }
 
-    /// The settings of the provider the file names, from its section; with `local_cloud` the
-    /// endpoint is the in-process emulators', whatever the file or the environment say.
-    fn settings(&self, local_cloud: Option<&str>) -> anyhow::Result<Settings> {
+    /// `<file stem>.lock` beside the file: the checksums of the provider plugins it runs.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir().join(format!("{}.lock", self.stem()))
+    }
+
+    /// The provider's factory: built in, or its plugin (checked against the lock file).
+    pub fn factory(&self) -> anyhow::Result<Arc<dyn ProviderFactory>> {
+        if let Some(f) = self.factory.get() {
+            return Ok(f.clone());
+        }
+        let factory: Arc<dyn ProviderFactory> = match crate::plugins::resolve(
+            &self.loaded.env,
+            &self.path,
+            &self.lock_path(),
+            false,
+        )? {
+            crate::plugins::Resolved::BuiltIn(f) => f,
+            crate::plugins::Resolved::Plugin { factory, recorded } => {
+                if let Some(note) = recorded {
+                    eprintln!("{note}");
+                }
+                factory
+            }
+        };
+        Ok(self.factory.get_or_init(|| factory).clone())
+    }
+
+    /// What the provider is configured with, from the file and its variables; with
+    /// `local_cloud` the endpoint is the in-process emulators', whatever the file or the
+    /// environment say.
+    pub fn provider_config(&self, local_cloud: Option<&str>) -> anyhow::Result<ProviderConfig> {
         let env = &self.loaded.env;
-        match env.provider {
-            #[cfg(feature = "azure")]
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // `reached` is where requests go, which decides the default rates; AWS's SDK reads
+        // AWS_ENDPOINT_URL itself, so it is not passed on as the endpoint.
+        let (endpoint, reached, settings) = match env.provider {
             CloudProvider::Aks => {
                 let azure = env
                     .azure
@@ -249,44 +274,29 @@ impl EnvironmentFile {
                 let endpoint = local_cloud
                     .map(str::to_string)
                     .or_else(|| azure.endpoint.clone())
-                    .or_else(|| std::env::var("MATIHNET_AZURE_ENDPOINT").ok());
-                Ok(Settings::Azure(matihnet_provider_azure::AzureSettings {
-                    environment: env.name.clone(),
-                    location: env.region.clone(),
-                    subscription_id: azure.subscription_id.clone(),
-                    resource_group: azure.resource_group.clone(),
-                    ingress_resource_group: azure.ingress_resource_group.clone(),
-                    rate_limits: rate_limits("azure", endpoint.as_deref(), &env.rate_limits)?,
-                    endpoint,
-                }))
+                    .or_else(|| var("MATIHNET_AZURE_ENDPOINT"));
+                let settings = serde_json::json!({
+                    "subscription_id": azure.subscription_id,
+                    "resource_group": azure.resource_group,
+                    "ingress_resource_group": azure.ingress_resource_group,
+                });
+                (endpoint.clone(), endpoint, settings)
             }
-            #[cfg(feature = "aws")]
             CloudProvider::Eks => {
                 let aws = env
                     .aws
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("provider \"eks\" needs an [aws] section"))?;
-                let endpoint_url = local_cloud
+                let endpoint = local_cloud
                     .map(str::to_string)
                     .or_else(|| aws.endpoint_url.clone());
-                // The SDK reads AWS_ENDPOINT_URL itself; it decides the defaults all the same.
-                let reached = endpoint_url
-                    .clone()
-                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-                Ok(Settings::Aws(matihnet_provider_aws::AwsSettings {
-                    environment: env.name.clone(),
-                    region: env.region.clone(),
-                    availability_zones: aws.availability_zones.clone(),
-                    rate_limits: rate_limits("aws", reached.as_deref(), &env.rate_limits)?,
-                    endpoint_url,
-                    nat: match aws.nat {
-                        matihnet_net::NatMode::PerAz => matihnet_provider_aws::NatMode::PerAz,
-                        matihnet_net::NatMode::Single => matihnet_provider_aws::NatMode::Single,
-                        matihnet_net::NatMode::None => matihnet_provider_aws::NatMode::None,
-                    },
-                }))
+                let reached = endpoint.clone().or_else(|| var("AWS_ENDPOINT_URL"));
+                let settings = serde_json::json!({
+                    "availability_zones": aws.availability_zones,
+                    "nat": aws.nat.as_str(),
+                });
+                (endpoint, reached, settings)
             }
-            #[cfg(feature = "gcp")]
             CloudProvider::Gke => {
                 let gcp = env
                     .gcp
@@ -295,89 +305,94 @@ impl EnvironmentFile {
                 let endpoint = local_cloud
                     .map(str::to_string)
                     .or_else(|| gcp.endpoint.clone())
-                    .or_else(|| std::env::var("MATIHNET_GCP_ENDPOINT").ok());
-                Ok(Settings::Gcp(matihnet_provider_gcp::GcpSettings {
-                    environment: env.name.clone(),
-                    project: gcp.project.clone(),
-                    region: env.region.clone(),
-                    rate_limits: rate_limits("gcp", endpoint.as_deref(), &env.rate_limits)?,
-                    endpoint,
-                }))
+                    .or_else(|| var("MATIHNET_GCP_ENDPOINT"));
+                let settings = serde_json::json!({ "project": gcp.project });
+                (endpoint.clone(), endpoint, settings)
             }
-            CloudProvider::Fake => Ok(Settings::Fake),
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!(
-                "provider {:?} is not built into this matihnet (build it with its cargo feature)",
-                other.as_str()
-            ),
-        }
+            CloudProvider::Fake => {
+                let mut name = self
+                    .state_path()
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_os_string();
+                name.push(".fake-cloud.json");
+                let store = self.state_path().with_file_name(name);
+                (None, None, serde_json::json!({ "store": store }))
+            }
+            CloudProvider::Plugin => {
+                anyhow::ensure!(
+                    local_cloud.is_none(),
+                    "--local-cloud runs matihnet's own Azure and GCP emulators; provider plugin `{}` brings none (point the plugin at its own test endpoint in [providers.{}] instead)",
+                    env.provider_name(),
+                    env.provider_name()
+                );
+                let settings = env
+                    .providers
+                    .get(env.provider_name())
+                    .map(|s| serde_json::Value::Object(s.settings.clone()))
+                    .unwrap_or_else(|| serde_json::json!({}));
+                (None, None, settings)
+            }
+        };
+        let rate_limits = match env.provider.section() {
+            Some(cloud) => rate_limits(cloud, reached.as_deref(), &env.rate_limits)?,
+            None => BTreeMap::new(),
+        };
+        let serde_json::Value::Object(settings) = settings else {
+            anyhow::bail!("a provider's settings are a table");
+        };
+        Ok(ProviderConfig {
+            environment: env.name.clone(),
+            region: env.region.clone(),
+            endpoint,
+            rate_limits,
+            settings,
+        })
     }
 
     /// The provider's resource types and the resources it will manage, without connecting to
     /// anything or reading credentials: `validate` and `graph` stay offline.
-    pub fn offline_mapping(&self) -> anyhow::Result<(Vec<ResourceSchema>, Vec<DesiredResource>)> {
-        let neutral = self.neutral_resources();
-        Ok(match self.settings(None)? {
-            #[cfg(feature = "azure")]
-            Settings::Azure(s) => (
-                matihnet_provider_azure::schemas(),
-                matihnet_provider_azure::map_resources(&s, neutral),
-            ),
-            #[cfg(feature = "aws")]
-            Settings::Aws(s) => (
-                matihnet_provider_aws::schemas(),
-                matihnet_provider_aws::map_resources(&s, neutral),
-            ),
-            #[cfg(feature = "gcp")]
-            Settings::Gcp(s) => (
-                matihnet_provider_gcp::schemas(),
-                matihnet_provider_gcp::map_resources(&s, neutral),
-            ),
-            Settings::Fake => (matihnet_net::neutral_schemas(), neutral),
-        })
+    pub async fn offline_mapping(
+        &self,
+    ) -> anyhow::Result<(Vec<ResourceSchema>, Vec<DesiredResource>)> {
+        let factory = self.factory()?;
+        let config = self.provider_config(None)?;
+        let schemas = factory
+            .schemas(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
+        let desired = factory
+            .map_resources(&config, self.neutral_resources())
+            .await
+            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
+        Ok((schemas, desired))
     }
 
-    /// Builds the provider the file names, configured from its section. With `local_cloud` (the
-    /// in-process emulators' endpoint) the provider reaches that endpoint only, with test
-    /// credentials, whatever the file, the environment or a profile say; a provider without a
-    /// local cloud refuses before anything is connected.
-    pub async fn provider(&self, local_cloud: Option<&str>) -> anyhow::Result<Arc<dyn Provider>> {
+    /// Builds the provider the file names, configured from its section, and the resources it
+    /// will manage. With `local_cloud` (the in-process emulators' endpoint) the provider
+    /// reaches that endpoint only, with test credentials, whatever the file, the environment
+    /// or a profile say; a provider without a local cloud refuses before anything is connected.
+    pub async fn provider(
+        &self,
+        local_cloud: Option<&str>,
+    ) -> anyhow::Result<(Arc<dyn Provider>, Vec<DesiredResource>)> {
         if let Some(endpoint) = local_cloud {
             anyhow::ensure!(
                 matihnet_core::endpoint::is_loopback(endpoint),
                 "--local-cloud endpoint {endpoint} is not on this machine"
             );
         }
-        match self.settings(local_cloud)? {
-            #[cfg(feature = "azure")]
-            Settings::Azure(settings) => Ok(Arc::new(
-                matihnet_provider_azure::AzureProvider::connect(settings)?,
-            )),
-            #[cfg(feature = "aws")]
-            Settings::Aws(settings) => Ok(Arc::new(
-                matihnet_provider_aws::AwsProvider::connect(settings).await,
-            )),
-            #[cfg(feature = "gcp")]
-            Settings::Gcp(settings) => Ok(Arc::new(
-                matihnet_provider_gcp::GcpProvider::connect(settings).await?,
-            )),
-            Settings::Fake => {
-                let mut config = FakeConfig::from_env(|k| std::env::var(k).ok())?;
-                if config.store.is_none() {
-                    let mut name = self
-                        .state_path()
-                        .file_name()
-                        .unwrap_or_default()
-                        .to_os_string();
-                    name.push(".fake-cloud.json");
-                    config.store = Some(self.state_path().with_file_name(name));
-                }
-                Ok(Arc::new(FakeProvider::new(
-                    matihnet_net::neutral_schemas(),
-                    config,
-                )?))
-            }
-        }
+        let factory = self.factory()?;
+        let config = self.provider_config(local_cloud)?;
+        let provider = factory
+            .connect(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
+        let desired = factory
+            .map_resources(&config, self.neutral_resources())
+            .await
+            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
+        Ok((provider, desired))
     }
 
     pub fn print_warnings(&self, term: &Terminal) {
@@ -389,7 +404,6 @@ impl EnvironmentFile {
 
 /// The rates a provider reaching `endpoint` paces each API to: `[rate_limits]` over the
 /// defaults `core::pacing::Defaults::choose` picks (and `MATIHNET_RATE_LIMITS` may force).
-#[cfg(any(feature = "aws", feature = "azure", feature = "gcp"))]
 fn rate_limits(
     cloud: &str,
     endpoint: Option<&str>,

@@ -18,7 +18,7 @@ use crate::Exit;
 
 pub async fn validate_command(env: &EnvironmentFile, term: Terminal) -> anyhow::Result<Exit> {
     // No provider is connected: validate reads no credentials and reaches no cloud.
-    let (schemas, desired) = env.offline_mapping()?;
+    let (schemas, desired) = env.offline_mapping().await?;
     let schemas = schemas
         .into_iter()
         .map(|s| (s.type_name.clone(), s))
@@ -205,7 +205,7 @@ pub async fn output_command(
 /// The graph of what the provider will manage (AWS's gateways and route tables included), built
 /// offline: no credentials are needed.
 pub async fn graph_command(env: &EnvironmentFile, term: Terminal) -> anyhow::Result<Exit> {
-    let (_, resources) = env.offline_mapping()?;
+    let (_, resources) = env.offline_mapping().await?;
     let mut graph = matihnet_engine::Graph::new();
     for r in &resources {
         graph.add_node(r.addr.clone());

@@ -7,6 +7,7 @@ mod delegation;
 mod environment;
 mod inspect;
 mod migrate;
+mod plugins;
 mod progress;
 mod run;
 mod signals;

@@ -177,8 +177,7 @@ async fn prepare(env: &EnvironmentFile, run: &RunArgs) -> anyhow::Result<Prepare
     } else {
         (None, None)
     };
-    let provider = env.provider(endpoint.as_deref()).await?;
-    let desired = provider.map_resources(env.neutral_resources());
+    let (provider, desired) = env.provider(endpoint.as_deref()).await?;
     let outputs = matihnet_net::outputs(&desired);
     Ok(Prepared {
         local_cloud,

@@ -11,6 +11,7 @@
 mod calls;
 mod dns;
 mod errors;
+mod factory;
 mod map;
 mod nlb;
 mod pacing;
@@ -19,6 +20,7 @@ mod tags;
 mod types;
 mod vpc;
 
+pub use factory::AwsFactory;
 pub use map::NatMode;
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
 pub use map::{map_resources, schemas};

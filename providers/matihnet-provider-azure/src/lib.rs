@@ -13,6 +13,7 @@ mod arm;
 mod calls;
 mod client;
 mod dns;
+mod factory;
 mod ids;
 mod map;
 mod network;
@@ -21,5 +22,6 @@ mod provider;
 mod types;
 
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
+pub use factory::AzureFactory;
 pub use map::{map_resources, schemas};
 pub use provider::{AzureProvider, AzureSettings};

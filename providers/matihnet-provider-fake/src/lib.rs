@@ -658,3 +658,51 @@ mod tests {
         assert!(err.to_string().contains("MATIHNET_FAKE_FAIL_CALL"));
     }
 }
+
+/// Builds the fake provider from a [`ProviderConfig`]: its faults from the `MATIHNET_FAKE_*`
+/// variables of the process it runs in (the binary's, or the plugin's, which inherits them),
+/// its store from the settings' `store` key unless `MATIHNET_FAKE_STORE` names one.
+pub struct FakeFactory;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeSettings {
+    #[serde(default)]
+    store: Option<PathBuf>,
+}
+
+#[async_trait]
+impl matihnet_core::ProviderFactory for FakeFactory {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    async fn schemas(
+        &self,
+        _config: &matihnet_core::ProviderConfig,
+    ) -> Result<Vec<ResourceSchema>, ProviderError> {
+        Ok(matihnet_core::neutral::schemas())
+    }
+
+    async fn map_resources(
+        &self,
+        _config: &matihnet_core::ProviderConfig,
+        neutral: Vec<matihnet_core::DesiredResource>,
+    ) -> Result<Vec<matihnet_core::DesiredResource>, ProviderError> {
+        Ok(neutral)
+    }
+
+    async fn connect(
+        &self,
+        config: &matihnet_core::ProviderConfig,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        let settings: FakeSettings = config.settings_as("fake")?;
+        let rejected = |e: FakeConfigError| ProviderError::new(ErrorKind::Rejected, e.to_string());
+        let mut fake = FakeConfig::from_env(|k| std::env::var(k).ok()).map_err(rejected)?;
+        if fake.store.is_none() {
+            fake.store = settings.store;
+        }
+        let provider = FakeProvider::new(matihnet_core::neutral::schemas(), fake).map_err(rejected)?;
+        Ok(std::sync::Arc::new(provider))
+    }
+}

@@ -12,6 +12,7 @@
 mod client;
 mod compute;
 mod dns;
+mod factory;
 mod ids;
 mod map;
 mod ownership;
@@ -19,5 +20,6 @@ mod provider;
 mod types;
 
 /// What the provider manages, without connecting: `validate` and `graph` stay offline.
+pub use factory::GcpFactory;
 pub use map::{map_resources, schemas};
 pub use provider::{GcpProvider, GcpSettings};

@@ -109,6 +109,7 @@ const ROOT_KEYS: &[&str] = &[
     "rate_limits",
     "import",
     "moved",
+    "providers",
 ];
 const ENVIRONMENT_KEYS: &[&str] = &["name", "provider", "region"];
 const AWS_KEYS: &[&str] = &["availability_zones", "endpoint_url", "nat"];
@@ -197,6 +198,7 @@ mod clouds;
 mod cluster;
 mod dns;
 mod network;
+mod providers;
 mod rate_limits;
 mod reader;
 mod state;
@@ -206,6 +208,7 @@ use clouds::{read_aws, read_azure, read_gcp};
 use cluster::{read_cert_manager, read_services};
 use dns::{read_dns, read_tenants};
 use network::{check_pools_for_cni, read_network, read_node_pools};
+use providers::{is_plugin_name, read_providers};
 use rate_limits::read_rate_limits;
 use reader::Reader;
 pub(crate) use state::parse_state_only;
@@ -261,6 +264,7 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     r.check_keys(root, "", ROOT_KEYS);
 
     // [environment]
+    let mut plugin: Option<String> = None;
     let (name, provider, region) = match r.section(root, "environment") {
         Some((t, at)) => {
             r.check_keys(t, "environment", ENVIRONMENT_KEYS);
@@ -293,15 +297,24 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
             ) {
                 Some(p) => match CloudProvider::parse(&p) {
                     Some(p) => Some(p),
+                    None if is_plugin_name(&p) && declared_plugin(root, &p) => {
+                        plugin = Some(p);
+                        Some(CloudProvider::Plugin)
+                    }
                     None => {
                         let at = r.spans.get("environment.provider").map_or(0, |s| s.start);
                         let names: Vec<&str> =
                             CloudProvider::ALL.iter().map(|p| p.as_str()).collect();
-                        let hint = match spelling::closest(&p, &names) {
+                        let built_in = match spelling::closest(&p, &names) {
                             Some(c) => {
                                 format!("did you mean \"{c}\"? providers are {}", names.join(", "))
                             }
                             None => format!("providers are {}", names.join(", ")),
+                        };
+                        let hint = if is_plugin_name(&p) {
+                            format!("{built_in}; a provider plugin is declared with a [providers.{p}] section")
+                        } else {
+                            built_in
                         };
                         r.error(
                             at,
@@ -319,6 +332,9 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
                     r.opt_str(t, "environment", "region")
                         .unwrap_or_else(|| "fake-region-1".to_string()),
                 )
+            } else if provider == Some(CloudProvider::Plugin) {
+                // A plugin's cloud may have no regions (an on-premises IPAM).
+                Some(r.opt_str(t, "environment", "region").unwrap_or_default())
             } else {
                 r.req_str(
                     t,
@@ -402,6 +418,10 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     let cert_manager = read_cert_manager(r, root, provider);
     let services = read_services(r, root);
     let rate_limits = read_rate_limits(r, root, provider);
+    let used = plugin
+        .as_deref()
+        .or(provider.and_then(CloudProvider::provider_name));
+    let providers = read_providers(r, root, used, plugin.is_some());
     let imports = read_imports(r, root);
     let moves = read_moves(r, root);
 
@@ -412,6 +432,8 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
     Some(Environment {
         name: name?,
         provider,
+        plugin,
+        providers: providers?,
         region: region?,
         aws: if provider == CloudProvider::Eks {
             Some(aws?)
@@ -439,4 +461,12 @@ fn read_root(r: &mut Reader<'_>, root: &DeTable<'_>) -> Option<Environment> {
         imports: imports?,
         moves: moves?,
     })
+}
+
+/// Whether the file declares provider plugin `name` with a `[providers.NAME]` section.
+fn declared_plugin(root: &DeTable<'_>, name: &str) -> bool {
+    match root.get("providers").map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) => t.contains_key(name),
+        _ => false,
+    }
 }

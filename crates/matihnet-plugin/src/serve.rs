@@ -1,0 +1,379 @@
+//! The plugin side: [`serve`] answers a host's requests with any [`ProviderFactory`], so a
+//! provider crate becomes a plugin executable with a three-line `main`.
+//!
+//! Calls that reach the cloud run as concurrent tasks (the host bounds how many); the
+//! handshake, `configure` and `map_resources` run in order. A `cancel` aborts its call's task;
+//! the end of stdin (the host exited or was killed) aborts every call and ends the plugin.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use matihnet_core::retry::{reporting_retries, RetryNotice, RetryReporter};
+use matihnet_core::{Provider, ProviderConfig, ProviderFactory};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::protocol::{
+    read_message, write_message, CancelParams, Capabilities, ConfigureParams, ConfigureResult,
+    CreateParams, DeleteParams, FrameError, HandshakeParams, HandshakeResult, ImportParams,
+    MapParams, Message, ReadAnswer, ReadManyParams, ReadParams, RetryParams, UpdateParams,
+    WireError, MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS,
+};
+
+/// Why a plugin stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "this is a matihnet provider plugin: matihnet starts it itself and talks to it over stdin and stdout. \
+         To use it, name its provider in the environment file ([environment] provider = \"{0}\") \
+         and put this executable in MATIHNET_PLUGIN_DIR or on PATH, or point [providers.{0}] source at it"
+    )]
+    NotStartedByHost(String),
+    #[error("the host sent something that is not a protocol message: {0}")]
+    Garbage(String),
+    #[error("reading from the host: {0}")]
+    Io(std::io::Error),
+}
+
+type Outgoing = mpsc::UnboundedSender<serde_json::Value>;
+
+/// Serves `factory`'s provider to the host that started this process, until the host says
+/// `shutdown` or closes stdin. `version` is the plugin's own version, for the handshake.
+pub async fn serve<F>(factory: F, version: &str) -> Result<(), ServeError>
+where
+    F: ProviderFactory + 'static,
+{
+    if std::env::var(MAGIC_COOKIE_VAR).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
+        return Err(ServeError::NotStartedByHost(factory.name().to_string()));
+    }
+    let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
+    // Blocking reads of stdin get a thread of their own, so a quiet host costs no worker.
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut reader = stdin.lock();
+        loop {
+            let message = read_message(&mut reader).and_then(Message::classify);
+            let end = message.is_err();
+            if incoming_tx.send(message).is_err() || end {
+                return;
+            }
+        }
+    });
+    let (outgoing, mut to_write) = mpsc::unbounded_channel::<serde_json::Value>();
+    let writer = std::thread::spawn(move || {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        while let Some(message) = to_write.blocking_recv() {
+            if write_message(&mut out, &message).is_err() {
+                return;
+            }
+        }
+    });
+
+    let mut server = Server {
+        factory,
+        version: version.to_string(),
+        config: None,
+        provider: None,
+        running: Arc::new(Mutex::new(HashMap::new())),
+        outgoing: outgoing.clone(),
+    };
+    let result = loop {
+        let Some(message) = incoming.recv().await else {
+            break Ok(());
+        };
+        match message {
+            Ok(Message::Request { id, method, params }) => {
+                if method == "shutdown" {
+                    respond(&outgoing, id, Ok(serde_json::Value::Null));
+                    break Ok(());
+                }
+                server.request(id, &method, params).await;
+            }
+            Ok(Message::Notification { method, params }) => {
+                if method == "cancel" {
+                    if let Ok(p) = serde_json::from_value::<CancelParams>(params) {
+                        server.cancel(p.id);
+                    }
+                }
+            }
+            // The host sends no responses; one is ignored rather than fatal.
+            Ok(Message::Response { .. }) => {}
+            Err(FrameError::Closed) => break Ok(()),
+            Err(FrameError::Io(e)) => break Err(ServeError::Io(e)),
+            Err(FrameError::Garbage(what)) => break Err(ServeError::Garbage(what)),
+        }
+    };
+    server.abort_all();
+    drop(server);
+    drop(outgoing);
+    let _ = writer.join();
+    result
+}
+
+fn respond(outgoing: &Outgoing, id: u64, outcome: Result<serde_json::Value, WireError>) {
+    let _ = outgoing.send(Message::Response { id, outcome }.to_value());
+}
+
+fn params<T: DeserializeOwned>(method: &str, params: serde_json::Value) -> Result<T, WireError> {
+    serde_json::from_value(params)
+        .map_err(|e| WireError::rejected(format!("bad parameters for {method}: {e}")))
+}
+
+fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, WireError> {
+    serde_json::to_value(v).map_err(|e| WireError::rejected(format!("unserialisable answer: {e}")))
+}
+
+struct Server<F> {
+    factory: F,
+    version: String,
+    config: Option<ProviderConfig>,
+    provider: Option<Arc<dyn Provider>>,
+    running: Arc<Mutex<HashMap<u64, AbortHandle>>>,
+    outgoing: Outgoing,
+}
+
+impl<F: ProviderFactory + 'static> Server<F> {
+    async fn request(&mut self, id: u64, method: &str, raw: serde_json::Value) {
+        let outcome = match method {
+            "handshake" => self.handshake(raw),
+            "configure" => self.configure(raw).await,
+            "map_resources" => self.map_resources(raw).await,
+            "api_calls" => match &self.provider {
+                Some(p) => to_value(p.api_calls()),
+                None => to_value(matihnet_core::CallCounts::new()),
+            },
+            "pacing" => match &self.provider {
+                Some(p) => to_value(p.pacing()),
+                None => to_value(std::collections::BTreeMap::<String, ()>::new()),
+            },
+            "read" | "read_many" | "create" | "update" | "delete" | "import" => {
+                match &self.provider {
+                    Some(p) => {
+                        self.spawn_call(id, method.to_string(), raw, p.clone());
+                        return;
+                    }
+                    None => Err(WireError::rejected(format!(
+                        "{method} before configure with connect = true"
+                    ))),
+                }
+            }
+            other => Err(WireError::rejected(format!("unknown method {other:?}"))),
+        };
+        respond(&self.outgoing, id, outcome);
+    }
+
+    fn handshake(&self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+        let p: HandshakeParams = params("handshake", raw)?;
+        let Some(version) = PROTOCOL_VERSIONS
+            .iter()
+            .rev()
+            .find(|v| p.protocol_versions.contains(v))
+        else {
+            return Err(WireError::rejected(format!(
+                "this plugin speaks protocol versions {PROTOCOL_VERSIONS:?}, the host offers {:?}",
+                p.protocol_versions
+            )));
+        };
+        to_value(HandshakeResult {
+            protocol_version: *version,
+            name: self.factory.name().to_string(),
+            version: self.version.clone(),
+            capabilities: Capabilities {
+                import: true,
+                cancel: true,
+                retry_notices: true,
+            },
+        })
+    }
+
+    async fn configure(&mut self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+        let p: ConfigureParams = params("configure", raw)?;
+        let result = if p.connect {
+            let provider = self.factory.connect(&p.config).await?;
+            let schemas = provider.schemas();
+            let batched_kinds = schemas
+                .iter()
+                .filter(|s| provider.reads_in_batches(&s.type_name))
+                .map(|s| s.type_name.clone())
+                .collect();
+            self.provider = Some(provider);
+            ConfigureResult {
+                schemas,
+                batched_kinds,
+            }
+        } else {
+            ConfigureResult {
+                schemas: self.factory.schemas(&p.config).await?,
+                batched_kinds: Vec::new(),
+            }
+        };
+        self.config = Some(p.config);
+        to_value(result)
+    }
+
+    async fn map_resources(&self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+        let p: MapParams = params("map_resources", raw)?;
+        if let Some(provider) = &self.provider {
+            return to_value(provider.map_resources(p.resources));
+        }
+        let Some(config) = &self.config else {
+            return Err(WireError::rejected("map_resources before configure"));
+        };
+        to_value(self.factory.map_resources(config, p.resources).await?)
+    }
+
+    fn spawn_call(
+        &self,
+        id: u64,
+        method: String,
+        raw: serde_json::Value,
+        provider: Arc<dyn Provider>,
+    ) {
+        let outgoing = self.outgoing.clone();
+        let running = self.running.clone();
+        let notices = outgoing.clone();
+        let reporter: RetryReporter = Arc::new(move |notice: &RetryNotice| {
+            let params = serde_json::to_value(RetryParams {
+                id,
+                notice: notice.clone(),
+            })
+            .unwrap_or_default();
+            let _ = notices.send(
+                Message::Notification {
+                    method: "retry".into(),
+                    params,
+                }
+                .to_value(),
+            );
+        });
+        // The entry is made before the task can finish, so a fast task's removal finds it.
+        let mut guard = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let task = tokio::spawn({
+            let running = running.clone();
+            async move {
+                let outcome = reporting_retries(reporter, call(&*provider, &method, raw)).await;
+                let still_ours = running
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id)
+                    .is_some();
+                if still_ours {
+                    respond(&outgoing, id, outcome);
+                }
+            }
+        });
+        guard.insert(id, task.abort_handle());
+    }
+
+    fn cancel(&self, id: u64) {
+        let handle = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        if let Some(handle) = handle {
+            handle.abort();
+            respond(
+                &self.outgoing,
+                id,
+                Err(WireError::from(matihnet_core::ProviderError::new(
+                    matihnet_core::ErrorKind::Other,
+                    "cancelled by matihnet",
+                ))),
+            );
+        }
+    }
+
+    fn abort_all(&self) {
+        for (_, handle) in self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+        {
+            handle.abort();
+        }
+    }
+}
+
+/// One cloud call, decoded, made, and encoded.
+async fn call(
+    provider: &dyn Provider,
+    method: &str,
+    raw: serde_json::Value,
+) -> Result<serde_json::Value, WireError> {
+    match method {
+        "read" => {
+            let p: ReadParams = params(method, raw)?;
+            to_value(provider.read(&p.ctx, &p.prior).await?)
+        }
+        "read_many" => {
+            let p: ReadManyParams = params(method, raw)?;
+            let reads: Vec<_> = p.reads.into_iter().map(|r| (r.ctx, r.prior)).collect();
+            let answers: Vec<ReadAnswer> = provider
+                .read_many(&p.kind, &reads)
+                .await
+                .into_iter()
+                .map(|r| match r {
+                    Ok(result) => ReadAnswer {
+                        result,
+                        error: None,
+                    },
+                    Err(e) => ReadAnswer {
+                        result: None,
+                        error: Some(e.into()),
+                    },
+                })
+                .collect();
+            to_value(answers)
+        }
+        "create" => {
+            let p: CreateParams = params(method, raw)?;
+            to_value(provider.create(&p.ctx, &p.desired).await?)
+        }
+        "update" => {
+            let p: UpdateParams = params(method, raw)?;
+            to_value(provider.update(&p.ctx, &p.prior, &p.desired).await?)
+        }
+        "delete" => {
+            let p: DeleteParams = params(method, raw)?;
+            provider.delete(&p.ctx, &p.prior).await?;
+            Ok(serde_json::Value::Null)
+        }
+        "import" => {
+            let p: ImportParams = params(method, raw)?;
+            to_value(provider.import(&p.ctx, &p.id, p.mark).await?)
+        }
+        other => Err(WireError::rejected(format!("unknown method {other:?}"))),
+    }
+}
+
+/// A plugin executable's whole `main`: serves `factory` on a multi-threaded runtime and
+/// turns a failure into a message on stderr and exit code 1.
+pub fn main<F>(factory: F, version: &str) -> std::process::ExitCode
+where
+    F: ProviderFactory + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the plugin's runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(serve(factory, version));
+    // In-flight calls were aborted; their tasks need not be waited for.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
