@@ -62,10 +62,11 @@ where
     });
     let (outgoing, mut to_write) = mpsc::unbounded_channel::<serde_json::Value>();
     let writer = std::thread::spawn(move || {
+        // Locked per message, not for good: a stray `println!` in a provider then lands
+        // between messages, where the host sees it and says so, instead of blocking forever.
         let stdout = std::io::stdout();
-        let mut out = stdout.lock();
         while let Some(message) = to_write.blocking_recv() {
-            if write_message(&mut out, &message).is_err() {
+            if write_message(&mut stdout.lock(), &message).is_err() {
                 return;
             }
         }

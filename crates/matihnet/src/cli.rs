@@ -64,6 +64,10 @@ pub enum Command {
     /// Write the cluster's half from the state: ingress-nginx values, cert-manager issuers,
     /// network policies, service addresses. Reads no cloud
     Render(RenderArgs),
+    /// Show where the environment's provider comes from (built in, or a plugin and its
+    /// checksum), or accept a changed plugin into the lock file.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
     /// Remove a lock left by a process that is gone, given its lock id.
     ForceUnlock(ForceUnlockArgs),
     /// Print a shell completion script.
@@ -251,6 +255,16 @@ pub struct ShowArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Where the provider comes from, its plugin's checksum and whether the lock file holds it;
+    /// starts a plugin to ask its name, version and protocol.
+    List,
+    /// Record the plugin's current checksum in `<file>.providers.lock`, accepting a changed
+    /// or upgraded plugin.
+    Lock,
 }
 
 #[derive(Debug, Subcommand)]

@@ -230,9 +230,9 @@ impl EnvironmentFile {
         }
     }
 
-    /// `<file stem>.lock` beside the file: the checksums of the provider plugins it runs.
+    /// `<file stem>.providers.lock` beside the file: the checksums of the provider plugins it runs.
     pub fn lock_path(&self) -> PathBuf {
-        self.dir().join(format!("{}.lock", self.stem()))
+        self.dir().join(format!("{}.providers.lock", self.stem()))
     }
 
     /// The provider's factory: built in, or its plugin (checked against the lock file).

@@ -131,6 +131,7 @@ async fn dispatch(cli: &Cli, term: Terminal) -> anyhow::Result<Exit> {
         Command::Output(args) => inspect::output_command(&env, args, term).await,
         Command::Graph => inspect::graph_command(&env, term).await,
         Command::Render(args) => cluster::render_command(&env, args, term).await,
+        Command::Providers(cmd) => plugins::providers_command(&env, cmd, term).await,
         Command::ForceUnlock(args) => inspect::force_unlock_command(&env, args, term).await,
         Command::Completions(args) => Ok(inspect::completions_command(args)),
         Command::LocalCloud(args) => serve_local_cloud(args, term).await,

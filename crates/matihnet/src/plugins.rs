@@ -29,7 +29,7 @@ pub enum Resolved {
     },
 }
 
-/// `<file stem>.lock` beside the environment file: one entry per plugin the environment ran.
+/// `<file stem>.providers.lock` beside the environment file: one entry per plugin the environment ran.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LockFile {
     #[serde(default)]
@@ -259,4 +259,49 @@ pub fn resolve(env: &Environment, file: &Path, lock_path: &Path, accept: bool) -
         factory: Arc::new(PluginFactory::new(spec)),
         recorded,
     })
+}
+
+/// `matihnet providers list | lock`.
+pub async fn providers_command(
+    env: &crate::environment::EnvironmentFile,
+    cmd: &crate::cli::ProvidersCommand,
+    term: crate::terminal::Terminal,
+) -> anyhow::Result<crate::Exit> {
+    let accept = matches!(cmd, crate::cli::ProvidersCommand::Lock);
+    let model = &env.loaded.env;
+    let name = model.provider_name();
+    match resolve(model, &env.path, &env.lock_path(), accept)? {
+        Resolved::BuiltIn(_) => {
+            term.line(&format!(
+                "provider `{name}`: built into this matihnet {} (nothing to lock)",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        Resolved::Plugin { factory, recorded } => {
+            let plugin = factory
+                .plugin()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hello = plugin.hello();
+            let path = plugin.spec().path.display().to_string();
+            let lock = LockFile::read(&env.lock_path())?;
+            let sum = lock
+                .providers
+                .get(name)
+                .map_or("-", |l| l.checksum.as_str())
+                .to_string();
+            term.line(&format!(
+                "provider `{name}`: plugin {path}\n  version {}, protocol {}\n  {sum} (in {})",
+                hello.version,
+                hello.protocol_version,
+                env.lock_path().display()
+            ));
+            match recorded {
+                Some(note) => term.line(&note),
+                None if accept => term.line("The lock file already holds this plugin."),
+                None => {}
+            }
+        }
+    }
+    Ok(crate::Exit::Success)
 }

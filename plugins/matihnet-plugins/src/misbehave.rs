@@ -6,7 +6,11 @@
 //! - `garbage-on-create`: a create writes a line of text to stdout, as a stray `println!` would.
 //! - `exit-on-create`: a create prints a panic-like line to stderr and exits with code 101.
 //! - `newer-protocol`: the handshake answers protocol version 99.
+//!
+//! `MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER=K` lets the first K creates succeed first, so a test
+//! can check that what finished before the plugin broke is in the state.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -63,8 +67,22 @@ pub fn newer_protocol() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// The fake factory, with its providers wrapped to misbehave.
-pub struct MisbehavingFactory(pub Misbehaviour);
+/// Creates that succeed before the misbehaviour starts (`MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER`).
+pub fn misbehave_after() -> Result<u64, String> {
+    match std::env::var("MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER").ok().as_deref() {
+        None | Some("") => Ok(0),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER={v:?} is not a number")),
+    }
+}
+
+/// The fake factory, with its providers wrapped to misbehave after `after` good creates.
+pub struct MisbehavingFactory {
+    pub how: Misbehaviour,
+    pub after: u64,
+}
 
 #[async_trait]
 impl ProviderFactory for MisbehavingFactory {
@@ -90,7 +108,8 @@ impl ProviderFactory for MisbehavingFactory {
         let inner = matihnet_provider_fake::FakeFactory.connect(config).await?;
         Ok(Arc::new(Misbehaving {
             inner,
-            how: self.0,
+            how: self.how,
+            good_creates_left: AtomicU64::new(self.after),
         }))
     }
 }
@@ -98,6 +117,7 @@ impl ProviderFactory for MisbehavingFactory {
 struct Misbehaving {
     inner: Arc<dyn Provider>,
     how: Misbehaviour,
+    good_creates_left: AtomicU64,
 }
 
 #[async_trait]
@@ -119,6 +139,13 @@ impl Provider for Misbehaving {
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
+        let good = self
+            .good_creates_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if good {
+            return self.inner.create(ctx, desired).await;
+        }
         match self.how {
             Misbehaviour::HangOnCreate => std::future::pending().await,
             Misbehaviour::GarbageOnCreate => {
