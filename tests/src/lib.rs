@@ -25,6 +25,22 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// A provider plugin executable of this build (`matihnet-provider-NAME`), beside the binary:
+/// `cargo test --workspace` builds them with the `matihnet-plugins` package.
+pub fn plugin_binary(name: &str) -> PathBuf {
+    let dir = binary()
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("the binary's directory");
+    let plugin = dir.join(format!("matihnet-provider-{name}"));
+    assert!(
+        plugin.exists(),
+        "the provider plugin is missing at {}: run the tests with `cargo test --workspace` (which builds it) or `cargo build -p matihnet-plugins` first",
+        plugin.display()
+    );
+    plugin
+}
+
 /// The repository root, for `examples/`.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,11 +15,18 @@
 //!   provider lists them with the reason); an id of the same format naming nothing is
 //!   `NotFound`, another kind's id is `Rejected`, another state's object is `Rejected`, and an
 //!   import that marks the object under a new address makes a create there adopt it.
+//!
+//! Each cloud's cases run twice: with the provider in-process, and as its plugin executable
+//! (`matihnet-provider-{aws,azure,gcp}`) behind the plugin protocol, built from the same
+//! `ProviderConfig` by the same factory, so both sides of the boundary give the same results.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use matihnet_core::{Address, Attrs, DesiredResource, ErrorKind, OperationContext, Provider};
+use matihnet_core::{
+    Address, Attrs, DesiredResource, ErrorKind, OperationContext, Provider, ProviderConfig,
+    ProviderFactory,
+};
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::moto::Moto;
 
@@ -405,6 +412,45 @@ fn uuid_like(seed: &str) -> String {
     format!("{seed}{nanos:031x}")
 }
 
+/// Where a provider runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    InProcess,
+    Plugin,
+}
+
+/// The provider `factory` builds from `config`, in-process or as plugin `name`.
+async fn connect(
+    mode: Mode,
+    name: &str,
+    factory: &dyn ProviderFactory,
+    config: ProviderConfig,
+) -> Arc<dyn Provider> {
+    match mode {
+        Mode::InProcess => factory.connect(&config).await.expect("connect"),
+        Mode::Plugin => {
+            let spec = matihnet_plugin::PluginSpec::new(name, matihnet_e2e::plugin_binary(name));
+            let plugin = matihnet_plugin::PluginFactory::new(spec);
+            let provider = plugin.connect(&config).await.expect("the plugin connects");
+            assert_eq!(provider.name(), name);
+            provider
+        }
+    }
+}
+
+fn config(region: &str, endpoint: String, settings: serde_json::Value) -> ProviderConfig {
+    let serde_json::Value::Object(settings) = settings else {
+        panic!("settings are an object");
+    };
+    ProviderConfig {
+        environment: "prod".into(),
+        region: region.into(),
+        endpoint: Some(endpoint),
+        rate_limits: Default::default(),
+        settings,
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -437,25 +483,36 @@ fn the_fake_provider_conforms() {
 
 #[test]
 fn the_azure_provider_conforms_on_the_local_cloud() {
+    azure_conforms(Mode::InProcess);
+}
+
+#[test]
+fn the_azure_provider_conforms_as_a_plugin() {
+    azure_conforms(Mode::Plugin);
+}
+
+fn azure_conforms(mode: Mode) {
     let cloud = LocalCloud::start("10ms");
-    let settings = matihnet_provider_azure::AzureSettings {
-        environment: "prod".into(),
-        location: "westeurope".into(),
-        subscription_id: SUB.into(),
-        resource_group: "matih-prod".into(),
-        ingress_resource_group: "matih-prod-ingress".into(),
-        endpoint: Some(cloud.endpoint()),
-        rate_limits: Default::default(),
-    };
-    let provider = matihnet_provider_azure::AzureProvider::connect(settings).expect("connect");
+    let rt = runtime();
+    let config = config(
+        "westeurope",
+        cloud.endpoint(),
+        serde_json::json!({
+            "subscription_id": SUB,
+            "resource_group": "matih-prod",
+            "ingress_resource_group": "matih-prod-ingress",
+        }),
+    );
+    let factory = matihnet_provider_azure::AzureFactory;
+    let provider = rt.block_on(connect(mode, "azure", &factory, config));
     let outside = || {
         let path = format!("/subscriptions/{SUB}/resourceGroups/matih-prod/providers/Microsoft.Network/dnsZones/matih.ai/NS/acme?api-version=2018-05-01");
         assert_eq!(cloud.request("DELETE", &path, None).0, 200);
     };
     // An ARM id ends in the object's name: another name is another object.
     let missing = |_: &str, id: &str| format!("{id}-missing");
-    runtime().block_on(conform(
-        Arc::new(provider),
+    rt.block_on(conform(
+        provider,
         "aks.toml",
         Exempt {
             unmarked: &[(
@@ -488,18 +545,24 @@ fn the_azure_provider_conforms_on_the_local_cloud() {
 
 #[test]
 fn the_gcp_provider_conforms_on_the_local_cloud() {
+    gcp_conforms(Mode::InProcess);
+}
+
+#[test]
+fn the_gcp_provider_conforms_as_a_plugin() {
+    gcp_conforms(Mode::Plugin);
+}
+
+fn gcp_conforms(mode: Mode) {
     let cloud = LocalCloud::start("10ms");
     let rt = runtime();
-    let settings = matihnet_provider_gcp::GcpSettings {
-        environment: "prod".into(),
-        project: "matih-prod".into(),
-        region: "europe-west1".into(),
-        endpoint: Some(cloud.endpoint()),
-        rate_limits: Default::default(),
-    };
-    let provider = rt
-        .block_on(matihnet_provider_gcp::GcpProvider::connect(settings))
-        .expect("connect");
+    let config = config(
+        "europe-west1",
+        cloud.endpoint(),
+        serde_json::json!({ "project": "matih-prod" }),
+    );
+    let factory = matihnet_provider_gcp::GcpFactory;
+    let provider = rt.block_on(connect(mode, "gcp", &factory, config));
     let outside = || {
         let path =
             "/dns/v1/projects/matih-prod/managedZones/matih-prod-platform/rrsets/acme.matih.ai./NS";
@@ -512,7 +575,7 @@ fn the_gcp_provider_conforms_on_the_local_cloud() {
         _ => format!("{id}-missing"),
     };
     rt.block_on(conform(
-        Arc::new(provider),
+        provider,
         "gke.toml",
         Exempt {
             unmarked: &[("dns_record", "Cloud DNS record sets take no labels: a record is ours by its name inside our own zone")],
@@ -549,34 +612,45 @@ fn aws_missing(kind: &str, id: &str) -> String {
     s
 }
 
+/// One moto for both AWS cases: they run one after the other (moto's state is reset between
+/// them), since the SDK's credential chain reads the process environment, which both set.
+static MOTO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_aws_provider_conforms_on_moto() {
+    aws_conforms(Mode::InProcess);
+}
+
+#[test]
+fn the_aws_provider_conforms_on_moto_as_a_plugin() {
+    aws_conforms(Mode::Plugin);
+}
+
+fn aws_conforms(mode: Mode) {
+    let _one_at_a_time = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let moto = Moto::start();
     moto.reset();
-    // The SDK's credential chain reads the process environment; this is the only test of this
-    // binary that builds an AWS client.
+    // The SDK's credential chain reads the process environment (a plugin inherits it); these
+    // are the only tests of this binary that build an AWS client.
     for (k, v) in moto.env() {
         std::env::set_var(k, v);
     }
     let rt = runtime();
-    let settings = matihnet_provider_aws::AwsSettings {
-        environment: "prod".into(),
-        region: "eu-west-1".into(),
-        availability_zones: vec![
-            "eu-west-1a".into(),
-            "eu-west-1b".into(),
-            "eu-west-1c".into(),
-        ],
-        endpoint_url: Some(moto.endpoint()),
-        nat: matihnet_provider_aws::NatMode::PerAz,
-        rate_limits: Default::default(),
-    };
-    let provider = rt.block_on(matihnet_provider_aws::AwsProvider::connect(settings));
+    let config = config(
+        "eu-west-1",
+        moto.endpoint(),
+        serde_json::json!({
+            "availability_zones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+            "nat": "per-az",
+        }),
+    );
+    let factory = matihnet_provider_aws::AwsFactory;
+    let provider = rt.block_on(connect(mode, "aws", &factory, config));
     let outside = || {
         moto.script(&["delete-record", "matih.ai.", "acme.matih.ai.", "NS"]);
     };
     rt.block_on(conform(
-        Arc::new(provider),
+        provider,
         "eks.toml",
         Exempt {
             unmarked: &[(
