@@ -28,7 +28,11 @@ fn cloud_matches_state(s: &Sandbox) {
 fn a_built_in_provider_runs_as_its_plugin_and_is_locked() {
     let s = as_plugin();
     let apply = s.run(&["apply", "--auto-approve"]).expect_code(0);
-    assert!(apply.stdout().contains("Apply complete!"), "{}", apply.stdout());
+    assert!(
+        apply.stdout().contains("Apply complete!"),
+        "{}",
+        apply.stdout()
+    );
     assert!(
         apply.stderr().contains("Recorded provider plugin `fake`"),
         "{}",
@@ -39,7 +43,11 @@ fn a_built_in_provider_runs_as_its_plugin_and_is_locked() {
     assert!(lock.contains("checksum = \"sha256:"), "{lock}");
     let again = s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
-    assert!(!again.stderr().contains("Recorded"), "recorded once: {}", again.stderr());
+    assert!(
+        !again.stderr().contains("Recorded"),
+        "recorded once: {}",
+        again.stderr()
+    );
     cloud_matches_state(&s);
 
     let list = s.run(&["providers", "list"]).expect_code(0);
@@ -47,8 +55,11 @@ fn a_built_in_provider_runs_as_its_plugin_and_is_locked() {
     assert!(list.stdout().contains("protocol 1"), "{}", list.stdout());
 
     // In-process and as a plugin, the same provider sees the same objects: nothing to change.
-    s.run_with(&["plan", "--detailed-exitcode"], &[("MATIHNET_BUILTIN_PROVIDERS", "in-process")])
-        .expect_code(0);
+    s.run_with(
+        &["plan", "--detailed-exitcode"],
+        &[("MATIHNET_BUILTIN_PROVIDERS", "in-process")],
+    )
+    .expect_code(0);
 }
 
 #[test]
@@ -76,7 +87,11 @@ fn a_changed_plugin_is_refused_until_it_is_accepted() {
     assert!(err.contains("matihnet providers lock"), "{err}");
 
     let lock = s.run(&["providers", "lock"]).expect_code(0);
-    assert!(lock.stdout().contains("Accepted provider plugin `fake`"), "{}", lock.stdout());
+    assert!(
+        lock.stdout().contains("Accepted provider plugin `fake`"),
+        "{}",
+        lock.stdout()
+    );
     s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
@@ -85,14 +100,20 @@ fn a_plugin_that_exits_mid_apply_loses_nothing_and_a_re_apply_adopts() {
     let s = as_plugin();
     // The fake aborts right after its 6th call took effect, before answering it.
     let failed = s
-        .run_with(&["apply", "--auto-approve"], &[("MATIHNET_FAKE_ABORT_AFTER", "6")])
+        .run_with(
+            &["apply", "--auto-approve"],
+            &[("MATIHNET_FAKE_ABORT_AFTER", "6")],
+        )
         .expect_code(1);
     let err = failed.stderr();
     assert!(err.contains("provider plugin `fake`"), "{err}");
     assert!(err.contains("exited ("), "{err}");
     assert!(err.contains("during create of "), "{err}");
     let saved = s.state_addresses();
-    assert!(!saved.is_empty() && saved.len() < 6, "finished creates saved: {saved:?}");
+    assert!(
+        !saved.is_empty() && saved.len() < 6,
+        "finished creates saved: {saved:?}"
+    );
 
     s.run(&["apply", "--auto-approve"]).expect_code(0);
     s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
@@ -116,7 +137,11 @@ fn a_plugin_that_never_answers_times_out_with_the_call_named() {
     assert!(err.contains("did not answer create of "), "{err}");
     assert!(err.contains("within 2s"), "{err}");
     assert!(err.contains("[providers.fake] timeout"), "{err}");
-    assert_eq!(s.state_addresses().len(), 2, "the two creates that finished are saved");
+    assert_eq!(
+        s.state_addresses().len(),
+        2,
+        "the two creates that finished are saved"
+    );
 
     s.run(&["apply", "--auto-approve"]).expect_code(0);
     cloud_matches_state(&s);
@@ -165,7 +190,10 @@ fn a_crashing_plugin_s_stderr_is_in_the_error() {
 fn a_plugin_of_a_newer_protocol_is_refused_before_anything_is_planned() {
     let s = as_plugin();
     let failed = s
-        .run_with(&["plan"], &[("MATIHNET_FAKE_PLUGIN_MISBEHAVE", "newer-protocol")])
+        .run_with(
+            &["plan"],
+            &[("MATIHNET_FAKE_PLUGIN_MISBEHAVE", "newer-protocol")],
+        )
         .expect_code(1);
     let err = failed.stderr();
     assert!(err.contains("speaks protocol version 99"), "{err}");
@@ -195,10 +223,16 @@ fn an_unknown_plugin_is_reported_with_where_it_was_looked_for() {
     );
     let dir = s.path("plugins");
     let failed = s
-        .run_with(&["plan"], &[("MATIHNET_PLUGIN_DIR", dir.to_str().expect("utf-8"))])
+        .run_with(
+            &["plan"],
+            &[("MATIHNET_PLUGIN_DIR", dir.to_str().expect("utf-8"))],
+        )
         .expect_code(1);
     let err = failed.stderr();
-    assert!(err.contains("no provider plugin matihnet-provider-nosuch found"), "{err}");
+    assert!(
+        err.contains("no provider plugin matihnet-provider-nosuch found"),
+        "{err}"
+    );
     assert!(err.contains(dir.to_str().expect("utf-8")), "{err}");
 
     // Without a [providers.NAME] section the name is a typo, not a plugin.
@@ -225,9 +259,15 @@ fn a_third_party_python_plugin_plans_applies_and_destroys() {
     )
     .expect("copy plugin");
     let apply = s.run(&["apply", "--auto-approve"]).expect_code(0);
-    assert!(apply.stdout().contains("Apply complete!"), "{}", apply.stdout());
     assert!(
-        apply.stdout().contains("platform_ingress_ip = \"203.0.113."),
+        apply.stdout().contains("Apply complete!"),
+        "{}",
+        apply.stdout()
+    );
+    assert!(
+        apply
+            .stdout()
+            .contains("platform_ingress_ip = \"203.0.113."),
         "{}",
         apply.stdout()
     );
@@ -248,9 +288,15 @@ fn a_third_party_python_plugin_plans_applies_and_destroys() {
         .find(|(_, o)| o["tags"]["address"] == "dns_zone.acme")
         .map(|(id, _)| id.clone())
         .expect("the acme zone");
-    edited["objects"].as_object_mut().expect("objects").remove(&zone);
-    std::fs::write(s.path("inventory.json"), serde_json::to_vec(&edited).expect("json"))
-        .expect("edit inventory");
+    edited["objects"]
+        .as_object_mut()
+        .expect("objects")
+        .remove(&zone);
+    std::fs::write(
+        s.path("inventory.json"),
+        serde_json::to_vec(&edited).expect("json"),
+    )
+    .expect("edit inventory");
     let plan = s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
     assert!(plan.stdout().contains("dns_zone.acme"), "{}", plan.stdout());
 

@@ -627,7 +627,9 @@ fn the_aws_provider_conforms_on_moto_as_a_plugin() {
 }
 
 fn aws_conforms(mode: Mode) {
-    let _one_at_a_time = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = MOTO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let moto = Moto::start();
     moto.reset();
     // The SDK's credential chain reads the process environment (a plugin inherits it); these

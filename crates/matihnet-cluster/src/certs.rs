@@ -166,7 +166,9 @@ fn solvers(
                 .ok_or(RenderError::UnsupportedProvider(env.provider))?;
             per_zone(&|z| json!({"cloudDNS": {"project": project, "hostedZoneName": z.group}}))
         }
-        CloudProvider::Fake | CloudProvider::Plugin => return Err(RenderError::UnsupportedProvider(env.provider)),
+        CloudProvider::Fake | CloudProvider::Plugin => {
+            return Err(RenderError::UnsupportedProvider(env.provider))
+        }
     })
 }
 
@@ -324,6 +326,8 @@ fn permissions(
                 )?,
             ]
         }
-        CloudProvider::Fake | CloudProvider::Plugin => return Err(RenderError::UnsupportedProvider(env.provider)),
+        CloudProvider::Fake | CloudProvider::Plugin => {
+            return Err(RenderError::UnsupportedProvider(env.provider))
+        }
     })
 }

@@ -143,7 +143,9 @@ pub(crate) fn files(
                     bindings.push(target_group_binding(env, &c, *port, port_name, arn)?);
                 }
             }
-            CloudProvider::Fake | CloudProvider::Plugin => return Err(RenderError::UnsupportedProvider(env.provider)),
+            CloudProvider::Fake | CloudProvider::Plugin => {
+                return Err(RenderError::UnsupportedProvider(env.provider))
+            }
         }
         let values = Values {
             fullname_override: c.fullname.clone(),

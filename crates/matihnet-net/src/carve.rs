@@ -308,11 +308,12 @@ pub(crate) fn carve(env: &Environment) -> (AddressPlan, Vec<Finding>) {
     };
     match provider {
         CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin => {
-            let zones: Vec<Option<&str>> = if matches!(provider, CloudProvider::Fake | CloudProvider::Plugin) {
-                vec![None]
-            } else {
-                env.zones().iter().map(|z| Some(z.as_str())).collect()
-            };
+            let zones: Vec<Option<&str>> =
+                if matches!(provider, CloudProvider::Fake | CloudProvider::Plugin) {
+                    vec![None]
+                } else {
+                    env.zones().iter().map(|z| Some(z.as_str())).collect()
+                };
             let suffix = |base: &str, z: Option<&str>| match z {
                 Some(z) => format!("{base}_{z}"),
                 None => base.to_string(),
@@ -429,7 +430,10 @@ pub(crate) fn carve(env: &Environment) -> (AddressPlan, Vec<Finding>) {
                 format!("choose a block inside {parent}"),
             ));
         }
-        let aws_like = matches!(provider, CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin);
+        let aws_like = matches!(
+            provider,
+            CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin
+        );
         if aws_like && !(16..=28).contains(&e.cidr.prefix_len()) {
             findings.push(Finding::error(
                 &format!("{field}.cidr"),

@@ -300,7 +300,10 @@ const SPACES: [&str; 4] = [
 
 /// The largest block (shortest prefix) `field` may be on `provider`.
 fn largest_block(env: &Environment, field: &str) -> u8 {
-    let aws = matches!(env.provider, CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin);
+    let aws = matches!(
+        env.provider,
+        CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin
+    );
     match field {
         // A VPC block, or (fake) the AWS-like network, is at most a /16.
         "network.cidr" if aws => 16,
@@ -319,7 +322,10 @@ fn candidates(env: &Environment, remedy: &Remedy) -> Vec<Fix> {
             larger,
             ..
         } => {
-            let lowest = if matches!(env.provider, CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin) {
+            let lowest = if matches!(
+                env.provider,
+                CloudProvider::Eks | CloudProvider::Fake | CloudProvider::Plugin
+            ) {
                 16
             } else {
                 8

@@ -414,7 +414,11 @@ impl Plugin {
 
     /// Registers call `id`, unless the plugin is dead already.
     fn register(&self, id: u64, reply: Reply) -> Result<(), String> {
-        let dead = self.shared.dead.lock().unwrap_or_else(PoisonError::into_inner);
+        let dead = self
+            .shared
+            .dead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(why) = dead.as_ref() {
             return Err(why.clone());
         }
@@ -496,7 +500,10 @@ impl Plugin {
         value: serde_json::Value,
     ) -> Result<T, PluginError> {
         serde_json::from_value(value).map_err(|e| {
-            self.broken(call, format!("answered with something this matihnet cannot read ({e})"))
+            self.broken(
+                call,
+                format!("answered with something this matihnet cannot read ({e})"),
+            )
         })
     }
 
@@ -626,7 +633,11 @@ fn read_loop(stdout: std::process::ChildStdout, shared: &Shared, child: &Mutex<C
 fn exit_reason(child: &Mutex<Child>) -> String {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        if let Ok(Some(status)) = child.lock().unwrap_or_else(PoisonError::into_inner).try_wait() {
+        if let Ok(Some(status)) = child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_wait()
+        {
             return format!("exited ({status})");
         }
         if Instant::now() >= deadline {
@@ -693,7 +704,10 @@ impl PluginFactory {
         config: &ProviderConfig,
         connect: bool,
     ) -> Result<(Arc<Plugin>, ConfigureResult), ProviderError> {
-        let plugin = self.plugin().await.map_err(PluginError::into_provider_error)?;
+        let plugin = self
+            .plugin()
+            .await
+            .map_err(PluginError::into_provider_error)?;
         let mut configured = self.configured.lock().await;
         if let Some((c, connected, result)) = configured.as_ref() {
             if c == config && (*connected || !connect) {
@@ -804,7 +818,11 @@ impl Provider for PluginProvider {
         // The trait gives no way to fail here; a plugin that cannot map is a plugin that
         // cannot plan, and its next call reports why.
         self.plugin
-            .call_blocking("map_resources", MapParams { resources: neutral }, "map_resources")
+            .call_blocking(
+                "map_resources",
+                MapParams { resources: neutral },
+                "map_resources",
+            )
             .unwrap_or_default()
     }
 
@@ -876,9 +894,13 @@ impl Provider for PluginProvider {
             id: id.to_string(),
             mark,
         };
-        self.call("import", params, format!("import of {} from {id}", ctx.addr))
-            .await
-            .map_err(CallError::into_error)
+        self.call(
+            "import",
+            params,
+            format!("import of {} from {id}", ctx.addr),
+        )
+        .await
+        .map_err(CallError::into_error)
     }
 
     fn api_calls(&self) -> CallCounts {
@@ -913,7 +935,10 @@ impl Provider for PluginProvider {
                 .collect(),
         };
         let call = format!("read of {} `{kind}` resources", reads.len());
-        match self.call::<Vec<ReadAnswer>>("read_many", params, call.clone()).await {
+        match self
+            .call::<Vec<ReadAnswer>>("read_many", params, call.clone())
+            .await
+        {
             Ok(answers) if answers.len() == reads.len() => answers
                 .into_iter()
                 .map(|a| match a.error {

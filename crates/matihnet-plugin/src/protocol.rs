@@ -59,7 +59,9 @@ pub fn read_message<R: BufRead>(reader: &mut R) -> Result<serde_json::Value, Fra
             return if first {
                 Err(FrameError::Closed)
             } else {
-                Err(FrameError::Garbage("the stream ended inside a header".into()))
+                Err(FrameError::Garbage(
+                    "the stream ended inside a header".into(),
+                ))
             };
         }
         first = false;
@@ -90,7 +92,9 @@ pub fn read_message<R: BufRead>(reader: &mut R) -> Result<serde_json::Value, Fra
         // Other headers (Content-Type) are allowed and ignored, as LSP allows them.
     }
     let Some(length) = length else {
-        return Err(FrameError::Garbage("a header without Content-Length".into()));
+        return Err(FrameError::Garbage(
+            "a header without Content-Length".into(),
+        ));
     };
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
@@ -147,9 +151,11 @@ impl Message {
             (None, Some(method)) => Ok(Message::Notification { method, params }),
             (Some(id), None) => {
                 let outcome = match map.remove("error") {
-                    Some(e) if !e.is_null() => Err(serde_json::from_value(e.clone()).map_err(
-                        |err| FrameError::Garbage(format!("error {e} of response {id}: {err}")),
-                    )?),
+                    Some(e) if !e.is_null() => {
+                        Err(serde_json::from_value(e.clone()).map_err(|err| {
+                            FrameError::Garbage(format!("error {e} of response {id}: {err}"))
+                        })?)
+                    }
                     _ => Ok(map.remove("result").unwrap_or(serde_json::Value::Null)),
                 };
                 Ok(Message::Response { id, outcome })
@@ -380,7 +386,8 @@ mod tests {
         let bytes = framed(&sent.iter().map(Message::to_value).collect::<Vec<_>>());
         let mut reader = std::io::BufReader::new(&bytes[..]);
         for m in &sent {
-            let got = Message::classify(read_message(&mut reader).expect("read")).expect("classify");
+            let got =
+                Message::classify(read_message(&mut reader).expect("read")).expect("classify");
             assert_eq!(&got, m);
         }
         assert!(matches!(read_message(&mut reader), Err(FrameError::Closed)));
@@ -395,11 +402,17 @@ mod tests {
         assert!(what.contains("hello from a stray println"), "{what}");
 
         let mut reader = std::io::BufReader::new(&b"Content-Length: 5\r\n\r\n{nope"[..]);
-        assert!(matches!(read_message(&mut reader), Err(FrameError::Garbage(_))));
+        assert!(matches!(
+            read_message(&mut reader),
+            Err(FrameError::Garbage(_))
+        ));
 
         let huge = format!("Content-Length: {}\r\n\r\n", MAX_MESSAGE + 1);
         let mut reader = std::io::BufReader::new(huge.as_bytes());
-        assert!(matches!(read_message(&mut reader), Err(FrameError::Garbage(_))));
+        assert!(matches!(
+            read_message(&mut reader),
+            Err(FrameError::Garbage(_))
+        ));
 
         for bad in [
             serde_json::json!([1]),
@@ -415,6 +428,9 @@ mod tests {
         let mut reader = std::io::BufReader::new(&b"Content-Length: 10\r\n\r\n{\"id\""[..]);
         assert!(matches!(read_message(&mut reader), Err(FrameError::Io(_))));
         let mut reader = std::io::BufReader::new(&b"Content-Length: 10\r\n"[..]);
-        assert!(matches!(read_message(&mut reader), Err(FrameError::Garbage(_))));
+        assert!(matches!(
+            read_message(&mut reader),
+            Err(FrameError::Garbage(_))
+        ));
     }
 }

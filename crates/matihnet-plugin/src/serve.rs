@@ -250,7 +250,9 @@ impl<F: ProviderFactory + 'static> Server<F> {
             );
         });
         // The entry is made before the task can finish, so a fast task's removal finds it.
-        let mut guard = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let task = tokio::spawn({
             let running = running.clone();
             async move {

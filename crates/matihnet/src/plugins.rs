@@ -66,7 +66,8 @@ impl LockFile {
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let text = format!(
             "{LOCK_HEADER}{}",
-            toml::to_string(self).map_err(|e| anyhow::anyhow!("cannot encode the lock file: {e}"))?
+            toml::to_string(self)
+                .map_err(|e| anyhow::anyhow!("cannot encode the lock file: {e}"))?
         );
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -83,8 +84,53 @@ impl LockFile {
     }
 }
 
-/// `sha256:<hex>` of a file, read in blocks.
+/// `sha256:<hex>` of a plugin, remembered per file identity (device, inode, size, change
+/// time, as git's index trusts them) in `~/.cache/matihnet/plugin-checksums.json`, so a
+/// command does not read a 100 MB plugin again each time; a rebuilt or replaced file has
+/// another identity and is hashed again.
 pub fn checksum(path: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let cache = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/matihnet/plugin-checksums.json"));
+    let identity = std::fs::metadata(path).ok().map(|m| {
+        format!(
+            "{}:{}:{}:{}.{}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.ctime(),
+            m.ctime_nsec()
+        )
+    });
+    let key = path.display().to_string();
+    let mut known: BTreeMap<String, (String, String)> = cache
+        .as_ref()
+        .and_then(|c| std::fs::read(c).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let (Some(id), Some((was, sum))) = (&identity, known.get(&key)) {
+        if id == was {
+            return Ok(sum.clone());
+        }
+    }
+    let sum = hash_file(path)?;
+    if let (Some(cache), Some(id)) = (cache, identity) {
+        known.insert(key, (id, sum.clone()));
+        // Only a speed-up: a cache that cannot be written is hashed again next time.
+        if let (Some(dir), Ok(bytes)) = (cache.parent(), serde_json::to_vec(&known)) {
+            if std::fs::create_dir_all(dir).is_ok() {
+                if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+                    if std::io::Write::write_all(&mut tmp, &bytes).is_ok() {
+                        let _ = tmp.persist(&cache);
+                    }
+                }
+            }
+        }
+    }
+    Ok(sum)
+}
+
+fn hash_file(path: &Path) -> anyhow::Result<String> {
     let mut file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot read provider plugin {}: {e}", path.display()))?;
     let mut hasher = Sha256::new();
@@ -177,16 +223,25 @@ fn call_timeout(env: &Environment, name: &str) -> anyhow::Result<std::time::Dura
     if let Some(t) = env.providers.get(name).and_then(|s| s.timeout) {
         return Ok(t);
     }
-    match std::env::var("MATIHNET_PLUGIN_TIMEOUT").ok().filter(|v| !v.is_empty()) {
-        Some(v) => humantime::parse_duration(&v)
-            .map_err(|e| anyhow::anyhow!("MATIHNET_PLUGIN_TIMEOUT={v:?}: {e} (write \"90s\" or \"10m\")")),
+    match std::env::var("MATIHNET_PLUGIN_TIMEOUT")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => humantime::parse_duration(&v).map_err(|e| {
+            anyhow::anyhow!("MATIHNET_PLUGIN_TIMEOUT={v:?}: {e} (write \"90s\" or \"10m\")")
+        }),
         None => Ok(PluginSpec::CALL_TIMEOUT),
     }
 }
 
 /// Resolves the provider `env` names. `file` is the environment file (for `source` and the
 /// lock file), `accept` re-records a changed plugin's checksum instead of refusing it.
-pub fn resolve(env: &Environment, file: &Path, lock_path: &Path, accept: bool) -> anyhow::Result<Resolved> {
+pub fn resolve(
+    env: &Environment,
+    file: &Path,
+    lock_path: &Path,
+    accept: bool,
+) -> anyhow::Result<Resolved> {
     let name = env.provider_name().to_string();
     let section = env.providers.get(&name);
     let source = section.and_then(|s| s.source.as_deref());
@@ -278,10 +333,7 @@ pub async fn providers_command(
             ));
         }
         Resolved::Plugin { factory, recorded } => {
-            let plugin = factory
-                .plugin()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let plugin = factory.plugin().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let hello = plugin.hello();
             let path = plugin.spec().path.display().to_string();
             let lock = LockFile::read(&env.lock_path())?;

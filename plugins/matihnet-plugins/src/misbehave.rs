@@ -69,7 +69,10 @@ pub fn newer_protocol() -> std::process::ExitCode {
 
 /// Creates that succeed before the misbehaviour starts (`MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER`).
 pub fn misbehave_after() -> Result<u64, String> {
-    match std::env::var("MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER").ok().as_deref() {
+    match std::env::var("MATIHNET_FAKE_PLUGIN_MISBEHAVE_AFTER")
+        .ok()
+        .as_deref()
+    {
         None | Some("") => Ok(0),
         Some(v) => v
             .trim()

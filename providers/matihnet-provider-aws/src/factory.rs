@@ -56,7 +56,10 @@ impl matihnet_core::ProviderFactory for AwsFactory {
         "aws"
     }
 
-    async fn schemas(&self, _config: &ProviderConfig) -> Result<Vec<ResourceSchema>, ProviderError> {
+    async fn schemas(
+        &self,
+        _config: &ProviderConfig,
+    ) -> Result<Vec<ResourceSchema>, ProviderError> {
         Ok(crate::schemas())
     }
 
@@ -65,10 +68,15 @@ impl matihnet_core::ProviderFactory for AwsFactory {
         config: &ProviderConfig,
         neutral: Vec<DesiredResource>,
     ) -> Result<Vec<DesiredResource>, ProviderError> {
-        Ok(crate::map_resources(&AwsFactory::settings(config)?, neutral))
+        Ok(crate::map_resources(
+            &AwsFactory::settings(config)?,
+            neutral,
+        ))
     }
 
     async fn connect(&self, config: &ProviderConfig) -> Result<Arc<dyn Provider>, ProviderError> {
-        Ok(Arc::new(AwsProvider::connect(AwsFactory::settings(config)?).await))
+        Ok(Arc::new(
+            AwsProvider::connect(AwsFactory::settings(config)?).await,
+        ))
     }
 }

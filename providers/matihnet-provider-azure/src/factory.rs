@@ -43,7 +43,10 @@ impl matihnet_core::ProviderFactory for AzureFactory {
         "azure"
     }
 
-    async fn schemas(&self, _config: &ProviderConfig) -> Result<Vec<ResourceSchema>, ProviderError> {
+    async fn schemas(
+        &self,
+        _config: &ProviderConfig,
+    ) -> Result<Vec<ResourceSchema>, ProviderError> {
         Ok(crate::schemas())
     }
 
@@ -52,7 +55,10 @@ impl matihnet_core::ProviderFactory for AzureFactory {
         config: &ProviderConfig,
         neutral: Vec<DesiredResource>,
     ) -> Result<Vec<DesiredResource>, ProviderError> {
-        Ok(crate::map_resources(&AzureFactory::settings(config)?, neutral))
+        Ok(crate::map_resources(
+            &AzureFactory::settings(config)?,
+            neutral,
+        ))
     }
 
     async fn connect(&self, config: &ProviderConfig) -> Result<Arc<dyn Provider>, ProviderError> {

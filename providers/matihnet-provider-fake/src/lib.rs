@@ -702,7 +702,8 @@ impl matihnet_core::ProviderFactory for FakeFactory {
         if fake.store.is_none() {
             fake.store = settings.store;
         }
-        let provider = FakeProvider::new(matihnet_core::neutral::schemas(), fake).map_err(rejected)?;
+        let provider =
+            FakeProvider::new(matihnet_core::neutral::schemas(), fake).map_err(rejected)?;
         Ok(std::sync::Arc::new(provider))
     }
 }

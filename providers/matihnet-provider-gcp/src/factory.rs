@@ -39,7 +39,10 @@ impl matihnet_core::ProviderFactory for GcpFactory {
         "gcp"
     }
 
-    async fn schemas(&self, _config: &ProviderConfig) -> Result<Vec<ResourceSchema>, ProviderError> {
+    async fn schemas(
+        &self,
+        _config: &ProviderConfig,
+    ) -> Result<Vec<ResourceSchema>, ProviderError> {
         Ok(crate::schemas())
     }
 
@@ -48,7 +51,10 @@ impl matihnet_core::ProviderFactory for GcpFactory {
         config: &ProviderConfig,
         neutral: Vec<DesiredResource>,
     ) -> Result<Vec<DesiredResource>, ProviderError> {
-        Ok(crate::map_resources(&GcpFactory::settings(config)?, neutral))
+        Ok(crate::map_resources(
+            &GcpFactory::settings(config)?,
+            neutral,
+        ))
     }
 
     async fn connect(&self, config: &ProviderConfig) -> Result<Arc<dyn Provider>, ProviderError> {

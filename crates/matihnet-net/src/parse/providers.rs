@@ -51,8 +51,12 @@ fn duration(text: &str) -> Option<Duration> {
 fn json(r: &mut Reader<'_>, v: &Spanned<DeValue<'_>>, field: &str) -> Option<serde_json::Value> {
     Some(match v.get_ref() {
         DeValue::String(_) => serde_json::Value::String(r.string(v, field, "")?),
-        DeValue::Integer(i) => serde_json::Value::from(i64::from_str_radix(i.as_str(), i.radix()).ok()?),
-        DeValue::Float(f) => serde_json::Value::from(f.as_str().replace('_', "").parse::<f64>().ok()?),
+        DeValue::Integer(i) => {
+            serde_json::Value::from(i64::from_str_radix(i.as_str(), i.radix()).ok()?)
+        }
+        DeValue::Float(f) => {
+            serde_json::Value::from(f.as_str().replace('_', "").parse::<f64>().ok()?)
+        }
         DeValue::Boolean(b) => serde_json::Value::Bool(*b),
         DeValue::Array(items) => {
             let mut out = Vec::new();
@@ -91,7 +95,12 @@ pub(super) fn read_providers(
         let path = format!("providers.{}", shown(name));
         r.spans.insert(path.clone(), v.span());
         let DeValue::Table(section) = v.get_ref() else {
-            r.wrong_type(v, &path, "table", &format!("write it as a [{path}] section"));
+            r.wrong_type(
+                v,
+                &path,
+                "table",
+                &format!("write it as a [{path}] section"),
+            );
             ok = false;
             continue;
         };
@@ -117,7 +126,8 @@ pub(super) fn read_providers(
                         at,
                         &join(&path, "timeout"),
                         format!("`{text}` is not a duration"),
-                        "write seconds, minutes or hours, such as \"90s\", \"10m\" or \"2h\"".into(),
+                        "write seconds, minutes or hours, such as \"90s\", \"10m\" or \"2h\""
+                            .into(),
                     );
                     ok = false;
                     None

@@ -2,7 +2,7 @@
 //! told to misbehave (`matihnet_plugins::misbehave`) so the host's error paths are tested.
 
 use matihnet_plugins::misbehave::{
-    misbehave_after, newer_protocol, Misbehaviour, MisbehavingFactory,
+    misbehave_after, newer_protocol, MisbehavingFactory, Misbehaviour,
 };
 
 fn main() -> std::process::ExitCode {
