@@ -16,6 +16,8 @@ use matihnet_core::{Address, Attrs, OperationContext, Provider, ProviderConfig, 
 use matihnet_e2e::localcloud::LocalCloud;
 use matihnet_e2e::Sandbox;
 
+// Only its environment generator is used here.
+#[allow(dead_code)]
 #[path = "direct/mod.rs"]
 mod direct;
 

@@ -1361,3 +1361,86 @@ fn brownfield_mistakes_are_located() {
         + "\n[[import]]\nto = \"dns_zone\"\nid = \"Z1\"\n\n[[import]]\nto = \"network.main\"\n\n[[moved]]\nfrom = \"dns_zone.a\"\n";
     insta::assert_snapshot!("brownfield_mistakes", errors(&text));
 }
+
+const PLUGIN_ENV: &str = r#"
+[environment]
+name = "onprem"
+provider = "inventory"
+
+[providers.inventory]
+source = "./matihnet-provider-inventory"
+timeout = "10m"
+path = "${INVENTORY}"
+pool = { first = "203.0.113.0/28", sizes = [1, 2.5, true] }
+
+[network]
+cidr = "10.40.0.0/16"
+service_cidr = "172.20.0.0/16"
+
+[[node_pool]]
+name = "default"
+instance_type = "fake.small"
+max_nodes = 3
+max_pods = 30
+
+[dns]
+zone = "onprem.example"
+"#;
+
+#[test]
+fn a_plugin_provider_takes_its_section_as_settings() {
+    let vars = |name: &str| (name == "INVENTORY").then(|| "inv.json".to_string());
+    let loaded = load("env.toml", PLUGIN_ENV, &vars).expect("loads");
+    let env = &loaded.env;
+    assert_eq!(env.provider, CloudProvider::Plugin);
+    assert_eq!(env.provider_name(), "inventory");
+    assert_eq!(env.region, "", "a plugin's cloud may have no regions");
+    let section = &env.providers["inventory"];
+    assert_eq!(
+        section.source.as_deref(),
+        Some("./matihnet-provider-inventory")
+    );
+    assert_eq!(section.timeout, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(section.line, 6);
+    assert_eq!(
+        serde_json::Value::Object(section.settings.clone()),
+        serde_json::json!({
+            "path": "inv.json",
+            "pool": {"first": "203.0.113.0/28", "sizes": [1, 2.5, true]},
+        })
+    );
+}
+
+#[test]
+fn provider_sections_are_checked() {
+    // A built-in's section takes where its plugin is and its timeout, nothing of its own.
+    let text = EKS.replace(
+        "[network]",
+        "[providers.aws]\nsource = \"./p\"\nregion = \"x\"\ntimeout = \"soon\"\n\n[providers.gcp]\n\n[network]",
+    );
+    let e = errors(&text);
+    assert!(e.contains("unknown key `region` in [providers.aws]"), "{e}");
+    assert!(e.contains("`soon` is not a duration"), "{e}");
+    assert!(e.contains("\"90s\", \"10m\" or \"2h\""), "{e}");
+
+    // An unknown name without a section is a typo, with the way to declare a plugin.
+    let e = errors(&PLUGIN_ENV.replace("[providers.inventory]", "[providers.other]"));
+    assert!(e.contains("unknown provider `inventory`"), "{e}");
+    assert!(
+        e.contains("a provider plugin is declared with a [providers.inventory] section"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_section_for_another_provider_is_a_warning() {
+    let text = EKS.replace("[network]", "[providers.gcp]\n\n[network]");
+    let loaded = ok("eks.toml", &text);
+    assert!(
+        loaded.warnings.iter().any(|w| w
+            .to_string()
+            .contains("[providers.gcp] names a provider this environment does not use")),
+        "{:?}",
+        loaded.warnings
+    );
+}

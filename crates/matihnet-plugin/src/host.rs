@@ -381,7 +381,7 @@ impl Plugin {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .is_some_and(|tx| tx.send(message.to_value()).is_ok())
+            .is_some_and(|tx| tx.send(message.into_value()).is_ok())
     }
 
     fn notify(&self, method: &str, params: impl Serialize) {
@@ -563,7 +563,7 @@ impl Plugin {
             if let Ok(Some(_)) = child.try_wait() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(1));
         }
         let _ = child.kill();
         let _ = child.wait();

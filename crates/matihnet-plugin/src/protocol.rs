@@ -166,19 +166,31 @@ impl Message {
         }
     }
 
-    pub fn to_value(&self) -> serde_json::Value {
+    /// The message as JSON, moving its parameters rather than copying them.
+    pub fn into_value(self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
         match self {
             Message::Request { id, method, params } => {
-                serde_json::json!({"id": id, "method": method, "params": params})
+                map.insert("id".into(), id.into());
+                map.insert("method".into(), method.into());
+                map.insert("params".into(), params);
             }
             Message::Notification { method, params } => {
-                serde_json::json!({"method": method, "params": params})
+                map.insert("method".into(), method.into());
+                map.insert("params".into(), params);
             }
-            Message::Response { id, outcome } => match outcome {
-                Ok(result) => serde_json::json!({"id": id, "result": result}),
-                Err(error) => serde_json::json!({"id": id, "error": error}),
-            },
+            Message::Response { id, outcome } => {
+                map.insert("id".into(), id.into());
+                match outcome {
+                    Ok(result) => map.insert("result".into(), result),
+                    Err(error) => map.insert(
+                        "error".into(),
+                        serde_json::to_value(error).unwrap_or_default(),
+                    ),
+                };
+            }
         }
+        serde_json::Value::Object(map)
     }
 }
 
@@ -383,7 +395,13 @@ mod tests {
                 outcome: Err(WireError::rejected("no")),
             },
         ];
-        let bytes = framed(&sent.iter().map(Message::to_value).collect::<Vec<_>>());
+        let bytes = framed(
+            &sent
+                .iter()
+                .cloned()
+                .map(Message::into_value)
+                .collect::<Vec<_>>(),
+        );
         let mut reader = std::io::BufReader::new(&bytes[..]);
         for m in &sent {
             let got =

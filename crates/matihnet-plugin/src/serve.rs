@@ -36,7 +36,24 @@ pub enum ServeError {
     Io(std::io::Error),
 }
 
-type Outgoing = mpsc::UnboundedSender<serde_json::Value>;
+/// Where answers go: stdout, locked per message (not for good: a stray `println!` in a
+/// provider then lands between messages, where the host sees it and says so, instead of
+/// blocking forever). Written from the task that answers, without a hop to a writer thread:
+/// the host always drains the pipe.
+#[derive(Clone, Copy)]
+struct Outgoing;
+
+impl Outgoing {
+    fn send(&self, message: serde_json::Value) -> std::io::Result<()> {
+        write_message(&mut std::io::stdout().lock(), &message)
+    }
+}
+
+/// The methods that reach the cloud: run concurrently, each in a task of its own.
+const CLOUD_METHODS: &[&str] = &["read", "read_many", "create", "update", "delete", "import"];
+
+type Running = Arc<Mutex<HashMap<u64, AbortHandle>>>;
+type Connected = Arc<std::sync::RwLock<Option<Arc<dyn Provider>>>>;
 
 /// Serves `factory`'s provider to the host that started this process, until the host says
 /// `shutdown` or closes stdin. `version` is the plugin's own version, for the handshake.
@@ -47,27 +64,49 @@ where
     if std::env::var(MAGIC_COOKIE_VAR).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
         return Err(ServeError::NotStartedByHost(factory.name().to_string()));
     }
+    let outgoing = Outgoing;
+    let running: Running = Arc::new(Mutex::new(HashMap::new()));
+    let connected: Connected = Arc::new(std::sync::RwLock::new(None));
     let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
     // Blocking reads of stdin get a thread of their own, so a quiet host costs no worker.
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut reader = stdin.lock();
-        loop {
-            let message = read_message(&mut reader).and_then(Message::classify);
-            let end = message.is_err();
-            if incoming_tx.send(message).is_err() || end {
-                return;
-            }
-        }
-    });
-    let (outgoing, mut to_write) = mpsc::unbounded_channel::<serde_json::Value>();
-    let writer = std::thread::spawn(move || {
-        // Locked per message, not for good: a stray `println!` in a provider then lands
-        // between messages, where the host sees it and says so, instead of blocking forever.
-        let stdout = std::io::stdout();
-        while let Some(message) = to_write.blocking_recv() {
-            if write_message(&mut stdout.lock(), &message).is_err() {
-                return;
+    // Once connected, it starts cloud calls and cancels them itself: a hop fewer per call
+    // than passing them through the loop below, which keeps what must run in order.
+    std::thread::spawn({
+        let handle = tokio::runtime::Handle::current();
+        let (running, connected) = (running.clone(), connected.clone());
+        move || {
+            let stdin = std::io::stdin();
+            let mut reader = stdin.lock();
+            loop {
+                let message = read_message(&mut reader).and_then(Message::classify);
+                let message = match message {
+                    Ok(Message::Request { id, method, params })
+                        if CLOUD_METHODS.contains(&method.as_str()) =>
+                    {
+                        let provider = connected
+                            .read()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone();
+                        match provider {
+                            Some(p) => {
+                                spawn_call(&handle, &running, id, method, params, p);
+                                continue;
+                            }
+                            None => Ok(Message::Request { id, method, params }),
+                        }
+                    }
+                    Ok(Message::Notification { method, params }) if method == "cancel" => {
+                        if let Ok(p) = serde_json::from_value::<CancelParams>(params) {
+                            cancel(&running, p.id);
+                        }
+                        continue;
+                    }
+                    other => other,
+                };
+                let end = message.is_err();
+                if incoming_tx.send(message).is_err() || end {
+                    return;
+                }
             }
         }
     });
@@ -77,8 +116,9 @@ where
         version: version.to_string(),
         config: None,
         provider: None,
-        running: Arc::new(Mutex::new(HashMap::new())),
-        outgoing: outgoing.clone(),
+        connected,
+        running,
+        outgoing,
     };
     let result = loop {
         let Some(message) = incoming.recv().await else {
@@ -92,13 +132,8 @@ where
                 }
                 server.request(id, &method, params).await;
             }
-            Ok(Message::Notification { method, params }) => {
-                if method == "cancel" {
-                    if let Ok(p) = serde_json::from_value::<CancelParams>(params) {
-                        server.cancel(p.id);
-                    }
-                }
-            }
+            // Cancels are handled as they are read; other notifications are of later versions.
+            Ok(Message::Notification { .. }) => {}
             // The host sends no responses; one is ignored rather than fatal.
             Ok(Message::Response { .. }) => {}
             Err(FrameError::Closed) => break Ok(()),
@@ -107,14 +142,11 @@ where
         }
     };
     server.abort_all();
-    drop(server);
-    drop(outgoing);
-    let _ = writer.join();
     result
 }
 
 fn respond(outgoing: &Outgoing, id: u64, outcome: Result<serde_json::Value, WireError>) {
-    let _ = outgoing.send(Message::Response { id, outcome }.to_value());
+    let _ = outgoing.send(Message::Response { id, outcome }.into_value());
 }
 
 fn params<T: DeserializeOwned>(method: &str, params: serde_json::Value) -> Result<T, WireError> {
@@ -131,7 +163,8 @@ struct Server<F> {
     version: String,
     config: Option<ProviderConfig>,
     provider: Option<Arc<dyn Provider>>,
-    running: Arc<Mutex<HashMap<u64, AbortHandle>>>,
+    connected: Connected,
+    running: Running,
     outgoing: Outgoing,
 }
 
@@ -152,7 +185,14 @@ impl<F: ProviderFactory + 'static> Server<F> {
             "read" | "read_many" | "create" | "update" | "delete" | "import" => {
                 match &self.provider {
                     Some(p) => {
-                        self.spawn_call(id, method.to_string(), raw, p.clone());
+                        spawn_call(
+                            &tokio::runtime::Handle::current(),
+                            &self.running,
+                            id,
+                            method.to_string(),
+                            raw,
+                            p.clone(),
+                        );
                         return;
                     }
                     None => Err(WireError::rejected(format!(
@@ -199,7 +239,11 @@ impl<F: ProviderFactory + 'static> Server<F> {
                 .filter(|s| provider.reads_in_batches(&s.type_name))
                 .map(|s| s.type_name.clone())
                 .collect();
-            self.provider = Some(provider);
+            self.provider = Some(provider.clone());
+            *self
+                .connected
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(provider);
             ConfigureResult {
                 schemas,
                 batched_kinds,
@@ -225,70 +269,6 @@ impl<F: ProviderFactory + 'static> Server<F> {
         to_value(self.factory.map_resources(config, p.resources).await?)
     }
 
-    fn spawn_call(
-        &self,
-        id: u64,
-        method: String,
-        raw: serde_json::Value,
-        provider: Arc<dyn Provider>,
-    ) {
-        let outgoing = self.outgoing.clone();
-        let running = self.running.clone();
-        let notices = outgoing.clone();
-        let reporter: RetryReporter = Arc::new(move |notice: &RetryNotice| {
-            let params = serde_json::to_value(RetryParams {
-                id,
-                notice: notice.clone(),
-            })
-            .unwrap_or_default();
-            let _ = notices.send(
-                Message::Notification {
-                    method: "retry".into(),
-                    params,
-                }
-                .to_value(),
-            );
-        });
-        // The entry is made before the task can finish, so a fast task's removal finds it.
-        let mut guard = running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let task = tokio::spawn({
-            let running = running.clone();
-            async move {
-                let outcome = reporting_retries(reporter, call(&*provider, &method, raw)).await;
-                let still_ours = running
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&id)
-                    .is_some();
-                if still_ours {
-                    respond(&outgoing, id, outcome);
-                }
-            }
-        });
-        guard.insert(id, task.abort_handle());
-    }
-
-    fn cancel(&self, id: u64) {
-        let handle = self
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
-        if let Some(handle) = handle {
-            handle.abort();
-            respond(
-                &self.outgoing,
-                id,
-                Err(WireError::from(matihnet_core::ProviderError::new(
-                    matihnet_core::ErrorKind::Other,
-                    "cancelled by matihnet",
-                ))),
-            );
-        }
-    }
-
     fn abort_all(&self) {
         for (_, handle) in self
             .running
@@ -298,6 +278,70 @@ impl<F: ProviderFactory + 'static> Server<F> {
         {
             handle.abort();
         }
+    }
+}
+
+/// Starts one cloud call as a task; its answer is written when it ends, unless a cancel
+/// answered it first.
+fn spawn_call(
+    handle: &tokio::runtime::Handle,
+    running: &Running,
+    id: u64,
+    method: String,
+    raw: serde_json::Value,
+    provider: Arc<dyn Provider>,
+) {
+    let reporter: RetryReporter = Arc::new(move |notice: &RetryNotice| {
+        let params = serde_json::to_value(RetryParams {
+            id,
+            notice: notice.clone(),
+        })
+        .unwrap_or_default();
+        let _ = Outgoing.send(
+            Message::Notification {
+                method: "retry".into(),
+                params,
+            }
+            .into_value(),
+        );
+    });
+    // The entry is made before the task can finish, so a fast task's removal finds it.
+    let mut guard = running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let task = handle.spawn({
+        let running = running.clone();
+        async move {
+            let outcome = reporting_retries(reporter, call(&*provider, &method, raw)).await;
+            let still_ours = running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id)
+                .is_some();
+            if still_ours {
+                respond(&Outgoing, id, outcome);
+            }
+        }
+    });
+    guard.insert(id, task.abort_handle());
+}
+
+/// Stops call `id` and answers it as cancelled.
+fn cancel(running: &Running, id: u64) {
+    let handle = running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&id);
+    if let Some(handle) = handle {
+        handle.abort();
+        respond(
+            &Outgoing,
+            id,
+            Err(WireError::from(matihnet_core::ProviderError::new(
+                matihnet_core::ErrorKind::Other,
+                "cancelled by matihnet",
+            ))),
+        );
     }
 }
 

@@ -21,5 +21,6 @@ fn help_texts() {
     insta::assert_snapshot!("help_import", help(&["import", "--help"]));
     insta::assert_snapshot!("help_render", help(&["render", "--help"]));
     insta::assert_snapshot!("help_state", help(&["state", "--help"]));
+    insta::assert_snapshot!("help_providers", help(&["providers", "--help"]));
     insta::assert_snapshot!("help_state_migrate", help(&["state", "migrate", "--help"]));
 }

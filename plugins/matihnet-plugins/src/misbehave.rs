@@ -59,7 +59,7 @@ pub fn newer_protocol() -> std::process::ExitCode {
                 id,
                 outcome: Ok(result),
             };
-            if write_message(&mut out, &answer.to_value()).is_err() {
+            if write_message(&mut out, &answer.into_value()).is_err() {
                 break;
             }
         }
