@@ -347,7 +347,15 @@ impl Plugin {
                 "the handshake".into(),
                 plugin.spec.start_timeout,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                PluginError::Answered(reason) => PluginError::Start {
+                    plugin: plugin.spec.name.clone(),
+                    path: plugin.spec.path.display().to_string(),
+                    reason: format!("it refused the handshake: {reason}"),
+                },
+                other => other,
+            })?;
         if !PROTOCOL_VERSIONS.contains(&hello.protocol_version) {
             return Err(PluginError::Version {
                 plugin: plugin.spec.name.clone(),
@@ -815,15 +823,19 @@ impl Provider for PluginProvider {
     }
 
     fn map_resources(&self, neutral: Vec<DesiredResource>) -> Vec<DesiredResource> {
-        // The trait gives no way to fail here; a plugin that cannot map is a plugin that
-        // cannot plan, and its next call reports why.
+        // The trait gives no way to fail here (the binary maps through the factory, which
+        // does). Falling back to the resources as they came keeps a failed mapping from ever
+        // reading as "nothing is wanted", which would plan to destroy everything; the plugin
+        // then refuses the kinds it does not know, and its next call says why it failed.
         self.plugin
             .call_blocking(
                 "map_resources",
-                MapParams { resources: neutral },
+                MapParams {
+                    resources: neutral.clone(),
+                },
                 "map_resources",
             )
-            .unwrap_or_default()
+            .unwrap_or(neutral)
     }
 
     async fn read(
