@@ -35,7 +35,7 @@ pub fn plugin_binary(name: &str) -> PathBuf {
     let plugin = dir.join(format!("matihnet-provider-{name}"));
     assert!(
         plugin.exists(),
-        "the provider plugin is missing at {}: run the tests with `cargo test --workspace` (which builds it) or `cargo build -p matihnet-plugins` first",
+        "the provider plugin is missing at {}: run the tests with `cargo test --workspace` (the matihnet-plugins package's own tests build it) or `cargo build -p matihnet-plugins` first",
         plugin.display()
     );
     plugin

@@ -101,11 +101,14 @@ pub fn read_message<R: BufRead>(reader: &mut R) -> Result<serde_json::Value, Fra
     serde_json::from_slice(&body).map_err(|e| FrameError::Garbage(format!("{e}: {}", shown(&body))))
 }
 
-/// Writes one framed message and flushes it.
+/// Writes one framed message and flushes it. The frame is assembled first and written with
+/// one call: on an unbuffered pipe each piece would be a system call (and a wake-up of the
+/// reader) of its own.
 pub fn write_message(writer: &mut impl Write, message: &serde_json::Value) -> std::io::Result<()> {
     let body = serde_json::to_vec(message)?;
-    write!(writer, "Content-Length: {}\r\n\r\n", body.len())?;
-    writer.write_all(&body)?;
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(&body);
+    writer.write_all(&frame)?;
     writer.flush()
 }
 

@@ -6,7 +6,9 @@
 //! the end of stdin (the host exited or was killed) aborts every call and ends the plugin.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use matihnet_core::retry::{reporting_retries, RetryNotice, RetryReporter};
 use matihnet_core::{Provider, ProviderConfig, ProviderFactory};
@@ -45,7 +47,15 @@ struct Outgoing;
 
 impl Outgoing {
     fn send(&self, message: serde_json::Value) -> std::io::Result<()> {
-        write_message(&mut std::io::stdout().lock(), &message)
+        // A second handle on the same descriptor, unbuffered, so a frame leaves in one write;
+        // stdout's own handle is line-buffered and would send the header and the body apart.
+        static RAW: OnceLock<Option<File>> = OnceLock::new();
+        let mut stdout = std::io::stdout().lock();
+        let raw = RAW.get_or_init(|| stdout.as_fd().try_clone_to_owned().ok().map(File::from));
+        match raw {
+            Some(file) => write_message(&mut &*file, &message),
+            None => write_message(&mut stdout, &message),
+        }
     }
 }
 
