@@ -3,12 +3,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// A resource's recorded attributes, sorted by name so that files and plans are stable.
 pub type Attrs = BTreeMap<String, Value>;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written as plain JSON (untagged); read by [`ValueVisitor`], not by a derived untagged
+/// `Deserialize`, which buffers every value and tries each variant in turn, formatting an error
+/// for each miss: that was most of the time of reading a large state and of every message of
+/// the plugin protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     Null,
@@ -17,6 +22,77 @@ pub enum Value {
     String(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Accepts null, booleans, integers that fit an `i64`, strings, and lists and maps of values;
+/// refuses fractions and larger integers, which no attribute holds.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "an attribute value (null, true or false, a whole number, a string, a list or a map)",
+        )
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        i64::try_from(u)
+            .map(Value::Int)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(u), &self))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+
+    /// A repeated key keeps its last value, as a `BTreeMap`'s own deserialisation does.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            out.insert(k, v);
+        }
+        Ok(Value::Map(out))
+    }
 }
 
 impl Value {
@@ -176,6 +252,67 @@ pub mod attrs {
                 in_prior_order(&prior, vec!["c".into(), "a".into()]),
                 ["a", "c"]
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_from_json_are_the_values_written() {
+        let mut map = BTreeMap::new();
+        map.insert("a".to_string(), Value::Map(BTreeMap::new()));
+        map.insert("b".to_string(), Value::Int(1));
+        let cases = [
+            ("null", Value::Null),
+            ("true", Value::Bool(true)),
+            ("-7", Value::Int(-7)),
+            ("9223372036854775807", Value::Int(i64::MAX)),
+            ("-9223372036854775808", Value::Int(i64::MIN)),
+            (r#""a\"b\u00e9""#, Value::String("a\"bé".into())),
+            (
+                r#"[null, 1, "x", [true, []]]"#,
+                Value::List(vec![
+                    Value::Null,
+                    Value::Int(1),
+                    Value::String("x".into()),
+                    Value::List(vec![Value::Bool(true), Value::List(vec![])]),
+                ]),
+            ),
+            (r#"{"b": 1, "a": {}}"#, Value::Map(map)),
+        ];
+        for (text, expected) in cases {
+            let read: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(read, expected, "{text}");
+            let again: Value =
+                serde_json::from_str(&serde_json::to_string(&read).unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(again, expected, "{text} written and read again");
+        }
+        let repeated: Value = serde_json::from_str(r#"{"k": 1, "k": 2}"#).unwrap_or(Value::Null);
+        assert_eq!(
+            repeated.as_map().and_then(|m| m.get("k")),
+            Some(&Value::Int(2))
+        );
+    }
+
+    #[test]
+    fn fractions_and_integers_beyond_i64_are_refused_with_what_was_expected() {
+        for text in [
+            "1.5",
+            "-0.0",
+            "1e3",
+            "[1, 2.5]",
+            r#"{"k": {"deep": 0.1}}"#,
+            "9223372036854775808",
+        ] {
+            let err = serde_json::from_str::<Value>(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text} was accepted"))
+                .to_string();
+            assert!(err.contains("expected an attribute value"), "{text}: {err}");
         }
     }
 }

@@ -67,9 +67,15 @@ impl AzureProvider {
         let pacer = Arc::new(matihnet_core::pacing::Pacer::new(
             settings.rate_limits.clone(),
         ));
-        // One counted and paced transport for the generated clients and for `arm.rs`.
+        // One counted and paced transport for the generated clients and for `arm.rs`. The
+        // SDK's own `new_http_client` turns connection pooling off (for a hyper bug of 2020,
+        // hyperium/hyper#2312, long fixed): every request would open a new connection, and
+        // against the real cloud pay a TLS handshake too. This one keeps connections open.
+        let pooled = reqwest::Client::builder()
+            .build()
+            .map_err(|e| ConnectError::Client(format!("the HTTP client: {e}")))?;
         let http: Arc<dyn azure_core::HttpClient> = Arc::new(MeteredHttp {
-            inner: azure_core::new_http_client(),
+            inner: Arc::new(pooled),
             calls: Arc::clone(&calls),
             pacer: Arc::clone(&pacer),
         });

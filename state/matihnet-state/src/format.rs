@@ -8,10 +8,8 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use matihnet_core::{Address, Attrs, Value};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{OutputValue, ResourceState, State, STATE_VERSION};
@@ -49,7 +47,6 @@ struct FileState {
 #[derive(Deserialize)]
 struct FileResource {
     address: Address,
-    #[serde(deserialize_with = "attributes")]
     attributes: Attrs,
     #[serde(default)]
     dependencies: Vec<Address>,
@@ -63,7 +60,6 @@ struct FileResource {
 
 #[derive(Deserialize)]
 struct FileOutput {
-    #[serde(deserialize_with = "value")]
     value: Value,
     #[serde(default)]
     sensitive: bool,
@@ -98,112 +94,6 @@ struct FileResourceRef<'a> {
 struct FileOutputRef<'a> {
     value: &'a Value,
     sensitive: bool,
-}
-
-/// What `Value`'s own (untagged) deserialisation says of anything that is not a value.
-const NOT_A_VALUE: &str = "data did not match any variant of untagged enum Value";
-
-/// Reads a [`Value`] straight from the JSON. `Value`'s derived `Deserialize` is untagged: it
-/// buffers every value and tries each variant in turn, formatting an error for each miss, which
-/// was most of the time of reading a large state. This accepts exactly what that accepts (null,
-/// booleans, integers that fit an `i64`, strings, lists and maps of values) and refuses the rest
-/// (fractions, larger integers) with the same message.
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an attribute value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
-    }
-
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        i64::try_from(u)
-            .map(Value::Int)
-            .map_err(|_| E::custom(NOT_A_VALUE))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
-        Err(E::custom(NOT_A_VALUE))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(FileValue(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        read_map(map).map(Value::Map)
-    }
-}
-
-/// A map of values, as [`ValueVisitor`] reads them; a repeated key keeps its last value, as a
-/// `BTreeMap`'s own deserialisation does.
-fn read_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<BTreeMap<String, Value>, A::Error> {
-    let mut out = BTreeMap::new();
-    while let Some((k, FileValue(v))) = map.next_entry::<String, FileValue>()? {
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
-/// One value in the file, read by [`ValueVisitor`].
-struct FileValue(Value);
-
-impl<'de> Deserialize<'de> for FileValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor).map(FileValue)
-    }
-}
-
-fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    d.deserialize_any(ValueVisitor)
-}
-
-/// A resource's attributes: a map of values (anything else is refused as a map would refuse it).
-fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
-    struct AttrsVisitor;
-
-    impl<'de> Visitor<'de> for AttrsVisitor {
-        type Value = Attrs;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a map")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Attrs, A::Error> {
-            read_map(map)
-        }
-    }
-
-    d.deserialize_map(AttrsVisitor)
 }
 
 #[derive(Deserialize)]
@@ -568,54 +458,6 @@ mod tests {
         assert!(dropped.resources[&Address::new("dns_zone", "a")]
             .dependencies
             .is_empty());
-    }
-
-    #[test]
-    fn values_are_read_as_value_itself_reads_them() {
-        // The streaming reader must accept and refuse exactly what `Value`'s derived
-        // deserialisation does, and build the same values.
-        let cases = [
-            "null",
-            "true",
-            "false",
-            "0",
-            "-7",
-            "9223372036854775807",
-            "-9223372036854775808",
-            "9223372036854775808",
-            "18446744073709551615",
-            "1.5",
-            "-0.0",
-            "1e3",
-            r#""""#,
-            r#""a\"b\u00e9""#,
-            "[]",
-            r#"[null, 1, "x", [true, []], {"k": [1]}]"#,
-            "[1, 2.5]",
-            "{}",
-            r#"{"b": 1, "a": {"c": null}, "d": ["x"]}"#,
-            r#"{"k": 1, "k": 2}"#,
-            r#"{"k": {"deep": 0.1}}"#,
-        ];
-        for text in cases {
-            let derived = serde_json::from_str::<Value>(text);
-            let streamed = serde_json::from_str::<FileValue>(text).map(|v| v.0);
-            match (&derived, &streamed) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
-                (Err(a), Err(b)) => {
-                    assert!(a.to_string().contains(NOT_A_VALUE), "{text}: {a}");
-                    assert!(b.to_string().contains(NOT_A_VALUE), "{text}: {b}");
-                }
-                _ => panic!("{text}: derived {derived:?}, streamed {streamed:?}"),
-            }
-        }
-        // Attributes that are not a map are refused as a map refuses them.
-        let derived = serde_json::from_str::<Attrs>("[1]")
-            .unwrap_err()
-            .to_string();
-        let mut d = serde_json::Deserializer::from_str("[1]");
-        let streamed = attributes(&mut d).unwrap_err().to_string();
-        assert_eq!(derived, streamed);
     }
 
     #[test]
