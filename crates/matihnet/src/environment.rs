@@ -361,11 +361,19 @@ impl EnvironmentFile {
             .schemas(&config)
             .await
             .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
-        let desired = factory
-            .map_resources(&config, self.neutral_resources())
+        Ok((schemas, self.mapped(factory.as_ref(), &config).await?))
+    }
+
+    /// The file's resources as the provider will manage them.
+    async fn mapped(
+        &self,
+        factory: &dyn ProviderFactory,
+        config: &ProviderConfig,
+    ) -> anyhow::Result<Vec<DesiredResource>> {
+        factory
+            .map_resources(config, self.neutral_resources())
             .await
-            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
-        Ok((schemas, desired))
+            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))
     }
 
     /// Builds the provider the file names, configured from its section, and the resources it
@@ -388,11 +396,7 @@ impl EnvironmentFile {
             .connect(&config)
             .await
             .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
-        let desired = factory
-            .map_resources(&config, self.neutral_resources())
-            .await
-            .map_err(|e| anyhow::anyhow!("provider {}: {e}", factory.name()))?;
-        Ok((provider, desired))
+        Ok((provider, self.mapped(factory.as_ref(), &config).await?))
     }
 
     pub fn print_warnings(&self, term: &Terminal) {
