@@ -4,13 +4,20 @@
 //! The plugin is started once per command and stopped at its end (`shutdown`, then a kill if
 //! it lingers). It runs in a process group of its own, so the terminal's Ctrl-C reaches only
 //! matihnet, which decides what to cancel; if matihnet dies, the plugin sees its stdin close
-//! and stops. Three threads per plugin do its IO (stdin, stdout, stderr), so neither a slow
-//! plugin nor a full pipe ever blocks the runtime. A plugin that exits, hangs past the call
-//! timeout or writes anything but protocol messages fails the calls it holds with an error
-//! naming the plugin, the call, the resource and the last lines of its stderr.
+//! and stops. Its stdin and stdout are non-blocking pipes served by two tasks on the runtime
+//! that started it (a writer and a reader), so neither a slow plugin nor a full pipe blocks a
+//! worker, and a call costs no thread wake-up of its own: the caller's task hands its request
+//! to the writer and is woken by the reader on the same worker. Its stderr, seldom written,
+//! has a thread. A plugin that exits, hangs past the call timeout or writes anything but
+//! protocol messages fails the calls it holds with an error naming the plugin, the call, the
+//! resource and the last lines of its stderr.
+//!
+//! The host needs a multi-threaded runtime: the trait's synchronous calls (`api_calls`,
+//! `map_resources`) wait for the plugin with `block_in_place`.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,13 +33,14 @@ use matihnet_core::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{
-    read_message, write_message, CancelParams, ConfigureParams, ConfigureResult, CreateParams,
-    DeleteParams, FrameError, HandshakeParams, HandshakeResult, ImportParams, MapParams, Message,
-    ReadAnswer, ReadManyParams, ReadParams, RetryParams, UpdateParams, WireError,
-    MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS,
+    notification, read_frame_async, request, Body, CancelParams, ConfigureParams, ConfigureResult,
+    FrameError, HandshakeParams, HandshakeResult, MapParams, Message, ReadAnswer, RetryParams,
+    WireError, MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS,
 };
 
 /// How a plugin is run.
@@ -126,7 +134,7 @@ impl PluginError {
 const STDERR_LINES: usize = 40;
 const STDERR_LINE_CHARS: usize = 500;
 
-type Outcome = Result<serde_json::Value, CallFailure>;
+type Outcome = Result<Body, CallFailure>;
 
 #[derive(Debug, Clone)]
 enum CallFailure {
@@ -136,24 +144,15 @@ enum CallFailure {
     Broken(String),
 }
 
-enum Reply {
-    Async {
-        done: oneshot::Sender<Outcome>,
-        retries: mpsc::UnboundedSender<RetryNotice>,
-    },
-    Blocking(std::sync::mpsc::SyncSender<Outcome>),
+/// Where a call's answer, and its retry notices, go.
+struct Reply {
+    done: oneshot::Sender<Outcome>,
+    retries: mpsc::UnboundedSender<RetryNotice>,
 }
 
 impl Reply {
     fn send(self, outcome: Outcome) {
-        match self {
-            Reply::Async { done, .. } => {
-                let _ = done.send(outcome);
-            }
-            Reply::Blocking(tx) => {
-                let _ = tx.send(outcome);
-            }
-        }
+        let _ = self.done.send(outcome);
     }
 }
 
@@ -213,7 +212,10 @@ impl Shared {
 pub struct Plugin {
     spec: PluginSpec,
     child: Arc<Mutex<Child>>,
-    outgoing: Mutex<Option<mpsc::UnboundedSender<serde_json::Value>>>,
+    /// Framed messages for the writer task; `None` once stdin is closed.
+    outgoing: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// The runtime the plugin's reader and writer run on, for calls from synchronous code.
+    runtime: tokio::runtime::Handle,
     shared: Arc<Shared>,
     next_id: AtomicU64,
     hello: HandshakeResult,
@@ -283,15 +285,29 @@ impl Plugin {
             stderr_done: (Mutex::new(false), Condvar::new()),
         });
 
-        let (outgoing, mut to_write) = mpsc::unbounded_channel::<serde_json::Value>();
-        std::thread::spawn(move || {
-            let mut stdin = stdin;
-            while let Some(message) = to_write.blocking_recv() {
-                if write_message(&mut stdin, &message).is_err() {
+        let pipes = pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).and_then(|stdin| {
+            pipe::Receiver::from_owned_fd(OwnedFd::from(stdout)).map(|stdout| (stdin, stdout))
+        });
+        let (mut stdin, stdout) = match pipes {
+            Ok(pipes) => pipes,
+            Err(e) => {
+                let mut child = child.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(start_error(format!("its pipes could not be set up: {e}")));
+            }
+        };
+        // A task, not a thread: a request sent from a worker wakes it on that same worker, and
+        // a frame it has begun is always finished, whatever happens to the call that sent it.
+        let (outgoing, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(frame) = to_write.recv().await {
+                if stdin.write_all(&frame).await.is_err() {
                     // The plugin is gone; its stdout's end tells the reader why.
                     return;
                 }
             }
+            // Every sender is gone: dropping `stdin` closes it, the plugin's signal to stop.
         });
         std::thread::spawn({
             let shared = shared.clone();
@@ -318,16 +334,17 @@ impl Plugin {
                 cv.notify_all();
             }
         });
-        std::thread::spawn({
+        tokio::spawn({
             let shared = shared.clone();
             let child = child.clone();
-            move || read_loop(stdout, &shared, &child)
+            async move { read_loop(stdout, &shared, &child).await }
         });
 
         let mut plugin = Plugin {
             spec,
             child,
             outgoing: Mutex::new(Some(outgoing)),
+            runtime: tokio::runtime::Handle::current(),
             shared,
             next_id: AtomicU64::new(1),
             hello: HandshakeResult {
@@ -340,15 +357,15 @@ impl Plugin {
         let hello: HandshakeResult = plugin
             .call_with(
                 "handshake",
-                HandshakeParams {
+                &HandshakeParams {
                     protocol_versions: PROTOCOL_VERSIONS.to_vec(),
                     host: format!("matihnet {}", env!("CARGO_PKG_VERSION")),
                 },
-                "the handshake".into(),
+                "the handshake",
                 plugin.spec.start_timeout,
             )
             .await
-            .map_err(|e| match e {
+            .map_err(|e| match e.into_plugin_error() {
                 PluginError::Answered(reason) => PluginError::Start {
                     plugin: plugin.spec.name.clone(),
                     path: plugin.spec.path.display().to_string(),
@@ -384,19 +401,17 @@ impl Plugin {
         &self.spec
     }
 
-    fn send(&self, message: Message) -> bool {
+    /// Hands a framed message to the writer.
+    fn send(&self, frame: Vec<u8>) -> bool {
         self.outgoing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .is_some_and(|tx| tx.send(message.into_value()).is_ok())
+            .is_some_and(|tx| tx.send(frame).is_ok())
     }
 
     fn notify(&self, method: &str, params: impl Serialize) {
-        self.send(Message::Notification {
-            method: method.into(),
-            params: serde_json::to_value(params).unwrap_or_default(),
-        });
+        self.send(notification(method, &params));
     }
 
     fn broken(&self, call: &str, reason: String) -> PluginError {
@@ -438,28 +453,25 @@ impl Plugin {
         Ok(())
     }
 
+    /// Makes one call and waits for its answer, undecoded.
     async fn call_raw(
         &self,
         method: &str,
-        params: serde_json::Value,
+        params: &impl Serialize,
         call: &str,
         timeout: Duration,
-    ) -> Result<serde_json::Value, CallError> {
+    ) -> Result<Body, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, mut outcome) = oneshot::channel();
         let (retries, mut notices) = mpsc::unbounded_channel();
-        self.register(id, Reply::Async { done, retries })
+        self.register(id, Reply { done, retries })
             .map_err(|why| CallError::Plugin(self.broken(call, why)))?;
         let mut in_flight = InFlight {
             plugin: self,
             id,
             finished: false,
         };
-        self.send(Message::Request {
-            id,
-            method: method.into(),
-            params,
-        });
+        self.send(request(id, method, params));
         let deadline = tokio::time::Instant::now() + timeout;
         let result = loop {
             tokio::select! {
@@ -487,100 +499,98 @@ impl Plugin {
         }
     }
 
+    /// Makes one call and decodes its answer.
     async fn call_with<T: DeserializeOwned>(
         &self,
         method: &str,
-        params: impl Serialize,
-        call: String,
+        params: &impl Serialize,
+        call: &str,
         timeout: Duration,
-    ) -> Result<T, PluginError> {
-        let params = serde_json::to_value(params).unwrap_or_default();
-        let value = self
-            .call_raw(method, params, &call, timeout)
-            .await
-            .map_err(|e| e.into_plugin_error())?;
-        self.decode(&call, value)
+    ) -> Result<T, CallError> {
+        let body = self.call_raw(method, params, call, timeout).await?;
+        self.decode(call, &body).map_err(CallError::Plugin)
     }
 
-    fn decode<T: DeserializeOwned>(
-        &self,
-        call: &str,
-        value: serde_json::Value,
-    ) -> Result<T, PluginError> {
-        serde_json::from_value(value).map_err(|e| {
+    fn decode<T: DeserializeOwned>(&self, call: &str, body: &Body) -> Result<T, PluginError> {
+        body.result().map_err(|e| {
             self.broken(
                 call,
-                format!("answered with something this matihnet cannot read ({e})"),
+                format!(
+                    "answered with something this matihnet cannot read ({e}): {}",
+                    body.shown()
+                ),
             )
         })
     }
 
-    /// A call made from synchronous code (the trait's `map_resources`, `api_calls`): waits on
-    /// a thread-blocking channel, so it does not need the runtime to make progress.
+    /// A call made from synchronous code (the trait's `map_resources`, `api_calls`): the
+    /// worker it blocks hands its other tasks on (`block_in_place`), so the plugin's reader and
+    /// writer go on running.
     fn call_blocking<T: DeserializeOwned>(
         &self,
         method: &str,
         params: impl Serialize,
         call: &str,
     ) -> Result<T, CallError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.register(id, Reply::Blocking(tx))
-            .map_err(|why| CallError::Plugin(self.broken(call, why)))?;
-        self.send(Message::Request {
-            id,
-            method: method.into(),
-            params: serde_json::to_value(params).unwrap_or_default(),
-        });
-        match rx.recv_timeout(self.spec.call_timeout) {
-            Ok(Ok(v)) => self.decode(call, v).map_err(CallError::Plugin),
-            Ok(Err(f)) => Err(self.failure(call, f)),
-            Err(_) => {
-                let _ = InFlight {
-                    plugin: self,
-                    id,
-                    finished: false,
-                };
-                Err(CallError::Plugin(PluginError::Timeout {
-                    plugin: self.spec.name.clone(),
-                    path: self.spec.path.display().to_string(),
-                    call: call.to_string(),
-                    after: self.spec.call_timeout,
-                    stderr: self.shared.stderr_tail(),
-                }))
-            }
+        if is_current_thread_runtime() {
+            return Err(CallError::Plugin(self.broken(
+                call,
+                "was called from a single-threaded runtime, on which matihnet cannot wait for a plugin without stopping it; use a multi-threaded one".into(),
+            )));
         }
+        blocking(|| {
+            self.runtime
+                .block_on(self.call_with(method, &params, call, self.spec.call_timeout))
+        })
     }
 
     /// Asks the plugin to stop, and makes sure it does.
     pub fn shutdown(&self) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.send(Message::Request {
-            id,
-            method: "shutdown".into(),
-            params: serde_json::Value::Null,
-        });
+        self.send(request(id, "shutdown", &()));
         // Closing stdin is the plugin's other signal to stop.
         self.outgoing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
+        // The writer task delivers the goodbye and closes stdin: a worker that waits here
+        // hands its tasks on first.
+        blocking(|| {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+            let _ = child.kill();
+            let _ = child.wait();
+        });
     }
 }
 
 impl Drop for Plugin {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+fn is_current_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// Runs `wait`, which blocks its thread, so that the runtime's other tasks (the plugin's
+/// reader and writer among them) go on: a worker of a multi-threaded runtime hands them to
+/// another thread first.
+fn blocking<R>(wait: impl FnOnce() -> R) -> R {
+    let on_multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_multi_thread {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
     }
 }
 
@@ -593,10 +603,11 @@ fn versions_text() -> String {
 }
 
 /// Reads the plugin's stdout until it ends, handing each answer to its caller.
-fn read_loop(stdout: std::process::ChildStdout, shared: &Shared, child: &Mutex<Child>) {
-    let mut reader = BufReader::new(stdout);
+async fn read_loop(stdout: pipe::Receiver, shared: &Shared, child: &Mutex<Child>) {
+    // Big enough that a batch of answers arrives in one read.
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, stdout);
     let why = loop {
-        let message = match read_message(&mut reader).and_then(Message::classify) {
+        let message = match read_frame_async(&mut reader).await.and_then(Message::parse) {
             Ok(m) => m,
             Err(FrameError::Garbage(what)) => {
                 let _ = child.lock().unwrap_or_else(PoisonError::into_inner).kill();
@@ -604,7 +615,7 @@ fn read_loop(stdout: std::process::ChildStdout, shared: &Shared, child: &Mutex<C
                     "wrote something that is not a protocol message to its stdout ({what}; a plugin must write its logs to stderr), so it was stopped"
                 );
             }
-            Err(FrameError::Closed | FrameError::Io(_)) => break exit_reason(child),
+            Err(FrameError::Closed | FrameError::Io(_)) => break exit_reason(child).await,
         };
         match message {
             Message::Response { id, outcome } => {
@@ -618,14 +629,14 @@ fn read_loop(stdout: std::process::ChildStdout, shared: &Shared, child: &Mutex<C
                 }
             }
             Message::Notification { method, params } if method == "retry" => {
-                if let Ok(p) = serde_json::from_value::<RetryParams>(params) {
-                    if let Some(Reply::Async { retries, .. }) = shared
+                if let Ok(p) = params.params::<RetryParams>() {
+                    if let Some(reply) = shared
                         .pending
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .get(&p.id)
                     {
-                        let _ = retries.send(p.notice);
+                        let _ = reply.retries.send(p.notice);
                     }
                 }
             }
@@ -638,7 +649,7 @@ fn read_loop(stdout: std::process::ChildStdout, shared: &Shared, child: &Mutex<C
 }
 
 /// Why a plugin's stdout ended: its exit status, once it has one.
-fn exit_reason(child: &Mutex<Child>) -> String {
+async fn exit_reason(child: &Mutex<Child>) -> String {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         if let Ok(Some(status)) = child
@@ -651,7 +662,7 @@ fn exit_reason(child: &Mutex<Child>) -> String {
         if Instant::now() >= deadline {
             return "closed its stdout".to_string();
         }
-        std::thread::sleep(Duration::from_millis(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -723,23 +734,17 @@ impl PluginFactory {
             }
         }
         let result: ConfigureResult = plugin
-            .call_raw(
+            .call_with(
                 "configure",
-                serde_json::to_value(ConfigureParams {
+                &ConfigureParams {
                     config: config.clone(),
                     connect,
-                })
-                .unwrap_or_default(),
+                },
                 "configure",
                 plugin.spec.call_timeout,
             )
             .await
-            .map_err(CallError::into_error)
-            .and_then(|v| {
-                plugin
-                    .decode("configure", v)
-                    .map_err(PluginError::into_provider_error)
-            })?;
+            .map_err(CallError::into_error)?;
         *configured = Some((config.clone(), connect, result.clone()));
         Ok((plugin, result))
     }
@@ -761,18 +766,15 @@ impl ProviderFactory for PluginFactory {
         neutral: Vec<DesiredResource>,
     ) -> Result<Vec<DesiredResource>, ProviderError> {
         let (plugin, _) = self.configure(config, false).await?;
-        let value = plugin
-            .call_raw(
+        plugin
+            .call_with(
                 "map_resources",
-                serde_json::to_value(MapParams { resources: neutral }).unwrap_or_default(),
+                &MapParams { resources: neutral },
                 "map_resources",
                 plugin.spec.call_timeout,
             )
             .await
-            .map_err(CallError::into_error)?;
-        plugin
-            .decode("map_resources", value)
-            .map_err(PluginError::into_provider_error)
+            .map_err(CallError::into_error)
     }
 
     async fn connect(&self, config: &ProviderConfig) -> Result<Arc<dyn Provider>, ProviderError> {
@@ -783,6 +785,42 @@ impl ProviderFactory for PluginFactory {
             configured,
         }))
     }
+}
+
+/// The parameters of the cloud calls as the host sends them: borrowed, so a call copies
+/// nothing before it is encoded. Each has the keys of its owned form in [`crate::protocol`]
+/// (`ReadParams`, `CreateParams`, ...), which the plugin decodes; a test holds them together.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outgoing<'a> {
+    Read {
+        ctx: &'a OperationContext,
+        prior: &'a Attrs,
+    },
+    ReadMany {
+        kind: &'a str,
+        reads: Vec<Outgoing<'a>>,
+    },
+    Create {
+        ctx: &'a OperationContext,
+        desired: &'a Attrs,
+    },
+    Update {
+        ctx: &'a OperationContext,
+        prior: &'a Attrs,
+        desired: &'a Attrs,
+    },
+    Delete {
+        ctx: &'a OperationContext,
+        prior: &'a Attrs,
+    },
+    Import {
+        ctx: &'a OperationContext,
+        id: &'a str,
+        mark: bool,
+    },
+    /// `{}`, for the calls without parameters.
+    Nothing {},
 }
 
 /// A connected plugin's provider.
@@ -803,12 +841,9 @@ impl PluginProvider {
         params: impl Serialize,
         call: String,
     ) -> Result<T, CallError> {
-        let params = serde_json::to_value(params).unwrap_or_default();
-        let value = self
-            .plugin
-            .call_raw(method, params, &call, self.plugin.spec.call_timeout)
-            .await?;
-        self.plugin.decode(&call, value).map_err(CallError::Plugin)
+        self.plugin
+            .call_with(method, &params, &call, self.plugin.spec.call_timeout)
+            .await
     }
 }
 
@@ -843,20 +878,14 @@ impl Provider for PluginProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
-        let params = ReadParams {
-            ctx: ctx.clone(),
-            prior: prior.clone(),
-        };
+        let params = Outgoing::Read { ctx, prior };
         self.call("read", params, format!("read of {}", ctx.addr))
             .await
             .map_err(CallError::into_error)
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        let params = CreateParams {
-            ctx: ctx.clone(),
-            desired: desired.clone(),
-        };
+        let params = Outgoing::Create { ctx, desired };
         self.call("create", params, format!("create of {}", ctx.addr))
             .await
             .map_err(CallError::into_failure)
@@ -868,10 +897,10 @@ impl Provider for PluginProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
-        let params = UpdateParams {
-            ctx: ctx.clone(),
-            prior: prior.clone(),
-            desired: desired.clone(),
+        let params = Outgoing::Update {
+            ctx,
+            prior,
+            desired,
         };
         self.call("update", params, format!("update of {}", ctx.addr))
             .await
@@ -879,10 +908,7 @@ impl Provider for PluginProvider {
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        let params = DeleteParams {
-            ctx: ctx.clone(),
-            prior: prior.clone(),
-        };
+        let params = Outgoing::Delete { ctx, prior };
         self.call::<serde_json::Value>("delete", params, format!("delete of {}", ctx.addr))
             .await
             .map(|_| ())
@@ -901,11 +927,7 @@ impl Provider for PluginProvider {
                 format!("the {} provider plugin cannot import", self.name),
             ));
         }
-        let params = ImportParams {
-            ctx: ctx.clone(),
-            id: id.to_string(),
-            mark,
-        };
+        let params = Outgoing::Import { ctx, id, mark };
         self.call(
             "import",
             params,
@@ -917,13 +939,13 @@ impl Provider for PluginProvider {
 
     fn api_calls(&self) -> CallCounts {
         self.plugin
-            .call_blocking("api_calls", serde_json::json!({}), "api_calls")
+            .call_blocking("api_calls", Outgoing::Nothing {}, "api_calls")
             .unwrap_or_default()
     }
 
     fn pacing(&self) -> std::collections::BTreeMap<String, matihnet_core::pacing::PacingReport> {
         self.plugin
-            .call_blocking("pacing", serde_json::json!({}), "pacing")
+            .call_blocking("pacing", Outgoing::Nothing {}, "pacing")
             .unwrap_or_default()
     }
 
@@ -936,14 +958,11 @@ impl Provider for PluginProvider {
         kind: &str,
         reads: &[(OperationContext, Attrs)],
     ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-        let params = ReadManyParams {
-            kind: kind.to_string(),
+        let params = Outgoing::ReadMany {
+            kind,
             reads: reads
                 .iter()
-                .map(|(ctx, prior)| ReadParams {
-                    ctx: ctx.clone(),
-                    prior: prior.clone(),
-                })
+                .map(|(ctx, prior)| Outgoing::Read { ctx, prior })
                 .collect(),
         };
         let call = format!("read of {} `{kind}` resources", reads.len());
@@ -973,5 +992,72 @@ impl Provider for PluginProvider {
                 reads.iter().map(|_| Err(e.clone())).collect()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{
+        CreateParams, DeleteParams, ImportParams, ReadManyParams, ReadParams, UpdateParams,
+    };
+    use matihnet_core::Address;
+
+    /// What the host sends decodes as what the plugin expects.
+    #[test]
+    fn borrowed_parameters_have_the_keys_of_the_owned_ones() {
+        let ctx = OperationContext {
+            addr: Address::new("network", "main"),
+            environment: "prod".into(),
+            lineage: "L".into(),
+        };
+        let mut prior = Attrs::new();
+        prior.insert("id".into(), "n-1".into());
+        let mut desired = Attrs::new();
+        desired.insert("cidr".into(), "10.0.0.0/16".into());
+        fn sent<T: serde::de::DeserializeOwned>(o: &Outgoing<'_>) -> T {
+            let text = serde_json::to_string(o).expect("encode");
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        }
+        let read = Outgoing::Read {
+            ctx: &ctx,
+            prior: &prior,
+        };
+        let r: ReadParams = sent(&read);
+        assert_eq!(
+            (r.ctx.addr.to_string(), &r.prior),
+            ("network.main".into(), &prior)
+        );
+        let many: ReadManyParams = sent(&Outgoing::ReadMany {
+            kind: "network",
+            reads: vec![read],
+        });
+        assert_eq!((many.kind.as_str(), many.reads.len()), ("network", 1));
+        let c: CreateParams = sent(&Outgoing::Create {
+            ctx: &ctx,
+            desired: &desired,
+        });
+        assert_eq!(c.desired, desired);
+        let u: UpdateParams = sent(&Outgoing::Update {
+            ctx: &ctx,
+            prior: &prior,
+            desired: &desired,
+        });
+        assert_eq!((u.prior, u.desired), (prior.clone(), desired.clone()));
+        let d: DeleteParams = sent(&Outgoing::Delete {
+            ctx: &ctx,
+            prior: &prior,
+        });
+        assert_eq!(d.ctx.lineage, "L");
+        let i: ImportParams = sent(&Outgoing::Import {
+            ctx: &ctx,
+            id: "n-1",
+            mark: true,
+        });
+        assert_eq!((i.id.as_str(), i.mark), ("n-1", true));
+        assert_eq!(
+            serde_json::to_string(&Outgoing::Nothing {}).expect("encode"),
+            "{}"
+        );
     }
 }

@@ -9,13 +9,14 @@
 //!
 //! The methods and their parameters are listed in `docs/plugin-protocol.md`.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 
 use matihnet_core::retry::RetryNotice;
 use matihnet_core::{
     Attrs, DesiredResource, ErrorKind, OperationContext, ProviderConfig, ProviderError,
     ProviderFailure, ResourceSchema,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The protocol versions this build speaks. A host offers all of them; a plugin picks one.
@@ -48,152 +49,319 @@ fn shown(bytes: &[u8]) -> String {
     format!("{text:?}")
 }
 
-/// Reads one framed message.
-pub fn read_message<R: BufRead>(reader: &mut R) -> Result<serde_json::Value, FrameError> {
+/// One header line read: the length it gives, if it is `Content-Length`. `Ok(None)` from the
+/// empty line that ends the header is told apart by the caller, which sees the line empty.
+fn header_line(line: &[u8]) -> Result<Option<usize>, FrameError> {
+    if !line.ends_with(b"\n") {
+        return Err(FrameError::Garbage(shown(line)));
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| FrameError::Garbage(shown(line)))?
+        .trim_end_matches(['\r', '\n']);
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(FrameError::Garbage(shown(line)));
+    };
+    if !name.trim().eq_ignore_ascii_case("content-length") {
+        // Other headers (Content-Type) are allowed and ignored, as LSP allows them.
+        return Ok(None);
+    }
+    let n: usize = value
+        .trim()
+        .parse()
+        .map_err(|_| FrameError::Garbage(shown(line)))?;
+    if n > MAX_MESSAGE {
+        return Err(FrameError::Garbage(format!(
+            "a message of {n} bytes (the limit is {MAX_MESSAGE})"
+        )));
+    }
+    Ok(Some(n))
+}
+
+fn is_end_of_header(line: &[u8]) -> bool {
+    line == b"\r\n" || line == b"\n"
+}
+
+/// Longest header line either side reads: a stray line of output is reported, not buffered.
+const HEADER_LINE: u64 = 1024;
+
+/// Reads one framed message's body.
+pub fn read_frame<R: BufRead>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
     let mut length: Option<usize> = None;
     let mut first = true;
+    let mut line = Vec::new();
     loop {
-        let mut line = Vec::new();
-        let n = <&mut R as std::io::Read>::take(&mut *reader, 1024).read_until(b'\n', &mut line)?;
+        line.clear();
+        let n = <&mut R as std::io::Read>::take(&mut *reader, HEADER_LINE)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
-            return if first {
-                Err(FrameError::Closed)
-            } else {
-                Err(FrameError::Garbage(
-                    "the stream ended inside a header".into(),
-                ))
-            };
+            return Err(end_inside_header(first));
         }
         first = false;
-        if !line.ends_with(b"\n") {
-            return Err(FrameError::Garbage(shown(&line)));
-        }
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| FrameError::Garbage(shown(&line)))?
-            .trim_end_matches(['\r', '\n']);
-        if text.is_empty() {
+        if is_end_of_header(&line) {
             break;
         }
-        let Some((name, value)) = text.split_once(':') else {
-            return Err(FrameError::Garbage(shown(&line)));
-        };
-        if name.trim().eq_ignore_ascii_case("content-length") {
-            let n: usize = value
-                .trim()
-                .parse()
-                .map_err(|_| FrameError::Garbage(shown(&line)))?;
-            if n > MAX_MESSAGE {
-                return Err(FrameError::Garbage(format!(
-                    "a message of {n} bytes (the limit is {MAX_MESSAGE})"
-                )));
-            }
+        if let Some(n) = header_line(&line)? {
             length = Some(n);
         }
-        // Other headers (Content-Type) are allowed and ignored, as LSP allows them.
     }
-    let Some(length) = length else {
-        return Err(FrameError::Garbage(
-            "a header without Content-Length".into(),
-        ));
-    };
-    let mut body = vec![0; length];
+    let mut body = vec![0; body_length(length)?];
     reader.read_exact(&mut body)?;
-    serde_json::from_slice(&body).map_err(|e| FrameError::Garbage(format!("{e}: {}", shown(&body))))
+    Ok(body)
 }
 
-/// Writes one framed message and flushes it. The frame is assembled first and written with
-/// one call: on an unbuffered pipe each piece would be a system call (and a wake-up of the
-/// reader) of its own.
-pub fn write_message(writer: &mut impl Write, message: &serde_json::Value) -> std::io::Result<()> {
-    let body = serde_json::to_vec(message)?;
+/// Reads one framed message's body from an asynchronous stream.
+pub async fn read_frame_async<R>(reader: &mut R) -> Result<Vec<u8>, FrameError>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut length: Option<usize> = None;
+    let mut first = true;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut *reader)
+            .take(HEADER_LINE)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Err(end_inside_header(first));
+        }
+        first = false;
+        if is_end_of_header(&line) {
+            break;
+        }
+        if let Some(n) = header_line(&line)? {
+            length = Some(n);
+        }
+    }
+    let mut body = vec![0; body_length(length)?];
+    reader.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+fn end_inside_header(first: bool) -> FrameError {
+    if first {
+        FrameError::Closed
+    } else {
+        FrameError::Garbage("the stream ended inside a header".into())
+    }
+}
+
+fn body_length(length: Option<usize>) -> Result<usize, FrameError> {
+    length.ok_or_else(|| FrameError::Garbage("a header without Content-Length".into()))
+}
+
+/// A whole frame, header and body, ready to be written with one call: on an unbuffered pipe
+/// each piece would be a system call (and a wake-up of the reader) of its own.
+pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    frame.extend_from_slice(&body);
-    writer.write_all(&frame)?;
-    writer.flush()
+    frame.extend_from_slice(body);
+    frame
 }
 
-/// A message, classified.
+/// A request, framed. Parameters are serialised straight to bytes (no `serde_json::Value` in
+/// between: on a busy apply the intermediate tree cost as much as the encoding itself).
+pub fn request(id: u64, method: &str, params: &impl Serialize) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Request<'a, P> {
+        id: u64,
+        method: &'a str,
+        params: &'a P,
+    }
+    encode(&Request { id, method, params })
+}
+
+/// A notification, framed.
+pub fn notification(method: &str, params: &impl Serialize) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Notification<'a, P> {
+        method: &'a str,
+        params: &'a P,
+    }
+    encode(&Notification { method, params })
+}
+
+/// A response, framed: the result, or the error the call ended with.
+pub fn response<T: Serialize>(id: u64, outcome: Result<&T, &WireError>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Answer<'a, T> {
+        id: u64,
+        result: &'a T,
+    }
+    #[derive(Serialize)]
+    struct Failed<'a> {
+        id: u64,
+        error: &'a WireError,
+    }
+    match outcome {
+        Ok(result) => encode(&Answer { id, result }),
+        Err(error) => encode(&Failed { id, error }),
+    }
+}
+
+fn encode(message: &impl Serialize) -> Vec<u8> {
+    // Serialising the protocol's own types cannot fail: their maps have string keys. Should a
+    // provider's answer ever not serialise, the peer gets an error response, not a panic.
+    let body = serde_json::to_vec(message).unwrap_or_else(|e| {
+        let error = WireError::rejected(format!("unserialisable message: {e}"));
+        serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default()
+    });
+    frame(&body)
+}
+
+/// A message as read: its routing keys decoded, the rest kept as bytes until the one who
+/// knows its type decodes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     Request {
         id: u64,
         method: String,
-        params: serde_json::Value,
+        params: Body,
     },
     Response {
         id: u64,
-        outcome: Result<serde_json::Value, WireError>,
+        outcome: Result<Body, WireError>,
     },
     Notification {
         method: String,
-        params: serde_json::Value,
+        params: Body,
     },
 }
 
-impl Message {
-    /// Classifies a message by its keys; anything else is garbage.
-    pub fn classify(value: serde_json::Value) -> Result<Message, FrameError> {
-        let serde_json::Value::Object(mut map) = value else {
-            return Err(FrameError::Garbage(format!("{value} is not an object")));
-        };
-        let id = match map.remove("id") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v) => Some(
-                v.as_u64()
-                    .ok_or_else(|| FrameError::Garbage(format!("id {v} is not a number")))?,
-            ),
-        };
-        let method = match map.remove("method") {
-            None => None,
-            Some(serde_json::Value::String(m)) => Some(m),
-            Some(v) => return Err(FrameError::Garbage(format!("method {v} is not a string"))),
-        };
-        let params = map.remove("params").unwrap_or(serde_json::Value::Null);
-        match (id, method) {
-            (Some(id), Some(method)) => Ok(Message::Request { id, method, params }),
-            (None, Some(method)) => Ok(Message::Notification { method, params }),
-            (Some(id), None) => {
-                let outcome = match map.remove("error") {
-                    Some(e) if !e.is_null() => {
-                        Err(serde_json::from_value(e.clone()).map_err(|err| {
-                            FrameError::Garbage(format!("error {e} of response {id}: {err}"))
-                        })?)
+/// The JSON text of one message, for [`Body::params`] or [`Body::result`] to decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body(Vec<u8>);
+
+impl Body {
+    /// The message's `params`, as `T` (`null` when there are none).
+    pub fn params<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        #[derive(Deserialize)]
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Params<T> {
+            params: Option<T>,
+        }
+        let p: Params<T> = serde_json::from_slice(&self.0)?;
+        or_null(p.params)
+    }
+
+    /// The response's `result`, as `T` (`null` when there is none).
+    pub fn result<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        #[derive(Deserialize)]
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Answer<T> {
+            result: Option<T>,
+        }
+        let a: Answer<T> = serde_json::from_slice(&self.0)?;
+        or_null(a.result)
+    }
+
+    /// The message's text, for an error that shows what came.
+    pub fn shown(&self) -> String {
+        shown(&self.0)
+    }
+}
+
+/// A value that was `null` or missing: what `T` makes of `null` (`None` for an `Option`, an
+/// error for a struct).
+fn or_null<T: DeserializeOwned>(value: Option<T>) -> Result<T, serde_json::Error> {
+    match value {
+        Some(v) => Ok(v),
+        None => T::deserialize(serde_json::Value::Null),
+    }
+}
+
+/// The keys that say what a message is; everything else is skipped without being built.
+struct Head {
+    id: Option<u64>,
+    method: Option<String>,
+    error: Option<WireError>,
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Head, D::Error> {
+        enum Key {
+            Id,
+            Method,
+            Error,
+            Other,
+        }
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+                struct KeyVisitor;
+                impl serde::de::Visitor<'_> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a key")
                     }
-                    _ => Ok(map.remove("result").unwrap_or(serde_json::Value::Null)),
-                };
-                Ok(Message::Response { id, outcome })
+                    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
+                        Ok(match key {
+                            "id" => Key::Id,
+                            "method" => Key::Method,
+                            "error" => Key::Error,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(KeyVisitor)
             }
+        }
+        struct HeadVisitor;
+        impl<'de> serde::de::Visitor<'de> for HeadVisitor {
+            type Value = Head;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object with an id or a method")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+                let mut head = Head {
+                    id: None,
+                    method: None,
+                    error: None,
+                };
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Id => head.id = map.next_value()?,
+                        Key::Method => head.method = map.next_value()?,
+                        Key::Error => head.error = map.next_value()?,
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(head)
+            }
+        }
+        deserializer.deserialize_map(HeadVisitor)
+    }
+}
+
+impl Message {
+    /// Classifies a message's body by its keys; anything else is garbage.
+    pub fn parse(body: Vec<u8>) -> Result<Message, FrameError> {
+        let head: Head = serde_json::from_slice(&body)
+            .map_err(|e| FrameError::Garbage(format!("{e}: {}", shown(&body))))?;
+        let body = Body(body);
+        match (head.id, head.method) {
+            (Some(id), Some(method)) => Ok(Message::Request {
+                id,
+                method,
+                params: body,
+            }),
+            (None, Some(method)) => Ok(Message::Notification {
+                method,
+                params: body,
+            }),
+            (Some(id), None) => Ok(Message::Response {
+                id,
+                outcome: match head.error {
+                    Some(error) => Err(error),
+                    None => Ok(body),
+                },
+            }),
             (None, None) => Err(FrameError::Garbage(
                 "a message with neither an id nor a method".into(),
             )),
         }
-    }
-
-    /// The message as JSON, moving its parameters rather than copying them.
-    pub fn into_value(self) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        match self {
-            Message::Request { id, method, params } => {
-                map.insert("id".into(), id.into());
-                map.insert("method".into(), method.into());
-                map.insert("params".into(), params);
-            }
-            Message::Notification { method, params } => {
-                map.insert("method".into(), method.into());
-                map.insert("params".into(), params);
-            }
-            Message::Response { id, outcome } => {
-                map.insert("id".into(), id.into());
-                match outcome {
-                    Ok(result) => map.insert("result".into(), result),
-                    Err(error) => map.insert(
-                        "error".into(),
-                        serde_json::to_value(error).unwrap_or_default(),
-                    ),
-                };
-            }
-        }
-        serde_json::Value::Object(map)
     }
 }
 
@@ -369,89 +537,131 @@ pub struct RetryParams {
 mod tests {
     use super::*;
 
-    fn framed(messages: &[serde_json::Value]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for m in messages {
-            write_message(&mut out, m).expect("write");
+    fn read_all(bytes: &[u8]) -> (Vec<Message>, FrameError) {
+        let mut reader = std::io::BufReader::new(bytes);
+        let mut got = Vec::new();
+        loop {
+            match read_frame(&mut reader).and_then(Message::parse) {
+                Ok(m) => got.push(m),
+                Err(e) => return (got, e),
+            }
         }
-        out
     }
 
     #[test]
     fn messages_round_trip_through_the_framing() {
-        let sent = vec![
-            Message::Request {
-                id: 1,
-                method: "read".into(),
-                params: serde_json::json!({"a": "é\r\n"}),
-            },
-            Message::Notification {
-                method: "cancel".into(),
-                params: serde_json::json!({"id": 1}),
-            },
-            Message::Response {
-                id: 1,
-                outcome: Ok(serde_json::Value::Null),
-            },
+        let mut bytes = request(1, "read", &serde_json::json!({"a": "é\r\n"}));
+        bytes.extend(notification("cancel", &CancelParams { id: 1 }));
+        bytes.extend(response(1, Ok(&serde_json::Value::Null)));
+        bytes.extend(response::<()>(2, Err(&WireError::rejected("no"))));
+        bytes.extend(response(3, Ok(&vec![1, 2])));
+        let (got, end) = read_all(&bytes);
+        assert!(matches!(end, FrameError::Closed), "{end}");
+        assert_eq!(got.len(), 5);
+
+        let Message::Request { id, method, params } = &got[0] else {
+            panic!("{:?}", got[0]);
+        };
+        assert_eq!((*id, method.as_str()), (1, "read"));
+        let p: serde_json::Value = params.params().expect("params");
+        assert_eq!(p, serde_json::json!({"a": "é\r\n"}));
+
+        let Message::Notification { method, params } = &got[1] else {
+            panic!("{:?}", got[1]);
+        };
+        assert_eq!(method, "cancel");
+        assert_eq!(params.params::<CancelParams>().expect("params").id, 1);
+
+        let Message::Response {
+            id: 1,
+            outcome: Ok(body),
+        } = &got[2]
+        else {
+            panic!("{:?}", got[2]);
+        };
+        // A `null` result is what an `Option` makes `None` of.
+        assert_eq!(body.result::<Option<Attrs>>().expect("result"), None);
+
+        assert_eq!(
+            got[3],
             Message::Response {
                 id: 2,
-                outcome: Err(WireError::rejected("no")),
-            },
-        ];
-        let bytes = framed(
-            &sent
-                .iter()
-                .cloned()
-                .map(Message::into_value)
-                .collect::<Vec<_>>(),
+                outcome: Err(WireError::rejected("no"))
+            }
         );
-        let mut reader = std::io::BufReader::new(&bytes[..]);
-        for m in &sent {
-            let got =
-                Message::classify(read_message(&mut reader).expect("read")).expect("classify");
-            assert_eq!(&got, m);
-        }
-        assert!(matches!(read_message(&mut reader), Err(FrameError::Closed)));
+        let Message::Response {
+            id: 3,
+            outcome: Ok(body),
+        } = &got[4]
+        else {
+            panic!("{:?}", got[4]);
+        };
+        assert_eq!(body.result::<Vec<u32>>().expect("result"), vec![1, 2]);
+        assert!(body.result::<String>().is_err());
+    }
+
+    #[test]
+    fn the_async_reader_reads_what_the_writer_wrote() {
+        let mut bytes = request(7, "create", &serde_json::json!({"x": 1}));
+        bytes.extend(b"Content-Type: application/json\r\n");
+        bytes.extend(response(7, Ok(&"done")));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut reader = tokio::io::BufReader::new(&bytes[..]);
+            let first = read_frame_async(&mut reader).await.expect("first");
+            assert!(matches!(
+                Message::parse(first),
+                Ok(Message::Request { id: 7, .. })
+            ));
+            let second = Message::parse(read_frame_async(&mut reader).await.expect("second"));
+            let Ok(Message::Response {
+                id: 7,
+                outcome: Ok(body),
+            }) = second
+            else {
+                panic!("{second:?}");
+            };
+            assert_eq!(body.result::<String>().expect("result"), "done");
+            assert!(matches!(
+                read_frame_async(&mut reader).await,
+                Err(FrameError::Closed)
+            ));
+        });
     }
 
     #[test]
     fn garbage_is_reported_with_what_was_read() {
-        let mut reader = std::io::BufReader::new(&b"hello from a stray println\n"[..]);
-        let Err(FrameError::Garbage(what)) = read_message(&mut reader) else {
-            panic!("garbage accepted");
+        let (_, e) = read_all(b"hello from a stray println\n");
+        let FrameError::Garbage(what) = e else {
+            panic!("garbage accepted: {e}");
         };
         assert!(what.contains("hello from a stray println"), "{what}");
 
-        let mut reader = std::io::BufReader::new(&b"Content-Length: 5\r\n\r\n{nope"[..]);
-        assert!(matches!(
-            read_message(&mut reader),
-            Err(FrameError::Garbage(_))
-        ));
+        let (_, e) = read_all(b"Content-Length: 5\r\n\r\n{nope");
+        assert!(matches!(e, FrameError::Garbage(_)), "{e}");
 
         let huge = format!("Content-Length: {}\r\n\r\n", MAX_MESSAGE + 1);
-        let mut reader = std::io::BufReader::new(huge.as_bytes());
-        assert!(matches!(
-            read_message(&mut reader),
-            Err(FrameError::Garbage(_))
-        ));
+        let (_, e) = read_all(huge.as_bytes());
+        assert!(matches!(e, FrameError::Garbage(_)), "{e}");
 
         for bad in [
             serde_json::json!([1]),
             serde_json::json!({"params": {}}),
             serde_json::json!({"id": "x", "method": "read"}),
+            serde_json::json!({"id": 1, "error": {"kind": "NoSuchKind", "message": "m"}}),
         ] {
-            assert!(Message::classify(bad).is_err());
+            let body = serde_json::to_vec(&bad).expect("json");
+            assert!(Message::parse(body).is_err(), "{bad} accepted");
         }
     }
 
     #[test]
     fn a_stream_cut_inside_a_message_is_not_a_clean_end() {
-        let mut reader = std::io::BufReader::new(&b"Content-Length: 10\r\n\r\n{\"id\""[..]);
-        assert!(matches!(read_message(&mut reader), Err(FrameError::Io(_))));
-        let mut reader = std::io::BufReader::new(&b"Content-Length: 10\r\n"[..]);
-        assert!(matches!(
-            read_message(&mut reader),
-            Err(FrameError::Garbage(_))
-        ));
+        let (_, e) = read_all(b"Content-Length: 10\r\n\r\n{\"id\"");
+        assert!(matches!(e, FrameError::Io(_)), "{e}");
+        let (_, e) = read_all(b"Content-Length: 10\r\n");
+        assert!(matches!(e, FrameError::Garbage(_)), "{e}");
     }
 }

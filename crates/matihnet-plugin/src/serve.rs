@@ -4,11 +4,17 @@
 //! Calls that reach the cloud run as concurrent tasks (the host bounds how many); the
 //! handshake, `configure` and `map_resources` run in order. A `cancel` aborts its call's task;
 //! the end of stdin (the host exited or was killed) aborts every call and ends the plugin.
+//!
+//! Requests are read by a task from stdin made non-blocking (when stdin is a pipe, as a host
+//! makes it), so a request wakes one worker, which starts its call on the spot; answers are
+//! written by the task that made them.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
 
 use matihnet_core::retry::{reporting_retries, RetryNotice, RetryReporter};
 use matihnet_core::{Provider, ProviderConfig, ProviderFactory};
@@ -17,10 +23,10 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::protocol::{
-    read_message, write_message, CancelParams, Capabilities, ConfigureParams, ConfigureResult,
-    CreateParams, DeleteParams, FrameError, HandshakeParams, HandshakeResult, ImportParams,
-    MapParams, Message, ReadAnswer, ReadManyParams, ReadParams, RetryParams, UpdateParams,
-    WireError, MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS,
+    notification, read_frame, read_frame_async, response, Body, CancelParams, Capabilities,
+    ConfigureParams, ConfigureResult, CreateParams, DeleteParams, FrameError, HandshakeParams,
+    HandshakeResult, ImportParams, MapParams, Message, ReadAnswer, ReadManyParams, ReadParams,
+    RetryParams, UpdateParams, WireError, MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS,
 };
 
 /// Why a plugin stopped serving.
@@ -46,15 +52,17 @@ pub enum ServeError {
 struct Outgoing;
 
 impl Outgoing {
-    fn send(&self, message: serde_json::Value) -> std::io::Result<()> {
+    /// Writes one framed message.
+    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
         // A second handle on the same descriptor, unbuffered, so a frame leaves in one write;
         // stdout's own handle is line-buffered and would send the header and the body apart.
         static RAW: OnceLock<Option<File>> = OnceLock::new();
         let mut stdout = std::io::stdout().lock();
         let raw = RAW.get_or_init(|| stdout.as_fd().try_clone_to_owned().ok().map(File::from));
         match raw {
-            Some(file) => write_message(&mut &*file, &message),
-            None => write_message(&mut stdout, &message),
+            Some(file) => (&mut &*file).write_all(frame),
+            None => stdout.write_all(frame).and_then(|()| stdout.flush()),
         }
     }
 }
@@ -74,52 +82,32 @@ where
     if std::env::var(MAGIC_COOKIE_VAR).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
         return Err(ServeError::NotStartedByHost(factory.name().to_string()));
     }
-    let outgoing = Outgoing;
     let running: Running = Arc::new(Mutex::new(HashMap::new()));
     let connected: Connected = Arc::new(std::sync::RwLock::new(None));
     let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
-    // Blocking reads of stdin get a thread of their own, so a quiet host costs no worker.
-    // Once connected, it starts cloud calls and cancels them itself: a hop fewer per call
-    // than passing them through the loop below, which keeps what must run in order.
-    std::thread::spawn({
-        let handle = tokio::runtime::Handle::current();
-        let (running, connected) = (running.clone(), connected.clone());
-        move || {
-            let stdin = std::io::stdin();
-            let mut reader = stdin.lock();
-            loop {
-                let message = read_message(&mut reader).and_then(Message::classify);
-                let message = match message {
-                    Ok(Message::Request { id, method, params })
-                        if CLOUD_METHODS.contains(&method.as_str()) =>
-                    {
-                        let provider = connected
-                            .read()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .clone();
-                        match provider {
-                            Some(p) => {
-                                spawn_call(&handle, &running, id, method, params, p);
-                                continue;
-                            }
-                            None => Ok(Message::Request { id, method, params }),
-                        }
-                    }
-                    Ok(Message::Notification { method, params }) if method == "cancel" => {
-                        if let Ok(p) = serde_json::from_value::<CancelParams>(params) {
-                            cancel(&running, p.id);
-                        }
-                        continue;
-                    }
-                    other => other,
-                };
-                let end = message.is_err();
-                if incoming_tx.send(message).is_err() || end {
-                    return;
-                }
-            }
+    let reader = Reader {
+        handle: tokio::runtime::Handle::current(),
+        running: running.clone(),
+        connected: connected.clone(),
+        ordered: incoming_tx,
+    };
+    match stdin_pipe() {
+        Some(stdin) => {
+            tokio::spawn(async move {
+                let mut stdin = tokio::io::BufReader::with_capacity(64 * 1024, stdin);
+                while reader.take(read_frame_async(&mut stdin).await.and_then(Message::parse)) {}
+            });
         }
-    });
+        // Stdin that is not a pipe (a file, a socket) is read with blocking reads, on a
+        // thread of its own so that a quiet host costs no worker.
+        None => {
+            std::thread::spawn(move || {
+                let stdin = std::io::stdin();
+                let mut stdin = stdin.lock();
+                while reader.take(read_frame(&mut stdin).and_then(Message::parse)) {}
+            });
+        }
+    }
 
     let mut server = Server {
         factory,
@@ -128,7 +116,6 @@ where
         provider: None,
         connected,
         running,
-        outgoing,
     };
     let result = loop {
         let Some(message) = incoming.recv().await else {
@@ -137,7 +124,7 @@ where
         match message {
             Ok(Message::Request { id, method, params }) => {
                 if method == "shutdown" {
-                    respond(&outgoing, id, Ok(serde_json::Value::Null));
+                    respond(id, Ok(()));
                     break Ok(());
                 }
                 server.request(id, &method, params).await;
@@ -155,17 +142,63 @@ where
     result
 }
 
-fn respond(outgoing: &Outgoing, id: u64, outcome: Result<serde_json::Value, WireError>) {
-    let _ = outgoing.send(Message::Response { id, outcome }.into_value());
+/// Stdin as a non-blocking pipe, when it is one.
+fn stdin_pipe() -> Option<tokio::net::unix::pipe::Receiver> {
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
 }
 
-fn params<T: DeserializeOwned>(method: &str, params: serde_json::Value) -> Result<T, WireError> {
-    serde_json::from_value(params)
+/// What reads the host's messages: starts cloud calls and cancels them as they arrive (a hop
+/// fewer per call than passing them through the serving loop), and passes the rest, which
+/// must run in order, to that loop.
+struct Reader {
+    handle: tokio::runtime::Handle,
+    running: Running,
+    connected: Connected,
+    ordered: mpsc::UnboundedSender<Result<Message, FrameError>>,
+}
+
+impl Reader {
+    /// Takes one message read; false when reading should stop.
+    fn take(&self, message: Result<Message, FrameError>) -> bool {
+        let message = match message {
+            Ok(Message::Request { id, method, params })
+                if CLOUD_METHODS.contains(&method.as_str()) =>
+            {
+                let provider = self
+                    .connected
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                match provider {
+                    Some(p) => {
+                        spawn_call(&self.handle, &self.running, id, method, params, p);
+                        return true;
+                    }
+                    None => Ok(Message::Request { id, method, params }),
+                }
+            }
+            Ok(Message::Notification { method, params }) if method == "cancel" => {
+                if let Ok(p) = params.params::<CancelParams>() {
+                    cancel(&self.running, p.id);
+                }
+                return true;
+            }
+            other => other,
+        };
+        let end = message.is_err();
+        self.ordered.send(message).is_ok() && !end
+    }
+}
+
+/// Writes the answer to call `id`.
+fn respond<T: Serialize>(id: u64, outcome: Result<T, WireError>) {
+    let _ = Outgoing.send(&response(id, outcome.as_ref()));
+}
+
+fn params<T: DeserializeOwned>(method: &str, body: &Body) -> Result<T, WireError> {
+    body.params()
         .map_err(|e| WireError::rejected(format!("bad parameters for {method}: {e}")))
-}
-
-fn to_value<T: serde::Serialize>(v: T) -> Result<serde_json::Value, WireError> {
-    serde_json::to_value(v).map_err(|e| WireError::rejected(format!("unserialisable answer: {e}")))
 }
 
 struct Server<F> {
@@ -175,47 +208,48 @@ struct Server<F> {
     provider: Option<Arc<dyn Provider>>,
     connected: Connected,
     running: Running,
-    outgoing: Outgoing,
 }
 
 impl<F: ProviderFactory + 'static> Server<F> {
-    async fn request(&mut self, id: u64, method: &str, raw: serde_json::Value) {
-        let outcome = match method {
-            "handshake" => self.handshake(raw),
-            "configure" => self.configure(raw).await,
-            "map_resources" => self.map_resources(raw).await,
+    async fn request(&mut self, id: u64, method: &str, raw: Body) {
+        match method {
+            "handshake" => respond(id, self.handshake(&raw)),
+            "configure" => respond(id, self.configure(&raw).await),
+            "map_resources" => respond(id, self.map_resources(&raw).await),
             "api_calls" => match &self.provider {
-                Some(p) => to_value(p.api_calls()),
-                None => to_value(matihnet_core::CallCounts::new()),
+                Some(p) => respond(id, Ok(p.api_calls())),
+                None => respond(id, Ok(matihnet_core::CallCounts::new())),
             },
             "pacing" => match &self.provider {
-                Some(p) => to_value(p.pacing()),
-                None => to_value(std::collections::BTreeMap::<String, ()>::new()),
+                Some(p) => respond(id, Ok(p.pacing())),
+                None => respond(id, Ok(std::collections::BTreeMap::<String, ()>::new())),
             },
             "read" | "read_many" | "create" | "update" | "delete" | "import" => {
                 match &self.provider {
-                    Some(p) => {
-                        spawn_call(
-                            &tokio::runtime::Handle::current(),
-                            &self.running,
-                            id,
-                            method.to_string(),
-                            raw,
-                            p.clone(),
-                        );
-                        return;
-                    }
-                    None => Err(WireError::rejected(format!(
-                        "{method} before configure with connect = true"
-                    ))),
+                    Some(p) => spawn_call(
+                        &tokio::runtime::Handle::current(),
+                        &self.running,
+                        id,
+                        method.to_string(),
+                        raw,
+                        p.clone(),
+                    ),
+                    None => respond::<()>(
+                        id,
+                        Err(WireError::rejected(format!(
+                            "{method} before configure with connect = true"
+                        ))),
+                    ),
                 }
             }
-            other => Err(WireError::rejected(format!("unknown method {other:?}"))),
-        };
-        respond(&self.outgoing, id, outcome);
+            other => respond::<()>(
+                id,
+                Err(WireError::rejected(format!("unknown method {other:?}"))),
+            ),
+        }
     }
 
-    fn handshake(&self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+    fn handshake(&self, raw: &Body) -> Result<HandshakeResult, WireError> {
         let p: HandshakeParams = params("handshake", raw)?;
         let Some(version) = PROTOCOL_VERSIONS
             .iter()
@@ -227,7 +261,7 @@ impl<F: ProviderFactory + 'static> Server<F> {
                 p.protocol_versions
             )));
         };
-        to_value(HandshakeResult {
+        Ok(HandshakeResult {
             protocol_version: *version,
             name: self.factory.name().to_string(),
             version: self.version.clone(),
@@ -239,7 +273,7 @@ impl<F: ProviderFactory + 'static> Server<F> {
         })
     }
 
-    async fn configure(&mut self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+    async fn configure(&mut self, raw: &Body) -> Result<ConfigureResult, WireError> {
         let p: ConfigureParams = params("configure", raw)?;
         let result = if p.connect {
             let provider = self.factory.connect(&p.config).await?;
@@ -265,18 +299,21 @@ impl<F: ProviderFactory + 'static> Server<F> {
             }
         };
         self.config = Some(p.config);
-        to_value(result)
+        Ok(result)
     }
 
-    async fn map_resources(&self, raw: serde_json::Value) -> Result<serde_json::Value, WireError> {
+    async fn map_resources(
+        &self,
+        raw: &Body,
+    ) -> Result<Vec<matihnet_core::DesiredResource>, WireError> {
         let p: MapParams = params("map_resources", raw)?;
         if let Some(provider) = &self.provider {
-            return to_value(provider.map_resources(p.resources));
+            return Ok(provider.map_resources(p.resources));
         }
         let Some(config) = &self.config else {
             return Err(WireError::rejected("map_resources before configure"));
         };
-        to_value(self.factory.map_resources(config, p.resources).await?)
+        Ok(self.factory.map_resources(config, p.resources).await?)
     }
 
     fn abort_all(&self) {
@@ -298,22 +335,15 @@ fn spawn_call(
     running: &Running,
     id: u64,
     method: String,
-    raw: serde_json::Value,
+    raw: Body,
     provider: Arc<dyn Provider>,
 ) {
     let reporter: RetryReporter = Arc::new(move |notice: &RetryNotice| {
-        let params = serde_json::to_value(RetryParams {
+        let params = RetryParams {
             id,
             notice: notice.clone(),
-        })
-        .unwrap_or_default();
-        let _ = Outgoing.send(
-            Message::Notification {
-                method: "retry".into(),
-                params,
-            }
-            .into_value(),
-        );
+        };
+        let _ = Outgoing.send(&notification("retry", &params));
     });
     // The entry is made before the task can finish, so a fast task's removal finds it.
     let mut guard = running
@@ -322,14 +352,14 @@ fn spawn_call(
     let task = handle.spawn({
         let running = running.clone();
         async move {
-            let outcome = reporting_retries(reporter, call(&*provider, &method, raw)).await;
+            let answer = reporting_retries(reporter, call(&*provider, id, &method, &raw)).await;
             let still_ours = running
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .remove(&id)
                 .is_some();
             if still_ours {
-                respond(&Outgoing, id, outcome);
+                let _ = Outgoing.send(&answer);
             }
         }
     });
@@ -344,8 +374,7 @@ fn cancel(running: &Running, id: u64) {
         .remove(&id);
     if let Some(handle) = handle {
         handle.abort();
-        respond(
-            &Outgoing,
+        respond::<()>(
             id,
             Err(WireError::from(matihnet_core::ProviderError::new(
                 matihnet_core::ErrorKind::Other,
@@ -355,55 +384,81 @@ fn cancel(running: &Running, id: u64) {
     }
 }
 
-/// One cloud call, decoded, made, and encoded.
-async fn call(
-    provider: &dyn Provider,
-    method: &str,
-    raw: serde_json::Value,
-) -> Result<serde_json::Value, WireError> {
+/// One cloud call, decoded, made, and its answer framed.
+async fn call(provider: &dyn Provider, id: u64, method: &str, raw: &Body) -> Vec<u8> {
+    fn framed<T: Serialize>(id: u64, outcome: Result<T, WireError>) -> Vec<u8> {
+        response(id, outcome.as_ref())
+    }
     match method {
-        "read" => {
-            let p: ReadParams = params(method, raw)?;
-            to_value(provider.read(&p.ctx, &p.prior).await?)
-        }
-        "read_many" => {
-            let p: ReadManyParams = params(method, raw)?;
-            let reads: Vec<_> = p.reads.into_iter().map(|r| (r.ctx, r.prior)).collect();
-            let answers: Vec<ReadAnswer> = provider
-                .read_many(&p.kind, &reads)
-                .await
-                .into_iter()
-                .map(|r| match r {
-                    Ok(result) => ReadAnswer {
-                        result,
-                        error: None,
-                    },
-                    Err(e) => ReadAnswer {
-                        result: None,
-                        error: Some(e.into()),
-                    },
-                })
-                .collect();
-            to_value(answers)
-        }
-        "create" => {
-            let p: CreateParams = params(method, raw)?;
-            to_value(provider.create(&p.ctx, &p.desired).await?)
-        }
-        "update" => {
-            let p: UpdateParams = params(method, raw)?;
-            to_value(provider.update(&p.ctx, &p.prior, &p.desired).await?)
-        }
-        "delete" => {
-            let p: DeleteParams = params(method, raw)?;
-            provider.delete(&p.ctx, &p.prior).await?;
-            Ok(serde_json::Value::Null)
-        }
-        "import" => {
-            let p: ImportParams = params(method, raw)?;
-            to_value(provider.import(&p.ctx, &p.id, p.mark).await?)
-        }
-        other => Err(WireError::rejected(format!("unknown method {other:?}"))),
+        "read" => framed(
+            id,
+            async {
+                let p: ReadParams = params(method, raw)?;
+                Ok::<_, WireError>(provider.read(&p.ctx, &p.prior).await?)
+            }
+            .await,
+        ),
+        "read_many" => framed(
+            id,
+            async {
+                let p: ReadManyParams = params(method, raw)?;
+                let reads: Vec<_> = p.reads.into_iter().map(|r| (r.ctx, r.prior)).collect();
+                let answers: Vec<ReadAnswer> = provider
+                    .read_many(&p.kind, &reads)
+                    .await
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(result) => ReadAnswer {
+                            result,
+                            error: None,
+                        },
+                        Err(e) => ReadAnswer {
+                            result: None,
+                            error: Some(e.into()),
+                        },
+                    })
+                    .collect();
+                Ok::<_, WireError>(answers)
+            }
+            .await,
+        ),
+        "create" => framed(
+            id,
+            async {
+                let p: CreateParams = params(method, raw)?;
+                Ok::<_, WireError>(provider.create(&p.ctx, &p.desired).await?)
+            }
+            .await,
+        ),
+        "update" => framed(
+            id,
+            async {
+                let p: UpdateParams = params(method, raw)?;
+                Ok::<_, WireError>(provider.update(&p.ctx, &p.prior, &p.desired).await?)
+            }
+            .await,
+        ),
+        "delete" => framed(
+            id,
+            async {
+                let p: DeleteParams = params(method, raw)?;
+                provider.delete(&p.ctx, &p.prior).await?;
+                Ok::<_, WireError>(())
+            }
+            .await,
+        ),
+        "import" => framed(
+            id,
+            async {
+                let p: ImportParams = params(method, raw)?;
+                Ok::<_, WireError>(provider.import(&p.ctx, &p.id, p.mark).await?)
+            }
+            .await,
+        ),
+        other => framed::<()>(
+            id,
+            Err(WireError::rejected(format!("unknown method {other:?}"))),
+        ),
     }
 }
 

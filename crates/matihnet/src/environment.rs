@@ -126,6 +126,7 @@ impl EnvironmentFile {
 
     /// The backend another `[state]` section names (a `state migrate` source), with this
     /// environment's context (its directory, `[aws]`).
+    #[cfg_attr(not(feature = "state-s3"), allow(unused_variables))]
     pub async fn backend_for(
         &self,
         section: &StateSection,

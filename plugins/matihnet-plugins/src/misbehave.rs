@@ -44,22 +44,22 @@ impl Misbehaviour {
 
 /// Answers the handshake with a protocol version no host speaks, then waits for stdin to end.
 pub fn newer_protocol() -> std::process::ExitCode {
-    use matihnet_plugin::protocol::{read_message, write_message, Message};
+    use matihnet_plugin::protocol::{read_frame, response, Message};
+    use std::io::Write;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout();
-    while let Ok(value) = read_message(&mut input) {
-        if let Ok(Message::Request { id, method, .. }) = Message::classify(value) {
+    while let Ok(body) = read_frame(&mut input) {
+        if let Ok(Message::Request { id, method, .. }) = Message::parse(body) {
             let result = if method == "handshake" {
                 serde_json::json!({"protocol_version": 99, "name": "fake", "version": "99.0.0"})
             } else {
                 serde_json::Value::Null
             };
-            let answer = Message::Response {
-                id,
-                outcome: Ok(result),
-            };
-            if write_message(&mut out, &answer.into_value()).is_err() {
+            let sent = out
+                .write_all(&response(id, Ok(&result)))
+                .and_then(|()| out.flush());
+            if sent.is_err() {
                 break;
             }
         }

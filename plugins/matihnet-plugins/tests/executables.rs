@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot set itself up should stop loudly
 
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::process::{Command, Stdio};
 
-use matihnet_plugin::protocol::{read_message, write_message, HandshakeResult, Message};
+use matihnet_plugin::protocol::{read_frame, request, HandshakeResult, Message};
 use matihnet_plugin::{MAGIC_COOKIE_VALUE, MAGIC_COOKIE_VAR, PROTOCOL_VERSIONS};
 
 fn executables() -> Vec<(&'static str, &'static str)> {
@@ -33,18 +33,14 @@ fn each_plugin_shakes_hands_as_its_provider_and_stops_when_stdin_closes() {
             .expect("start the plugin");
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let request = Message::Request {
-            id: 1,
-            method: "handshake".into(),
-            params: serde_json::json!({"protocol_versions": PROTOCOL_VERSIONS, "host": "test"}),
-        };
-        write_message(&mut stdin, &request.into_value()).unwrap();
-        let answer = Message::classify(read_message(&mut stdout).unwrap()).unwrap();
+        let params = serde_json::json!({"protocol_versions": PROTOCOL_VERSIONS, "host": "test"});
+        stdin.write_all(&request(1, "handshake", &params)).unwrap();
+        let answer = Message::parse(read_frame(&mut stdout).unwrap()).unwrap();
         let Message::Response { id, outcome } = answer else {
             panic!("{name}: expected a response, got {answer:?}");
         };
         assert_eq!(id, 1, "{name}");
-        let hello: HandshakeResult = serde_json::from_value(outcome.unwrap()).unwrap();
+        let hello: HandshakeResult = outcome.unwrap().result().unwrap();
         assert_eq!(hello.name, name);
         assert!(
             PROTOCOL_VERSIONS.contains(&hello.protocol_version),
