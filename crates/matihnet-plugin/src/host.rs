@@ -4,11 +4,11 @@
 //! The plugin is started once per command and stopped at its end (`shutdown`, then a kill if
 //! it lingers). It runs in a process group of its own, so the terminal's Ctrl-C reaches only
 //! matihnet, which decides what to cancel; if matihnet dies, the plugin sees its stdin close
-//! and stops. Its stdin and stdout are non-blocking pipes served by two tasks on the runtime
-//! that started it (a writer and a reader), so neither a slow plugin nor a full pipe blocks a
-//! worker, and a call costs no thread wake-up of its own: the caller's task hands its request
-//! to the writer and is woken by the reader on the same worker. Its stderr, seldom written,
-//! has a thread. A plugin that exits, hangs past the call timeout or writes anything but
+//! and stops. Its stdin and stdout are non-blocking pipes on the runtime that started it: a
+//! caller writes its request itself when the pipe takes it (a writer task finishes what it
+//! does not take), and a reader task wakes the caller with the answer, so neither a slow
+//! plugin nor a full pipe blocks a worker and a call wakes no thread of its own. Its stderr,
+//! seldom written, has a thread. A plugin that exits, hangs past the call timeout or writes anything but
 //! protocol messages fails the calls it holds with an error naming the plugin, the call, the
 //! resource and the last lines of its stderr.
 //!
@@ -33,7 +33,6 @@ use matihnet_core::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 
@@ -212,8 +211,8 @@ impl Shared {
 pub struct Plugin {
     spec: PluginSpec,
     child: Arc<Mutex<Child>>,
-    /// Framed messages for the writer task; `None` once stdin is closed.
-    outgoing: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// The plugin's stdin; `None` once it is closed.
+    outgoing: Mutex<Option<Outbox>>,
     /// The runtime the plugin's reader and writer run on, for calls from synchronous code.
     runtime: tokio::runtime::Handle,
     shared: Arc<Shared>,
@@ -288,7 +287,7 @@ impl Plugin {
         let pipes = pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).and_then(|stdin| {
             pipe::Receiver::from_owned_fd(OwnedFd::from(stdout)).map(|stdout| (stdin, stdout))
         });
-        let (mut stdin, stdout) = match pipes {
+        let (stdin, stdout) = match pipes {
             Ok(pipes) => pipes,
             Err(e) => {
                 let mut child = child.lock().unwrap_or_else(PoisonError::into_inner);
@@ -297,18 +296,7 @@ impl Plugin {
                 return Err(start_error(format!("its pipes could not be set up: {e}")));
             }
         };
-        // A task, not a thread: a request sent from a worker wakes it on that same worker, and
-        // a frame it has begun is always finished, whatever happens to the call that sent it.
-        let (outgoing, mut to_write) = mpsc::unbounded_channel::<Vec<u8>>();
-        tokio::spawn(async move {
-            while let Some(frame) = to_write.recv().await {
-                if stdin.write_all(&frame).await.is_err() {
-                    // The plugin is gone; its stdout's end tells the reader why.
-                    return;
-                }
-            }
-            // Every sender is gone: dropping `stdin` closes it, the plugin's signal to stop.
-        });
+        let outgoing = Outbox::new(stdin);
         std::thread::spawn({
             let shared = shared.clone();
             move || {
@@ -401,13 +389,13 @@ impl Plugin {
         &self.spec
     }
 
-    /// Hands a framed message to the writer.
+    /// Sends a framed message; false if the plugin's stdin is closed or broken.
     fn send(&self, frame: Vec<u8>) -> bool {
         self.outgoing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .is_some_and(|tx| tx.send(frame).is_ok())
+            .is_some_and(|out| out.send(frame))
     }
 
     fn notify(&self, method: &str, params: impl Serialize) {
@@ -784,6 +772,74 @@ impl ProviderFactory for PluginFactory {
             plugin,
             configured,
         }))
+    }
+}
+
+/// The plugin's stdin. A frame is written by the caller itself, without waiting, when the pipe
+/// takes it whole and nothing is queued before it (almost always: the plugin reads as fast as
+/// it is written to); otherwise it, or what is left of it, queues for a writer task that waits
+/// until the pipe takes it. So a call wakes no other thread or task to be sent, a full pipe
+/// blocks no worker, and a frame begun is always finished, whatever becomes of its call.
+struct Outbox {
+    pipe: Arc<pipe::Sender>,
+    to_writer: mpsc::UnboundedSender<Vec<u8>>,
+    /// Frames the writer task has not finished: while there are any, new ones queue behind.
+    queued: Arc<AtomicU64>,
+}
+
+impl Outbox {
+    /// Must be called on the runtime, which the writer task then runs on.
+    fn new(pipe: pipe::Sender) -> Outbox {
+        let pipe = Arc::new(pipe);
+        let queued = Arc::new(AtomicU64::new(0));
+        let (to_writer, mut frames) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn({
+            let (pipe, queued) = (pipe.clone(), queued.clone());
+            async move {
+                while let Some(frame) = frames.recv().await {
+                    let mut rest = &frame[..];
+                    while !rest.is_empty() {
+                        if pipe.writable().await.is_err() {
+                            return;
+                        }
+                        match pipe.try_write(rest) {
+                            Ok(n) => rest = &rest[n..],
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            // The plugin is gone; its stdout's end tells the reader why.
+                            Err(_) => return,
+                        }
+                    }
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                }
+                // The outbox is gone: this was the pipe's last handle, and dropping it closes
+                // the plugin's stdin, its signal to stop.
+            }
+        });
+        Outbox {
+            pipe,
+            to_writer,
+            queued,
+        }
+    }
+
+    /// Called with the plugin's `outgoing` lock held, so that two frames never interleave.
+    fn send(&self, frame: Vec<u8>) -> bool {
+        let mut written = 0;
+        if self.queued.load(Ordering::SeqCst) == 0 {
+            match self.pipe.try_write(&frame) {
+                Ok(n) if n == frame.len() => return true,
+                Ok(n) => written = n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+        }
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let rest = if written == 0 {
+            frame
+        } else {
+            frame[written..].to_vec()
+        };
+        self.to_writer.send(rest).is_ok()
     }
 }
 
