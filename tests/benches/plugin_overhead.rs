@@ -5,8 +5,9 @@
 //! as their plugins, at the defaults a user gets, with the CPU time matihnet and its plugin
 //! used. Prints figures; asserts nothing about time.
 //!
-//! `cargo bench -p matihnet-e2e --bench plugin_overhead` after building `matihnet` and
-//! `matihnet-plugins` in the same profile (`--profile dev` measures the debug build).
+//! `cargo build --release --workspace --bins`, then
+//! `cargo bench --workspace --bench plugin_overhead` (`--workspace` both times, so the features
+//! unify alike and the SDKs build once; `--profile dev` on both measures the debug build).
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set itself up should stop loudly
 
