@@ -84,27 +84,50 @@ fn is_end_of_header(line: &[u8]) -> bool {
 /// Longest header line either side reads: a stray line of output is reported, not buffered.
 const HEADER_LINE: u64 = 1024;
 
+/// The header of a frame, taken line by line.
+#[derive(Default)]
+struct Header {
+    length: Option<usize>,
+    lines: usize,
+}
+
+impl Header {
+    /// Takes the next line as read (empty at the end of the stream); the body's length once
+    /// the header has ended.
+    fn take(&mut self, line: &[u8]) -> Result<Option<usize>, FrameError> {
+        if line.is_empty() {
+            return Err(if self.lines == 0 {
+                FrameError::Closed
+            } else {
+                FrameError::Garbage("the stream ended inside a header".into())
+            });
+        }
+        self.lines += 1;
+        if is_end_of_header(line) {
+            return self
+                .length
+                .map(Some)
+                .ok_or_else(|| FrameError::Garbage("a header without Content-Length".into()));
+        }
+        if let Some(n) = header_line(line)? {
+            self.length = Some(n);
+        }
+        Ok(None)
+    }
+}
+
 /// Reads one framed message's body.
 pub fn read_frame<R: BufRead>(reader: &mut R) -> Result<Vec<u8>, FrameError> {
-    let mut length: Option<usize> = None;
-    let mut first = true;
+    let mut header = Header::default();
     let mut line = Vec::new();
-    loop {
+    let length = loop {
         line.clear();
-        let n = <&mut R as std::io::Read>::take(&mut *reader, HEADER_LINE)
-            .read_until(b'\n', &mut line)?;
-        if n == 0 {
-            return Err(end_inside_header(first));
+        <&mut R as std::io::Read>::take(&mut *reader, HEADER_LINE).read_until(b'\n', &mut line)?;
+        if let Some(n) = header.take(&line)? {
+            break n;
         }
-        first = false;
-        if is_end_of_header(&line) {
-            break;
-        }
-        if let Some(n) = header_line(&line)? {
-            length = Some(n);
-        }
-    }
-    let mut body = vec![0; body_length(length)?];
+    };
+    let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     Ok(body)
 }
@@ -115,41 +138,21 @@ where
     R: tokio::io::AsyncBufRead + Unpin,
 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-    let mut length: Option<usize> = None;
-    let mut first = true;
+    let mut header = Header::default();
     let mut line = Vec::new();
-    loop {
+    let length = loop {
         line.clear();
-        let n = (&mut *reader)
+        (&mut *reader)
             .take(HEADER_LINE)
             .read_until(b'\n', &mut line)
             .await?;
-        if n == 0 {
-            return Err(end_inside_header(first));
+        if let Some(n) = header.take(&line)? {
+            break n;
         }
-        first = false;
-        if is_end_of_header(&line) {
-            break;
-        }
-        if let Some(n) = header_line(&line)? {
-            length = Some(n);
-        }
-    }
-    let mut body = vec![0; body_length(length)?];
+    };
+    let mut body = vec![0; length];
     reader.read_exact(&mut body).await?;
     Ok(body)
-}
-
-fn end_inside_header(first: bool) -> FrameError {
-    if first {
-        FrameError::Closed
-    } else {
-        FrameError::Garbage("the stream ended inside a header".into())
-    }
-}
-
-fn body_length(length: Option<usize>) -> Result<usize, FrameError> {
-    length.ok_or_else(|| FrameError::Garbage("a header without Content-Length".into()))
 }
 
 /// A whole frame, header and body, ready to be written with one call: on an unbuffered pipe
