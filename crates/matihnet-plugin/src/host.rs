@@ -8,9 +8,9 @@
 //! caller writes its request itself when the pipe takes it (a writer task finishes what it
 //! does not take), and a reader task wakes the caller with the answer, so neither a slow
 //! plugin nor a full pipe blocks a worker and a call wakes no thread of its own. Its stderr,
-//! seldom written, has a thread. A plugin that exits, hangs past the call timeout or writes anything but
-//! protocol messages fails the calls it holds with an error naming the plugin, the call, the
-//! resource and the last lines of its stderr.
+//! seldom written, has a thread. A plugin that exits, hangs past the call timeout or writes
+//! anything but protocol messages fails the calls it holds with an error naming the plugin,
+//! the call, the resource and the last lines of its stderr.
 //!
 //! The host needs a multi-threaded runtime: the trait's synchronous calls (`api_calls`,
 //! `map_resources`) wait for the plugin with `block_in_place`.
@@ -34,6 +34,7 @@ use matihnet_core::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::net::unix::pipe;
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::protocol::{
@@ -399,7 +400,9 @@ impl Plugin {
     }
 
     fn notify(&self, method: &str, params: impl Serialize) {
-        self.send(notification(method, &params));
+        if let Ok(frame) = notification(method, &params) {
+            self.send(frame);
+        }
     }
 
     fn broken(&self, call: &str, reason: String) -> PluginError {
@@ -450,6 +453,12 @@ impl Plugin {
         timeout: Duration,
     ) -> Result<Body, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = request(id, method, params).map_err(|e| {
+            CallError::Plugin(self.broken(
+                call,
+                format!("was not sent the call: its parameters do not serialise ({e})"),
+            ))
+        })?;
         let (done, mut outcome) = oneshot::channel();
         let (retries, mut notices) = mpsc::unbounded_channel();
         self.register(id, Reply { done, retries })
@@ -459,7 +468,7 @@ impl Plugin {
             id,
             finished: false,
         };
-        self.send(request(id, method, params));
+        self.send(frame);
         let deadline = tokio::time::Instant::now() + timeout;
         let result = loop {
             tokio::select! {
@@ -520,7 +529,7 @@ impl Plugin {
         params: impl Serialize,
         call: &str,
     ) -> Result<T, CallError> {
-        if is_current_thread_runtime() {
+        if runtime_flavor() == Some(RuntimeFlavor::CurrentThread) {
             return Err(CallError::Plugin(self.broken(
                 call,
                 "was called from a single-threaded runtime, on which matihnet cannot wait for a plugin without stopping it; use a multi-threaded one".into(),
@@ -535,14 +544,16 @@ impl Plugin {
     /// Asks the plugin to stop, and makes sure it does.
     pub fn shutdown(&self) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.send(request(id, "shutdown", &()));
+        if let Ok(frame) = request(id, "shutdown", &()) {
+            self.send(frame);
+        }
         // Closing stdin is the plugin's other signal to stop.
         self.outgoing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        // The writer task delivers the goodbye and closes stdin: a worker that waits here
-        // hands its tasks on first.
+        // The writer task closes stdin once it has written what is queued: a worker that
+        // waits here hands its tasks on first.
         blocking(|| {
             let deadline = Instant::now() + Duration::from_secs(2);
             let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
@@ -564,18 +575,18 @@ impl Drop for Plugin {
     }
 }
 
-fn is_current_thread_runtime() -> bool {
+/// The flavour of the runtime this thread is in, if it is in one.
+fn runtime_flavor() -> Option<RuntimeFlavor> {
     tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        .ok()
+        .map(|h| h.runtime_flavor())
 }
 
 /// Runs `wait`, which blocks its thread, so that the runtime's other tasks (the plugin's
 /// reader and writer among them) go on: a worker of a multi-threaded runtime hands them to
 /// another thread first.
 fn blocking<R>(wait: impl FnOnce() -> R) -> R {
-    let on_multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if on_multi_thread {
+    if runtime_flavor() == Some(RuntimeFlavor::MultiThread) {
         tokio::task::block_in_place(wait)
     } else {
         wait()
@@ -848,14 +859,14 @@ impl Outbox {
 /// (`ReadParams`, `CreateParams`, ...), which the plugin decodes; a test holds them together.
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Outgoing<'a> {
+enum CallParams<'a> {
     Read {
         ctx: &'a OperationContext,
         prior: &'a Attrs,
     },
     ReadMany {
         kind: &'a str,
-        reads: Vec<Outgoing<'a>>,
+        reads: Vec<CallParams<'a>>,
     },
     Create {
         ctx: &'a OperationContext,
@@ -934,14 +945,14 @@ impl Provider for PluginProvider {
         ctx: &OperationContext,
         prior: &Attrs,
     ) -> Result<Option<Attrs>, ProviderError> {
-        let params = Outgoing::Read { ctx, prior };
+        let params = CallParams::Read { ctx, prior };
         self.call("read", params, format!("read of {}", ctx.addr))
             .await
             .map_err(CallError::into_error)
     }
 
     async fn create(&self, ctx: &OperationContext, desired: &Attrs) -> ProviderResult<Attrs> {
-        let params = Outgoing::Create { ctx, desired };
+        let params = CallParams::Create { ctx, desired };
         self.call("create", params, format!("create of {}", ctx.addr))
             .await
             .map_err(CallError::into_failure)
@@ -953,7 +964,7 @@ impl Provider for PluginProvider {
         prior: &Attrs,
         desired: &Attrs,
     ) -> ProviderResult<Attrs> {
-        let params = Outgoing::Update {
+        let params = CallParams::Update {
             ctx,
             prior,
             desired,
@@ -964,7 +975,7 @@ impl Provider for PluginProvider {
     }
 
     async fn delete(&self, ctx: &OperationContext, prior: &Attrs) -> Result<(), ProviderError> {
-        let params = Outgoing::Delete { ctx, prior };
+        let params = CallParams::Delete { ctx, prior };
         self.call::<serde_json::Value>("delete", params, format!("delete of {}", ctx.addr))
             .await
             .map(|_| ())
@@ -983,7 +994,7 @@ impl Provider for PluginProvider {
                 format!("the {} provider plugin cannot import", self.name),
             ));
         }
-        let params = Outgoing::Import { ctx, id, mark };
+        let params = CallParams::Import { ctx, id, mark };
         self.call(
             "import",
             params,
@@ -995,13 +1006,13 @@ impl Provider for PluginProvider {
 
     fn api_calls(&self) -> CallCounts {
         self.plugin
-            .call_blocking("api_calls", Outgoing::Nothing {}, "api_calls")
+            .call_blocking("api_calls", CallParams::Nothing {}, "api_calls")
             .unwrap_or_default()
     }
 
     fn pacing(&self) -> std::collections::BTreeMap<String, matihnet_core::pacing::PacingReport> {
         self.plugin
-            .call_blocking("pacing", Outgoing::Nothing {}, "pacing")
+            .call_blocking("pacing", CallParams::Nothing {}, "pacing")
             .unwrap_or_default()
     }
 
@@ -1014,11 +1025,11 @@ impl Provider for PluginProvider {
         kind: &str,
         reads: &[(OperationContext, Attrs)],
     ) -> Vec<Result<Option<Attrs>, ProviderError>> {
-        let params = Outgoing::ReadMany {
+        let params = CallParams::ReadMany {
             kind,
             reads: reads
                 .iter()
-                .map(|(ctx, prior)| Outgoing::Read { ctx, prior })
+                .map(|(ctx, prior)| CallParams::Read { ctx, prior })
                 .collect(),
         };
         let call = format!("read of {} `{kind}` resources", reads.len());
@@ -1071,11 +1082,11 @@ mod tests {
         prior.insert("id".into(), "n-1".into());
         let mut desired = Attrs::new();
         desired.insert("cidr".into(), "10.0.0.0/16".into());
-        fn sent<T: serde::de::DeserializeOwned>(o: &Outgoing<'_>) -> T {
+        fn sent<T: serde::de::DeserializeOwned>(o: &CallParams<'_>) -> T {
             let text = serde_json::to_string(o).expect("encode");
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
         }
-        let read = Outgoing::Read {
+        let read = CallParams::Read {
             ctx: &ctx,
             prior: &prior,
         };
@@ -1084,35 +1095,35 @@ mod tests {
             (r.ctx.addr.to_string(), &r.prior),
             ("network.main".into(), &prior)
         );
-        let many: ReadManyParams = sent(&Outgoing::ReadMany {
+        let many: ReadManyParams = sent(&CallParams::ReadMany {
             kind: "network",
             reads: vec![read],
         });
         assert_eq!((many.kind.as_str(), many.reads.len()), ("network", 1));
-        let c: CreateParams = sent(&Outgoing::Create {
+        let c: CreateParams = sent(&CallParams::Create {
             ctx: &ctx,
             desired: &desired,
         });
         assert_eq!(c.desired, desired);
-        let u: UpdateParams = sent(&Outgoing::Update {
+        let u: UpdateParams = sent(&CallParams::Update {
             ctx: &ctx,
             prior: &prior,
             desired: &desired,
         });
         assert_eq!((u.prior, u.desired), (prior.clone(), desired.clone()));
-        let d: DeleteParams = sent(&Outgoing::Delete {
+        let d: DeleteParams = sent(&CallParams::Delete {
             ctx: &ctx,
             prior: &prior,
         });
         assert_eq!(d.ctx.lineage, "L");
-        let i: ImportParams = sent(&Outgoing::Import {
+        let i: ImportParams = sent(&CallParams::Import {
             ctx: &ctx,
             id: "n-1",
             mark: true,
         });
         assert_eq!((i.id.as_str(), i.mark), ("n-1", true));
         assert_eq!(
-            serde_json::to_string(&Outgoing::Nothing {}).expect("encode"),
+            serde_json::to_string(&CallParams::Nothing {}).expect("encode"),
             "{}"
         );
     }

@@ -165,27 +165,35 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
 
 /// A request, framed. Parameters are serialised straight to bytes (no `serde_json::Value` in
 /// between: on a busy apply the intermediate tree cost as much as the encoding itself).
-pub fn request(id: u64, method: &str, params: &impl Serialize) -> Vec<u8> {
+pub fn request(
+    id: u64,
+    method: &str,
+    params: &impl Serialize,
+) -> Result<Vec<u8>, serde_json::Error> {
     #[derive(Serialize)]
     struct Request<'a, P> {
         id: u64,
         method: &'a str,
         params: &'a P,
     }
-    encode(&Request { id, method, params })
+    Ok(frame(&serde_json::to_vec(&Request { id, method, params })?))
 }
 
 /// A notification, framed.
-pub fn notification(method: &str, params: &impl Serialize) -> Vec<u8> {
+pub fn notification(method: &str, params: &impl Serialize) -> Result<Vec<u8>, serde_json::Error> {
     #[derive(Serialize)]
     struct Notification<'a, P> {
         method: &'a str,
         params: &'a P,
     }
-    encode(&Notification { method, params })
+    Ok(frame(&serde_json::to_vec(&Notification {
+        method,
+        params,
+    })?))
 }
 
-/// A response, framed: the result, or the error the call ended with.
+/// A response, framed: the result, or the error the call ended with. A result that does not
+/// serialise (a provider's map with keys that are not strings) is answered as an error.
 pub fn response<T: Serialize>(id: u64, outcome: Result<&T, &WireError>) -> Vec<u8> {
     #[derive(Serialize)]
     struct Answer<'a, T> {
@@ -197,20 +205,16 @@ pub fn response<T: Serialize>(id: u64, outcome: Result<&T, &WireError>) -> Vec<u
         id: u64,
         error: &'a WireError,
     }
-    match outcome {
-        Ok(result) => encode(&Answer { id, result }),
-        Err(error) => encode(&Failed { id, error }),
-    }
-}
-
-fn encode(message: &impl Serialize) -> Vec<u8> {
-    // Serialising the protocol's own types cannot fail: their maps have string keys. Should a
-    // provider's answer ever not serialise, the peer gets an error response, not a panic.
-    let body = serde_json::to_vec(message).unwrap_or_else(|e| {
-        let error = WireError::rejected(format!("unserialisable message: {e}"));
-        serde_json::to_vec(&serde_json::json!({ "error": error })).unwrap_or_default()
+    let body = match outcome {
+        Ok(result) => serde_json::to_vec(&Answer { id, result }),
+        Err(error) => serde_json::to_vec(&Failed { id, error }),
+    };
+    let body = body.or_else(|e| {
+        let error = WireError::rejected(format!("the answer does not serialise: {e}"));
+        serde_json::to_vec(&Failed { id, error: &error })
     });
-    frame(&body)
+    // A `WireError` is strings and an `Attrs` of JSON values, which always serialise.
+    frame(&body.unwrap_or_default())
 }
 
 /// A message as read: its routing keys decoded, the rest kept as bytes until the one who
@@ -553,8 +557,8 @@ mod tests {
 
     #[test]
     fn messages_round_trip_through_the_framing() {
-        let mut bytes = request(1, "read", &serde_json::json!({"a": "é\r\n"}));
-        bytes.extend(notification("cancel", &CancelParams { id: 1 }));
+        let mut bytes = request(1, "read", &serde_json::json!({"a": "é\r\n"})).expect("encode");
+        bytes.extend(notification("cancel", &CancelParams { id: 1 }).expect("encode"));
         bytes.extend(response(1, Ok(&serde_json::Value::Null)));
         bytes.extend(response::<()>(2, Err(&WireError::rejected("no"))));
         bytes.extend(response(3, Ok(&vec![1, 2])));
@@ -604,8 +608,27 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_that_does_not_serialise_is_answered_as_an_error_of_its_call() {
+        let unserialisable = std::collections::BTreeMap::from([((1, 2), "pair keys")]);
+        let (got, _) = read_all(&response(9, Ok(&unserialisable)));
+        let [Message::Response {
+            id: 9,
+            outcome: Err(error),
+        }] = &got[..]
+        else {
+            panic!("{got:?}");
+        };
+        assert_eq!(error.kind, ErrorKind::Rejected);
+        assert!(
+            error.message.contains("does not serialise"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
     fn the_async_reader_reads_what_the_writer_wrote() {
-        let mut bytes = request(7, "create", &serde_json::json!({"x": 1}));
+        let mut bytes = request(7, "create", &serde_json::json!({"x": 1})).expect("encode");
         bytes.extend(b"Content-Type: application/json\r\n");
         bytes.extend(response(7, Ok(&"done")));
         let runtime = tokio::runtime::Builder::new_current_thread()

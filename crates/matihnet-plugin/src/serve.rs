@@ -224,24 +224,22 @@ impl<F: ProviderFactory + 'static> Server<F> {
                 Some(p) => respond(id, Ok(p.pacing())),
                 None => respond(id, Ok(std::collections::BTreeMap::<String, ()>::new())),
             },
-            "read" | "read_many" | "create" | "update" | "delete" | "import" => {
-                match &self.provider {
-                    Some(p) => spawn_call(
-                        &tokio::runtime::Handle::current(),
-                        &self.running,
-                        id,
-                        method.to_string(),
-                        raw,
-                        p.clone(),
-                    ),
-                    None => respond::<()>(
-                        id,
-                        Err(WireError::rejected(format!(
-                            "{method} before configure with connect = true"
-                        ))),
-                    ),
-                }
-            }
+            cloud if CLOUD_METHODS.contains(&cloud) => match &self.provider {
+                Some(p) => spawn_call(
+                    &tokio::runtime::Handle::current(),
+                    &self.running,
+                    id,
+                    method.to_string(),
+                    raw,
+                    p.clone(),
+                ),
+                None => respond::<()>(
+                    id,
+                    Err(WireError::rejected(format!(
+                        "{method} before configure with connect = true"
+                    ))),
+                ),
+            },
             other => respond::<()>(
                 id,
                 Err(WireError::rejected(format!("unknown method {other:?}"))),
@@ -343,7 +341,9 @@ fn spawn_call(
             id,
             notice: notice.clone(),
         };
-        let _ = Outgoing.send(&notification("retry", &params));
+        if let Ok(frame) = notification("retry", &params) {
+            let _ = Outgoing.send(&frame);
+        }
     });
     // The entry is made before the task can finish, so a fast task's removal finds it.
     let mut guard = running

@@ -34,7 +34,9 @@ fn each_plugin_shakes_hands_as_its_provider_and_stops_when_stdin_closes() {
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let params = serde_json::json!({"protocol_versions": PROTOCOL_VERSIONS, "host": "test"});
-        stdin.write_all(&request(1, "handshake", &params)).unwrap();
+        stdin
+            .write_all(&request(1, "handshake", &params).unwrap())
+            .unwrap();
         let answer = Message::parse(read_frame(&mut stdout).unwrap()).unwrap();
         let Message::Response { id, outcome } = answer else {
             panic!("{name}: expected a response, got {answer:?}");
